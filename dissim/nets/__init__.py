@@ -1,0 +1,14 @@
+"""Backbones from layer tables, the Siamese heads and the DEEPER tap."""
+
+from .backbone import Backbone
+from .registry import get_topology, list_topologies, register_topology
+from .table import LayerShape, Topology, load_topology_file, parse_topology
+
+
+def build(name, in_channels: int = 3, input_size: int = 224) -> Backbone:
+    """The backbone of topology ``name`` (registered name or TOML path) for this input."""
+    return Backbone(get_topology(name), in_channels, input_size)
+
+
+__all__ = ["Backbone", "LayerShape", "Topology", "build", "get_topology", "list_topologies",
+           "load_topology_file", "parse_topology", "register_topology"]

@@ -1,0 +1,215 @@
+"""Layer tables: the MATLAB-style list of layers that defines a backbone, read from TOML.
+
+A table is a list of layers, each a small dict (``type`` plus its settings). From the table alone
+we infer every layer's output shape and learnable count for a given input, the smallest valid
+input, and the FLOPs of a forward pass, without building torch modules.
+
+TOML format (see ``topologies/sn1.toml``)::
+
+    name = "sn1"
+    dims = 2                 # 2: images (C, H, W); 1: signals (C, L)
+    deeper = "relu4"         # the layer whose output feeds DEEPER
+    layers = [
+      { name = "conv1", type = "conv", filters = 64, kernel = 10 },   # stride 1, padding 0
+      { name = "relu1", type = "relu" },
+      { name = "pool1", type = "maxpool", kernel = 2, stride = 2 },
+      { name = "fc", type = "fc", units = 4096 },
+    ]
+
+Layer types and settings (defaults as MATLAB's):
+    conv       filters, kernel, stride=1, padding=0, groups=1, bias=true, init="narrow-normal"
+               (grouped convolution: ``groups`` splits input and output channels as torch does)
+    relu
+    leakyrelu  slope=0.01
+    maxpool    kernel, stride=kernel, padding=0
+    dropout    p=0.5
+    batchnorm
+    flatten
+    fc         units, bias=true, init="narrow-normal" (flattens its input)
+``init`` is "narrow-normal" (N(0, 0.01) weights and biases, the authors' choice), "glorot"
+(Glorot-uniform weights, zero bias: MATLAB's default) or "xavier" (alias of "glorot").
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import UserError
+
+LAYER_SETTINGS = {
+    "conv": {"filters", "kernel", "stride", "padding", "groups", "bias", "init"},
+    "relu": set(),
+    "leakyrelu": {"slope"},
+    "maxpool": {"kernel", "stride", "padding"},
+    "dropout": {"p"},
+    "batchnorm": set(),
+    "flatten": set(),
+    "fc": {"units", "bias", "init"},
+}
+INITS = {"narrow-normal", "glorot", "xavier"}
+_MAX_INPUT_SEARCH = 1 << 16
+
+
+@dataclass(frozen=True)
+class LayerShape:
+    """One layer's output at a given input: shape (without batch), learnables, forward FLOPs."""
+
+    name: str
+    type: str
+    shape: tuple[int, ...]
+    learnables: int
+    flops: int
+
+
+@dataclass(frozen=True)
+class Topology:
+    """A backbone described by a layer table; build it with :func:`dissim.nets.build`."""
+
+    name: str
+    layers: tuple[dict, ...]
+    dims: int = 2
+    deeper: str | None = None
+    description: str = ""
+    source: Path | None = field(default=None, compare=False)
+
+    # -- shape inference -------------------------------------------------------------------
+    def layer_shapes(self, in_channels: int, input_size: int) -> list[LayerShape]:
+        """Output shape, learnable count and FLOPs of every layer; raises on a too small input."""
+        shapes, problem = self._infer(in_channels, input_size)
+        if problem is not None:
+            minimum = self.min_input_size(in_channels)
+            raise UserError(
+                f"topology {self.name} needs an input of at least {minimum} "
+                f"{'samples' if self.dims == 1 else 'x ' + str(minimum) + ' pixels'}; "
+                f"got {input_size} ({problem}): use a larger input size or another topology"
+            )
+        return shapes
+
+    def _infer(self, in_channels: int, input_size: int) -> tuple[list[LayerShape], str | None]:
+        channels, spatial = in_channels, [input_size] * self.dims
+        flat: int | None = None  # set once a flatten/fc has collapsed the spatial dimensions
+        out: list[LayerShape] = []
+        for layer in self.layers:
+            kind, name = layer["type"], layer["name"]
+            learn = flops = 0
+            if kind in ("conv", "maxpool"):
+                if flat is not None:
+                    return out, f"{name} follows a flattened layer"
+                k, s, p = layer["kernel"], layer.get("stride", 1 if kind == "conv" else layer["kernel"]), layer.get("padding", 0)
+                spatial = [(n + 2 * p - k) // s + 1 for n in spatial]
+                if min(spatial) < 1:
+                    return out, f"{name} would have no output"
+                if kind == "conv":
+                    groups = layer.get("groups", 1)
+                    if channels % groups:
+                        return out, f"{name}: {channels} input channels do not split into {groups} groups"
+                    fan_in = (channels // groups) * k**self.dims
+                    channels = layer["filters"]
+                    bias = channels if layer.get("bias", True) else 0
+                    learn = fan_in * channels + bias
+                    flops = 2 * fan_in * channels * math.prod(spatial)
+            elif kind == "fc":
+                n_in = flat if flat is not None else channels * math.prod(spatial)
+                flat = layer["units"]
+                learn = n_in * flat + (flat if layer.get("bias", True) else 0)
+                flops = 2 * n_in * flat
+            elif kind == "flatten":
+                if flat is None:
+                    flat = channels * math.prod(spatial)
+            elif kind == "batchnorm":
+                learn = 2 * (flat if flat is not None else channels)
+            shape = (flat,) if flat is not None else (channels, *spatial)
+            out.append(LayerShape(name, kind, shape, learn, flops))
+        return out, None
+
+    def min_input_size(self, in_channels: int = 1) -> int:
+        """Smallest input side (or length) for which every layer has an output."""
+        lo, hi = 1, 1
+        while self._infer(in_channels, hi)[1] is not None:
+            lo, hi = hi + 1, hi * 2
+            if hi > _MAX_INPUT_SEARCH:
+                raise UserError(f"topology {self.name} has no valid input size up to {_MAX_INPUT_SEARCH}")
+        while lo < hi:  # valid sizes are monotone: binary search the first one
+            mid = (lo + hi) // 2
+            if self._infer(in_channels, mid)[1] is None:
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
+
+    def embedding_dim(self, in_channels: int, input_size: int) -> int:
+        return math.prod(self.layer_shapes(in_channels, input_size)[-1].shape)
+
+    def deeper_shape(self, in_channels: int, input_size: int) -> tuple[int, ...]:
+        """Output shape of the DEEPER layer at this input."""
+        for shape in self.layer_shapes(in_channels, input_size):
+            if shape.name == self.deeper:
+                return shape.shape
+        raise UserError(f"topology {self.name} names no DEEPER layer")
+
+    def forward_flops(self, in_channels: int, input_size: int) -> int:
+        """FLOPs (multiply and add counted separately) of one forward pass of one input."""
+        return sum(s.flops for s in self.layer_shapes(in_channels, input_size))
+
+    def parameter_count(self, in_channels: int, input_size: int) -> int:
+        return sum(s.learnables for s in self.layer_shapes(in_channels, input_size))
+
+
+def parse_topology(text: str, source: Path | None = None, default_name: str | None = None) -> Topology:
+    """Parse and validate a TOML layer table."""
+    where = str(source) if source else "topology table"
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"{where}: not valid TOML ({exc})") from None
+    name = doc.get("name", default_name)
+    if not name:
+        raise UserError(f"{where}: give the topology a name = \"...\"")
+    dims = doc.get("dims", 2)
+    if dims not in (1, 2):
+        raise UserError(f"{where}: dims must be 1 (signals) or 2 (images), got {dims!r}")
+    raw_layers = doc.get("layers")
+    if not isinstance(raw_layers, list) or not raw_layers:
+        raise UserError(f"{where}: needs a non-empty `layers = [...]` list")
+    layers, seen = [], set()
+    for i, raw in enumerate(raw_layers, 1):
+        if not isinstance(raw, dict) or "type" not in raw:
+            raise UserError(f"{where}: layer {i} must be a table with a `type`")
+        layer = dict(raw)
+        kind = layer["type"] = str(layer["type"]).lower()
+        if kind not in LAYER_SETTINGS:
+            raise UserError(f"{where}: layer {i} has unknown type {kind!r}; known: {', '.join(LAYER_SETTINGS)}")
+        layer.setdefault("name", f"{kind}{i}")
+        unknown = set(layer) - LAYER_SETTINGS[kind] - {"type", "name"}
+        if unknown:
+            raise UserError(f"{where}: layer {layer['name']} ({kind}) has unknown settings {sorted(unknown)}")
+        required = {"conv": ("filters", "kernel"), "maxpool": ("kernel",), "fc": ("units",)}.get(kind, ())
+        for key in required:
+            if not isinstance(layer.get(key), int) or layer[key] < 1:
+                raise UserError(f"{where}: layer {layer['name']} needs a positive integer `{key}`")
+        if layer.get("init", "narrow-normal") not in INITS:
+            raise UserError(f"{where}: layer {layer['name']} init must be one of {sorted(INITS)}")
+        if kind == "conv" and layer["filters"] % layer.get("groups", 1):
+            raise UserError(f"{where}: layer {layer['name']} filters must be divisible by groups")
+        if layer["name"] in seen:
+            raise UserError(f"{where}: layer name {layer['name']!r} is used twice")
+        seen.add(layer["name"])
+        layers.append(layer)
+    if layers[-1]["type"] not in ("fc", "flatten"):
+        raise UserError(f"{where}: the last layer must be fc (the embedding) or flatten")
+    deeper = doc.get("deeper")
+    if deeper is not None and deeper not in seen:
+        raise UserError(f"{where}: deeper = {deeper!r} names no layer of the table")
+    return Topology(name=name, layers=tuple(layers), dims=dims, deeper=deeper,
+                    description=doc.get("description", ""), source=source)
+
+
+def load_topology_file(path: Path) -> Topology:
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise UserError(f"cannot read topology file {path}: {exc.strerror}") from None
+    return parse_topology(text, source=Path(path), default_name=Path(path).stem)

@@ -1,0 +1,1 @@
+"""Recipes, the command line, result tables and figures."""

@@ -1,0 +1,8 @@
+"""Siamese training: losses, pair/triplet samplers and the training loop."""
+
+from .losses import BCEPairLoss, TripletLoss, check_loss, create_loss, list_losses, register_loss
+from .loop import TrainResult, train_siamese
+from .samplers import ClassBalancedPairSampler, ClassBalancedTripletSampler
+
+__all__ = ["BCEPairLoss", "ClassBalancedPairSampler", "ClassBalancedTripletSampler", "TrainResult", "TripletLoss",
+           "check_loss", "create_loss", "list_losses", "register_loss", "train_siamese"]
