@@ -149,7 +149,7 @@ def load_image_tree(root: Path, name: str, seed: int, n_splits: int = 5,
     else:
         if expected_folds is not None:
             raise UserError(f"{root} has no Fold<k> folders, expected {expected_folds}: {help_text}")
-        folds = stratified_folds(labels, n_splits, seed, where=str(root))
+        folds = stratified_folds(labels, n_splits, seed, where=str(root), class_names=class_names)
         protocol = f"stratified {n_splits}-fold cross-validation (seed {seed})"
 
     def read(i: int) -> np.ndarray:
@@ -160,9 +160,13 @@ def load_image_tree(root: Path, name: str, seed: int, n_splits: int = 5,
                     protocol=protocol)
 
 
-def stratified_folds(labels: np.ndarray, n_splits: int, seed: int, where: str = "") -> list:
+def stratified_folds(labels: np.ndarray, n_splits: int, seed: int, where: str = "", class_names=None) -> list:
+    """Stratified, shuffled (seeded) k-fold split as (train, test) index pairs."""
     counts = np.bincount(labels)
     if counts.min() < n_splits:
-        raise UserError(f"{where}: a class has only {counts.min()} images, fewer than the {n_splits} folds")
+        worst = int(np.argmin(counts))
+        name = class_names[worst] if class_names else worst
+        raise UserError(f"{where}: class {name!r} has {counts[worst]} images, fewer than the {n_splits} folds "
+                        "of the protocol: add images or give Fold<k> folders")
     splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     return [(train, test) for train, test in splitter.split(np.zeros(len(labels)), labels)]

@@ -24,6 +24,7 @@ from ..errors import UserError
 from ..nets import get_topology
 from ..storage import atomic_write, atomic_write_text, cache_root, stable_hash
 from .recipe import Recipe
+from .figures import write_figures
 from .table import build_rows, table_csv, table_markdown
 
 
@@ -36,6 +37,7 @@ class RunOptions:
     seed: int = 1
     device: str = "auto"
     jobs: int = 1
+    threads: int | None = None  # torch threads per training; default: CPU cores / jobs
     backend: str = "loky"
     scheduler: str | None = None
     out: Path | None = None
@@ -105,7 +107,7 @@ def make_plan(recipe: Recipe, options: RunOptions, dataset=None) -> Plan:
     units = plan_units(recipe)
     device = resolve_device(options.device)
     n_gpus = torch.cuda.device_count() if device == "cuda" else 0
-    threads = max(1, (os.cpu_count() or 1) // max(1, options.jobs))
+    threads = options.threads or max(1, (os.cpu_count() or 1) // max(1, options.jobs))
     tasks = []
     for unit in units:
         topology = topologies[unit.topology]
@@ -142,32 +144,32 @@ def _keyed_profile(profile, unit) -> dict:
 
 
 def describe_plan(plan: Plan) -> str:
-    """The member list with its count and estimated cost (for --dry-run)."""
-    p = plan.recipe.profile
-    lines = [f"pipeline {plan.recipe.name} on {plan.dataset.name}: {len(plan.members)} members, "
-             f"{len(plan.units)} networks per fold x {len(plan.folds)} folds = {len(plan.tasks)} trainings "
-             f"({p.iterations} iterations, batch {p.batch_size}, "
-             f"{'one network shared across k' if p.share_network else 'a fresh network per k'})"]
-    n_images = len(plan.dataset)
-    lines.append(f"{'member':<40} {'input':>5} {'train GFLOP':>12} {'embed GFLOP':>12}")
+    """The member list with its count and estimated cost (for --dry-run).
+
+    Cost per fold of the network a member uses: training = iterations x batch x images per
+    pair/triplet x 3 forward passes (forward + backward), embedding = every image and prototype once;
+    FLOPs counted from the layer tables. Members that share a network share its cost.
+    """
+    p, n_images, n_classes = plan.recipe.profile, len(plan.dataset), plan.dataset.n_classes
+    lines = [f"pipeline {plan.recipe.name} on {plan.dataset.name} ({n_images} images, {n_classes} classes, "
+             f"{len(plan.folds)} folds): {len(plan.members)} members from {len(plan.units)} networks per fold, "
+             f"{len(plan.tasks)} trainings ({p.iterations} iterations, batch {p.batch_size}, "
+             f"{'one network shared across k' if p.share_network else 'a fresh network per k'})",
+             f"{'member':<34} {'network':<28} {'input':>5} {'train TFLOP':>11} {'embed TFLOP':>11}"]
     total = 0.0
-    for member in plan.members:
-        topology = get_topology(member.topology)
-        size = plan.sizes[member.topology]
-        forward = topology.forward_flops(plan.channels, size)
-        arity = 3 if member.method.loss == "triplet" else 2
-        train = 3 * forward * arity * p.batch_size * p.iterations / 1e9  # forward + backward ~ 3 forwards
-        protos = member.k * plan.dataset.n_classes
-        embed = forward * (n_images + protos) / 1e9
-        lines.append(f"{member.name:<40} {size:>5} {train:>12,.0f} {embed:>12,.1f}")
     for unit in plan.units:
         topology = get_topology(unit.topology)
         forward = topology.forward_flops(plan.channels, plan.sizes[unit.topology])
         arity = 3 if unit.method.loss == "triplet" else 2
-        total += len(plan.folds) * forward * (3 * arity * p.batch_size * p.iterations
-                                              + n_images + sum(unit.ks) * plan.dataset.n_classes)
-    lines.append(f"total: {len(plan.members)} members, {len(plan.tasks)} trainings, about {total / 1e15:,.2f} PFLOP "
-                 "(train GFLOP per member counts its network once per fold; members sharing a network share it)")
+        train = 3 * forward * arity * p.batch_size * p.iterations
+        embed = forward * (n_images + sum(unit.ks) * n_classes)
+        total += len(plan.folds) * (train + embed)
+        for member in plan.members:
+            if unit_of(member, plan.units) == unit:
+                lines.append(f"{member.name:<34} {unit.name:<28} {plan.sizes[unit.topology]:>5} "
+                             f"{train / 1e12:>11,.1f} {embed / 1e12:>11,.2f}")
+    lines.append(f"total: {len(plan.members)} members, {len(plan.tasks)} trainings, about {total / 1e15:,.1f} PFLOP "
+                 "(costs per fold; members of one network share it)")
     return "\n".join(lines)
 
 
@@ -219,11 +221,7 @@ def run_experiment(recipe: Recipe, options: RunOptions, on_task_done=None) -> Pa
     _write_scores(out / "scores", plan, scores, results)
     config = _config(recipe, options, plan, started)
     atomic_write_text(out / "config.json", json.dumps(config, indent=2, sort_keys=False) + "\n")
-    try:
-        from .figures import write_figures
-        write_figures(out / "figures", plan, rows, scores, results)
-    except ImportError:  # figures need matplotlib
-        pass
+    write_figures(out / "figures", plan, rows, scores, results)
     return out
 
 
@@ -284,7 +282,8 @@ def _config(recipe: Recipe, options: RunOptions, plan: Plan, started: float) -> 
         "seed": options.seed,
         "device": device,
         "device_name": torch.cuda.get_device_name(0) if device.startswith("cuda") else platform.processor() or platform.machine(),
-        "jobs": options.jobs, "backend": options.backend,
+        "jobs": options.jobs, "threads_per_training": plan.tasks[0].threads if plan.tasks else None,
+        "backend": options.backend,
         "members": [m.name for m in plan.members],
         "trainings": [{"unit": t.unit.name, "fold": t.fold, "key": t.key} for t in plan.tasks],
         "versions": {"dissim": __version__, "python": platform.python_version(), "torch": torch.__version__,

@@ -272,9 +272,24 @@ def load_recipe(name_or_path: str, profile: str | None = None) -> Recipe:
             raise UserError(f"{where}: unknown space {space!r}; known: {', '.join(SPACES)}")
     return Recipe(
         name=path.stem, description=doc.get("description", ""), profile=profile,
-        topologies=tuple(members.get("topologies", ["sn1"])), methods=tuple(methods), spaces=spaces,
+        topologies=tuple(resolve_topology(t, path.parent) for t in members.get("topologies", ["sn1"])),
+        methods=tuple(methods), spaces=spaces,
         fusions=tuple(_selection(f, f"{where} [[fusions]]") for f in doc.get("fusions", [])),
         table=table, folds=tuple(doc["folds"]) if "folds" in doc else None, source=str(path))
+
+
+def resolve_topology(entry: str, base: Path | None = None) -> str:
+    """A topology's registered name; a .toml path (relative to ``base`` first) is registered on the way."""
+    from ..nets import register_topology
+
+    if not (entry.endswith(".toml") or "/" in entry):
+        return entry
+    path = Path(entry).expanduser()
+    if not path.is_absolute() and base is not None and (base / path).is_file():
+        path = base / path
+    if not path.is_file():
+        raise UserError(f"topology file {entry} does not exist")
+    return register_topology(path).name
 
 
 def method_for(loss: str, optimizer: str, options: tuple = ()) -> Method:

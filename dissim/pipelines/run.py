@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import UserError
-from .recipe import SPACES, load_recipe, method_for
+from .recipe import SPACES, load_recipe, method_for, resolve_topology
 
 LISTABLE = ("datasets", "topologies", "pipelines", "optimizers", "losses")
 
@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--folds", help="which folds to run, e.g. 1,2 (default: all)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--jobs", type=int, default=1, help="trainings run in parallel (default 1)")
+    p.add_argument("--threads", type=int, help="torch CPU threads per training (default: cores / jobs); "
+                   "results are bit-identical only for the same thread count")
     p.add_argument("--backend", default="loky", choices=["loky", "dask", "ray"], help="joblib backend")
     p.add_argument("--scheduler", help="address of an existing dask scheduler / ray cluster")
     p.add_argument("--seed", type=int, default=1, help="seeds everything (default 1)")
@@ -76,7 +78,7 @@ def parse_topologies(text: str) -> list[str]:
         if part[0].isdigit():
             names += [f"sn{n}" for n in parse_int_list(part, "--topologies")]
         else:
-            names.append(part)
+            names.append(resolve_topology(part))
     return names
 
 
@@ -129,6 +131,8 @@ def apply_overrides(recipe, args):
         resolve_optimizer(method.optimizer)
     if args.jobs < 1:
         raise UserError(f"--jobs {args.jobs}: must be at least 1")
+    if args.threads is not None and args.threads < 1:
+        raise UserError(f"--threads {args.threads}: must be at least 1")
     return recipe
 
 
@@ -163,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
 
         recipe = apply_overrides(load_recipe(args.pipeline, profile=args.profile), args)
         options = RunOptions(dataset=args.dataset, data_root=args.data_root, seed=args.seed, device=args.device,
-                             jobs=args.jobs, backend=args.backend, scheduler=args.scheduler, out=args.out,
+                             jobs=args.jobs, threads=args.threads, backend=args.backend, scheduler=args.scheduler, out=args.out,
                              fuse_only=args.fuse_only, dry_run=args.dry_run,
                              progress=not args.no_progress and sys.stderr.isatty(),
                              command=["python -m dissim.pipelines.run", *argv])

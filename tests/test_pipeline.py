@@ -1,0 +1,158 @@
+"""End to end on tiny data: tables, resume, cache integrity, fuse-only, seeds, jobs, cluster backend."""
+
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+
+from dissim.ensemble.cache import ResultCache
+from dissim.pipelines.experiment import RunOptions, run_experiment
+from dissim.pipelines.recipe import load_recipe
+from dissim.storage import cache_root
+
+from conftest import write_recipe
+
+
+def read_csv(path):
+    return list(csv.DictReader(io.StringIO(path.read_text())))
+
+
+def options(tree, out, **kw):
+    return RunOptions(dataset="folder", data_root=str(tree), out=out, progress=False, threads=1, **kw)
+
+
+@pytest.fixture
+def two_members(tmp_path):
+    return write_recipe(tmp_path / "two.toml", methods=("Cross", "Triplet"))
+
+
+def test_tiny_end_to_end_run_writes_the_table(cli, image_tree, tmp_path):
+    recipe = write_recipe(tmp_path / "r.toml", spaces=("fully", "deeper"))
+    out = tmp_path / "out"
+    status, stdout, err = cli("--dataset", "folder", "--data-root", image_tree, "--pipeline", recipe,
+                              "--out", out, "--no-progress")
+    assert status == 0, err
+    rows = read_csv(out / "table.csv")
+    assert list(rows[0]) == ["method", "fold_1", "fold_2", "fold_3", "fold_4", "fold_5", "mean", "std"]
+    names = [r["method"] for r in rows]
+    assert names == ["tiny-bce-adam-fully-k2", "tiny-bce-adam-deeper-k2", "tiny-bce-adam-fully+deeper"]
+    for row in rows:
+        folds = [float(row[f"fold_{i}"]) for i in range(1, 6)]
+        assert all(0 <= a <= 100 for a in folds)
+        assert float(row["mean"]) == pytest.approx(np.mean(folds), abs=0.006)
+    config = json.loads((out / "config.json").read_text())
+    assert config["seed"] == 1 and config["recipe"]["profile"]["iterations"] == 3
+    assert config["device"] == "cpu" and config["versions"]["torch"]
+    assert len(list((out / "scores").glob("*.npz"))) == 2
+    scores = np.load(out / "scores" / "tiny-bce-adam-fully-k2.npz")
+    assert scores["fold_1_test_scores"].shape == (6, 3)
+    assert {p.name for p in (out / "figures").glob("*.png")} == {
+        "confusion_best_fusion.png", "accuracy.png", "training_loss.png"}
+    assert "tiny-bce-adam-fully+deeper" in (out / "table.md").read_text()
+
+
+def test_two_member_recipe_rows(image_tree, tmp_path, two_members):
+    out = run_experiment(load_recipe(str(two_members)), options(image_tree, tmp_path / "o"))
+    names = [r["method"] for r in read_csv(out / "table.csv")]
+    assert names == ["tiny-bce-adam-fully-k2", "tiny-triplet-adam-fully-k2"]
+
+
+def test_killed_run_resumes_training_only_what_is_missing(image_tree, tmp_path, two_members):
+    recipe = load_recipe(str(two_members))
+    recipe = type(recipe)(**{**recipe.__dict__, "folds": (1,)})
+    computed = []
+
+    def crash_after_first(task, result, from_cache):
+        computed.append((task.unit.method.name, from_cache))
+        raise RuntimeError("simulated crash")
+
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run_experiment(recipe, options(image_tree, tmp_path / "o"), on_task_done=crash_after_first)
+    assert computed == [("Cross", False)]
+    seen = []
+    run_experiment(recipe, options(image_tree, tmp_path / "o"),
+                   on_task_done=lambda t, r, c: seen.append((t.unit.method.name, c)))
+    assert seen == [("Cross", True), ("Triplet", False)]
+
+
+def test_truncated_cache_entry_is_recomputed(image_tree, tmp_path, two_members):
+    recipe = load_recipe(str(two_members))
+    out = run_experiment(recipe, options(image_tree, tmp_path / "o"))
+    table = (out / "table.csv").read_text()
+    entries = sorted((cache_root() / "members").rglob("*.npz"))
+    assert len(entries) == 10  # 2 networks x 5 folds
+    data = entries[0].read_bytes()
+    entries[0].write_bytes(data[: len(data) // 2])
+    assert ResultCache(cache_root() / "members").load(entries[0].stem) is None
+    seen = []
+    run_experiment(recipe, options(image_tree, tmp_path / "o"), on_task_done=lambda t, r, c: seen.append(c))
+    assert seen.count(False) == 1 and seen.count(True) == 9
+    assert (out / "table.csv").read_text() == table  # recomputed with the same seed: same result
+
+
+def test_fuse_only_reproduces_the_table_byte_for_byte(cli, image_tree, tmp_path, two_members):
+    args = ["--dataset", "folder", "--data-root", image_tree, "--pipeline", two_members, "--no-progress",
+            "--threads", "1"]
+    assert cli(*args, "--out", tmp_path / "a")[0] == 0
+    status, _, err = cli(*args, "--out", tmp_path / "b", "--fuse-only")
+    assert status == 0, err
+    for name in ("table.csv", "table.md"):
+        a = (tmp_path / "a" / name).read_bytes()
+        b = (tmp_path / "b" / name).read_bytes()
+        a = a.replace(b"--out " + str(tmp_path / "a").encode(), b"").replace(b" --fuse-only", b"")
+        b = b.replace(b"--out " + str(tmp_path / "b").encode(), b"").replace(b" --fuse-only", b"")
+        assert a == b
+
+
+def test_fuse_only_without_cache_says_what_is_missing(cli, image_tree, tmp_path, two_members):
+    status, _, err = cli("--dataset", "folder", "--data-root", image_tree, "--pipeline", two_members,
+                         "--fuse-only", "--out", tmp_path / "x")
+    assert status == 2 and "not in the cache" in err and "without --fuse-only" in err
+
+
+def test_same_seed_gives_identical_tables_and_another_seed_differs(image_tree, tmp_path, two_members,
+                                                                   monkeypatch):
+    recipe = load_recipe(str(two_members))
+    first = (run_experiment(recipe, options(image_tree, tmp_path / "a")) / "table.csv").read_text()
+    monkeypatch.setenv("DISSIM_CACHE", str(tmp_path / "fresh-cache"))
+    second = (run_experiment(recipe, options(image_tree, tmp_path / "b")) / "table.csv").read_text()
+    assert first == second
+    seed_results = ResultCache(tmp_path / "fresh-cache" / "members")
+    other = run_experiment(recipe, options(image_tree, tmp_path / "c", seed=2))
+    keys = json.loads((other / "config.json").read_text())["trainings"]
+    first_keys = json.loads((tmp_path / "a" / "config.json").read_text())["trainings"]
+    assert {k["key"] for k in keys}.isdisjoint({k["key"] for k in first_keys})
+    losses = [seed_results.load(k["key"])["loss_history"] for k in (keys[0], first_keys[0])]
+    assert not np.array_equal(*losses)
+
+
+def test_jobs_2_gives_the_same_table_as_jobs_1(image_tree, tmp_path, two_members, monkeypatch):
+    recipe = load_recipe(str(two_members))
+    one = (run_experiment(recipe, options(image_tree, tmp_path / "a")) / "table.csv").read_text()
+    monkeypatch.setenv("DISSIM_CACHE", str(tmp_path / "fresh-cache"))
+    two = (run_experiment(recipe, options(image_tree, tmp_path / "b", jobs=2)) / "table.csv").read_text()
+    assert one == two
+
+
+def test_dask_backend_runs_a_two_member_recipe_on_a_local_cluster(image_tree, tmp_path, two_members, monkeypatch):
+    pytest.importorskip("dask.distributed", reason="the dask extra is not installed")
+    from dask.distributed import LocalCluster
+
+    recipe = load_recipe(str(two_members))
+    recipe = type(recipe)(**{**recipe.__dict__, "folds": (1, 2)})
+    local = (run_experiment(recipe, options(image_tree, tmp_path / "a")) / "table.csv").read_text()
+    monkeypatch.setenv("DISSIM_CACHE", str(tmp_path / "fresh-cache"))
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        out = run_experiment(recipe, options(image_tree, tmp_path / "b", jobs=2, backend="dask",
+                                             scheduler=cluster.scheduler_address))
+    assert (out / "table.csv").read_text() == local
+
+
+def test_dry_run_lists_members_with_cost(cli, image_tree, tmp_path, two_members):
+    status, out, _ = cli("--dataset", "folder", "--data-root", image_tree, "--pipeline", two_members, "--dry-run")
+    assert status == 0
+    assert "2 members" in out and "tiny-bce-adam-fully-k2" in out and "tiny-triplet-adam-fully-k2" in out
+    assert "TFLOP" in out
+    assert not (cache_root() / "members").exists()
