@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.cluster import KMeans
+from threadpoolctl import threadpool_limits
 
 
 class ClassWiseKMeans(BaseEstimator):
@@ -32,7 +33,10 @@ class ClassWiseKMeans(BaseEstimator):
                 raise ValueError(f"class {cls} has {len(members)} images, fewer than k = {self.k} prototypes")
             km = KMeans(n_clusters=self.k, init="k-means++", n_init=1, max_iter=self.max_iter,
                         random_state=rng.randint(np.iinfo(np.int32).max))
-            km.fit(members)
+            # One thread: k-means' OpenMP pool contends with torch's (both spin-wait), which made
+            # it 50x slower beside a torch model; these per-class problems are small anyway.
+            with threadpool_limits(limits=1):
+                km.fit(members)
             prototypes.append(km.cluster_centers_.astype(np.float32))
             proto_labels.append(np.full(self.k, cls))
         self.prototypes_ = np.concatenate(prototypes).reshape(-1, *images.shape[1:])
