@@ -188,8 +188,14 @@ def parse_topology(text: str, source: Path | None = None, default_name: str | No
             raise UserError(f"{where}: layer {layer['name']} ({kind}) has unknown settings {sorted(unknown)}")
         required = {"conv": ("filters", "kernel"), "maxpool": ("kernel",), "fc": ("units",)}.get(kind, ())
         for key in required:
-            if not isinstance(layer.get(key), int) or layer[key] < 1:
+            if not _is_int(layer.get(key)) or layer[key] < 1:
                 raise UserError(f"{where}: layer {layer['name']} needs a positive integer `{key}`")
+        for key, least in (("stride", 1), ("groups", 1), ("padding", 0)):
+            if key in layer and (not _is_int(layer[key]) or layer[key] < least):
+                raise UserError(f"{where}: layer {layer['name']} `{key}` must be an integer >= {least}, "
+                                f"got {layer[key]!r}")
+        if kind == "maxpool" and 2 * layer.get("padding", 0) > layer["kernel"]:
+            raise UserError(f"{where}: layer {layer['name']} padding must be at most half the pooling kernel")
         if layer.get("init", "narrow-normal") not in INITS:
             raise UserError(f"{where}: layer {layer['name']} init must be one of {sorted(INITS)}")
         if kind == "conv" and layer["filters"] % layer.get("groups", 1):
@@ -205,6 +211,10 @@ def parse_topology(text: str, source: Path | None = None, default_name: str | No
         raise UserError(f"{where}: deeper = {deeper!r} names no layer of the table")
     return Topology(name=name, layers=tuple(layers), dims=dims, deeper=deeper,
                     description=doc.get("description", ""), source=source)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def load_topology_file(path: Path) -> Topology:
