@@ -163,6 +163,17 @@ def main(argv: list[str] | None = None) -> int:
         if args.list:
             print_list(args.list)
             return 0
+        from ..oneshot.recipe import is_oneshot_file
+        from .recipe import recipe_path
+
+        if is_oneshot_file(recipe_path(args.pipeline)):  # kind = "oneshot": spectra, unseen classes
+            from ..oneshot.run import run_oneshot
+
+            out = run_oneshot(recipe_path(args.pipeline), args, argv)
+            if out is not None:
+                print(f"wrote {out / 'table.md'}")
+                print((out / "table.md").read_text())
+            return 0
         from .experiment import RunOptions, run_experiment
 
         recipe = apply_overrides(load_recipe(args.pipeline, profile=args.profile), args)

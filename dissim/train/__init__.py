@@ -2,7 +2,7 @@
 
 from .losses import BCEPairLoss, TripletLoss, check_loss, create_loss, list_losses, register_loss
 from .loop import TrainResult, train_siamese
-from .samplers import ClassBalancedPairSampler, ClassBalancedTripletSampler
+from .samplers import BalancedBootstrapPairSampler, ClassBalancedPairSampler, ClassBalancedTripletSampler
 
-__all__ = ["BCEPairLoss", "ClassBalancedPairSampler", "ClassBalancedTripletSampler", "TrainResult", "TripletLoss",
+__all__ = ["BCEPairLoss", "BalancedBootstrapPairSampler", "ClassBalancedPairSampler", "ClassBalancedTripletSampler", "TrainResult", "TripletLoss",
            "check_loss", "create_loss", "list_losses", "register_loss", "train_siamese"]
