@@ -65,6 +65,7 @@ def test_wrong_inflar_layout(cli, tmp_path):
 
 
 @pytest.mark.parametrize("args, needles", [
+    (["--dataset", "rruff-ir"], ["rruff-ir is not an image data set", "--pipeline oneshot"]),
     (["--topologies", "sn99"], ["unknown topology 'sn99'", "sn1"]),
     (["--optimizers", "sgdx"], ["unknown optimizer 'sgdx'", "adam", "dgrad", "decaydgrad"]),
     (["--losses", "hinge"], ["unknown loss 'hinge'", "bce", "triplet"]),

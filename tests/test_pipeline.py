@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from dissim.pipelines.experiment import RunOptions, run_experiment
 from dissim.pipelines.recipe import load_recipe
 from dissim.storage import cache_root
 
-from conftest import write_recipe
+from conftest import TINY_TOPOLOGY, write_recipe
 
 
 def read_csv(path):
@@ -48,6 +49,13 @@ def test_tiny_end_to_end_run_writes_the_table(cli, image_tree, tmp_path):
     assert len(list((out / "scores").glob("*.npz"))) == 2
     scores = np.load(out / "scores" / "tiny-bce-adam-fully-k2.npz")
     assert scores["fold_1_test_scores"].shape == (6, 3)
+    # the scores/ files are enough to re-fuse: z-score with the stored statistics, sum, argmax
+    members = [np.load(out / "scores" / f"tiny-bce-adam-{space}-k2.npz") for space in ("fully", "deeper")]
+    for fold in range(1, 6):
+        fused = sum((m[f"fold_{fold}_test_scores"] - m[f"fold_{fold}_train_mean"]) / m[f"fold_{fold}_train_std"]
+                    for m in members)
+        labels = members[0][f"fold_{fold}_test_labels"]
+        assert 100 * np.mean(fused.argmax(1) == labels) == pytest.approx(float(rows[2][f"fold_{fold}"]), abs=0.006)
     assert {p.name for p in (out / "figures").glob("*.png")} == {
         "confusion_best_fusion.png", "accuracy.png", "training_loss.png"}
     assert "tiny-bce-adam-fully+deeper" in (out / "table.md").read_text()
@@ -156,3 +164,25 @@ def test_dry_run_lists_members_with_cost(cli, image_tree, tmp_path, two_members)
     assert "2 members" in out and "tiny-bce-adam-fully-k2" in out and "tiny-triplet-adam-fully-k2" in out
     assert "TFLOP" in out
     assert not (cache_root() / "members").exists()
+
+
+def test_readme_recipe_example_runs(cli, image_tree, tmp_path):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Recipes and fusion tables", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "mine.toml").write_text(example)
+    status, _, err = cli("--dataset", "folder", "--data-root", image_tree, "--pipeline", tmp_path / "mine.toml",
+                         "--topologies", TINY_TOPOLOGY, "--input-size", "16", "--iterations", "2", "--batch-size", "4",
+                         "--prototypes", "2", "--folds", "1", "--out", tmp_path / "o", "--no-progress")
+    assert status == 0, err
+    names = [r["method"] for r in read_csv(tmp_path / "o" / "table.csv")]
+    assert "tiny-triplet-decaydgrad-deeper-k2" in names
+    assert {"FULLY / Cross", "FULLY+DEEPER / all", "Cross and CrossDD, FULLY+DEEPER"} <= set(names)
+    table = (tmp_path / "o" / "table.md").read_text()
+    assert "| | Cross | Triplet+Cross | all |" in table and "| FULLY+DEEPER |" in table
+
+
+def test_profile_flag_takes_another_recipes_profile(cli):
+    status, out, _ = cli("--profile", "paper", "--dry-run")
+    assert status == 0 and "3000 iterations, batch 180" in out and "a fresh network per k" in out
+    assert "sn8-bce-adam-fully-k60" in out  # quick's members, the paper's k values

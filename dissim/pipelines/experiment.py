@@ -14,9 +14,10 @@ import numpy as np
 import torch
 
 from .. import __version__
-from ..data import load_dataset
+from ..data import ImageSet, load_dataset
 from ..data.preprocess import PREPROCESS_VERSION, preprocess_to_cache
 from ..ensemble.cache import ResultCache
+from ..ensemble.fusion import ZScore
 from ..ensemble.members import Member, TrainingUnit, plan_members, plan_units, unit_of
 from ..ensemble.runner import execute
 from ..ensemble.task import UnitTask, score_key
@@ -82,6 +83,9 @@ def _index_digest(index: np.ndarray) -> str:
 def make_plan(recipe: Recipe, options: RunOptions, dataset=None) -> Plan:
     """Resolve members, units, folds and the (unit, fold) tasks with their cache keys."""
     dataset = dataset if dataset is not None else load_dataset(options.dataset, options.data_root, options.seed)
+    if not isinstance(dataset, ImageSet):
+        raise UserError(f"{dataset.name} is not an image data set: pipeline {recipe.name} builds image dissimilarity "
+                        "spaces; for spectra use --pipeline oneshot")
     n_folds = len(dataset.folds)
     folds = list(recipe.folds) if recipe.folds else list(range(1, n_folds + 1))
     bad = [f for f in folds if not 1 <= f <= n_folds]
@@ -242,17 +246,18 @@ def _member_scores(plan: Plan, results) -> dict:
 
 
 def _write_scores(folder: Path, plan: Plan, scores, results) -> None:
+    """Per member: test scores, labels and indices per fold, and the z-score statistics of its
+    training scores (enough to re-fuse members outside dissim)."""
     for member in plan.members:
-        arrays = {}
-        unit = unit_of(member, plan.units)
+        arrays = {"class_names": np.array(plan.dataset.class_names)}
         for fold in plan.folds:
             train, test, labels = scores[member.name][fold]
+            z = ZScore().fit(train)
+            unit = unit_of(member, plan.units)
             entry = next(results[t.key] for t in plan.tasks if t.unit == unit and t.fold == fold)
-            arrays[f"fold_{fold}_test_scores"] = test
-            arrays[f"fold_{fold}_test_labels"] = labels
-            arrays[f"fold_{fold}_test_index"] = entry["test_index"]
-            arrays[f"fold_{fold}_train_scores"] = train
-        arrays["class_names"] = np.array(plan.dataset.class_names)
+            arrays.update({f"fold_{fold}_test_scores": test, f"fold_{fold}_test_labels": labels,
+                           f"fold_{fold}_test_index": entry["test_index"],
+                           f"fold_{fold}_train_mean": np.float64(z.mean_), f"fold_{fold}_train_std": np.float64(z.std_)})
 
         def write(tmp: Path, arrays=arrays) -> None:
             with open(tmp, "wb") as handle:
