@@ -3,7 +3,6 @@
 import zipfile
 
 import pytest
-
 from conftest import write_recipe, write_tree
 
 

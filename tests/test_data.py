@@ -4,13 +4,12 @@ import zipfile
 
 import numpy as np
 import pytest
+from conftest import write_tree
 from PIL import Image
 
 from dissim.data import list_datasets, load_dataset, preprocess, square_pad
 from dissim.data.preprocess import cache_path
 from dissim.errors import UserError
-
-from conftest import write_tree
 
 
 def test_digits_is_embedded_with_stratified_seeded_folds():

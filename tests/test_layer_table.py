@@ -4,12 +4,11 @@ import math
 
 import pytest
 import torch
+from conftest import TINY_TOPOLOGY
 
 from dissim.errors import UserError
 from dissim.nets import build, get_topology, parse_topology
 from dissim.nets.backbone import NARROW_NORMAL_STD
-
-from conftest import TINY_TOPOLOGY
 
 
 def test_sn1_shapes_and_learnables_match_the_paper_table():

@@ -18,9 +18,9 @@ from dissim.optim import (
     create_optimizer,
     list_optimizers,
     register_optimizer,
+    registry,
     resolve_optimizer,
 )
-from dissim.optim import registry
 from dissim.optim.dgrad import global_decay, impulse
 
 SHAPES = [(3, 4), (5,), (2, 3, 2)]

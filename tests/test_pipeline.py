@@ -7,13 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import TINY_TOPOLOGY, write_recipe
 
 from dissim.ensemble.cache import ResultCache
 from dissim.pipelines.experiment import RunOptions, run_experiment
 from dissim.pipelines.recipe import load_recipe
 from dissim.storage import cache_root
-
-from conftest import TINY_TOPOLOGY, write_recipe
 
 
 def read_csv(path):

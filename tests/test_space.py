@@ -4,12 +4,17 @@ import numpy as np
 import pytest
 import scipy.fft
 import torch
+from conftest import TINY_TOPOLOGY
 
 from dissim.nets import build
-from dissim.space import ClassWiseKMeans, DeeperDissimilarity, FullyDissimilarity, dct_reduce, embed
+from dissim.space import (
+    ClassWiseKMeans,
+    DeeperDissimilarity,
+    FullyDissimilarity,
+    dct_reduce,
+    embed,
+)
 from dissim.train import create_loss
-
-from conftest import TINY_TOPOLOGY
 
 
 def test_prototypes_are_k_images_per_class_in_class_order():

@@ -54,5 +54,7 @@ def load_dataset(name: str, root: str | Path | None = None, seed: int = 0):
 
 
 def _import_builtins() -> None:
-    from . import builtin  # noqa: F401  (registers the packaged loaders)
-    from . import spectra  # noqa: F401  (rruff-ir, coffee)
+    from . import (
+        builtin,  # noqa: F401  (registers the packaged loaders)
+        spectra,  # noqa: F401  (rruff-ir, coffee)
+    )

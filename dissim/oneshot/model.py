@@ -21,7 +21,6 @@ from ..nets.backbone import Backbone
 from ..nets.heads import PairHead
 from ..nets.table import Topology
 
-
 FEATURES = ("sigmoid", "none")
 
 

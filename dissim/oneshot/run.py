@@ -12,7 +12,6 @@ interrupted run resumes where it stopped. Outputs: ``table.md``, ``table.csv`` (
 from __future__ import annotations
 
 import json
-import platform
 import sys
 import time
 from dataclasses import dataclass, field, replace
@@ -27,8 +26,15 @@ from ..data.spectra import SpectraSet
 from ..data.spectral import SpectralPreprocessing
 from ..errors import UserError
 from ..nets import get_topology
+from ..provenance import device_name, resolve_device, versions
 from ..storage import atomic_write, atomic_write_text, cache_root, stable_hash
-from .matchers import LMNNMatcher, NearestCosine, NearestL2, SiameseMatcher, parse_method
+from .matchers import (
+    LMNNMatcher,
+    NearestCosine,
+    NearestL2,
+    SiameseMatcher,
+    parse_method,
+)
 from .protocol import Partition, make_partitions, score_predictions
 from .recipe import OneShotRecipe, OneShotSettings, check_settings, load_oneshot_recipe
 from .table import MethodRow, comparison_lines, rows_csv, rows_markdown
@@ -111,16 +117,6 @@ def apply_flags(settings: OneShotSettings, args) -> OneShotSettings:
     if topology.dims != 1:
         raise UserError(f"topology {settings.topology} is {topology.dims}-D; one-shot spectra need a dims = 1 table")
     return settings
-
-
-def resolve_device(choice: str) -> str:
-    if choice == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda: no CUDA device is available here; use --device cpu or auto")
-    if choice not in ("cpu", "cuda"):
-        raise UserError(f"--device {choice!r}: use auto, cpu or cuda")
-    return choice
 
 
 def run_oneshot_recipe(recipe: OneShotRecipe, options: OneShotOptions) -> Path | None:
@@ -331,30 +327,18 @@ def _write_outputs(out: Path, recipe, options, data, partitions, outcomes, devic
         "partitions": [dict(x, test_classes_names=[data.class_names[c] for c in p.test_classes])
                        for x, p in zip(summaries, partitions)],
         "seed": options.seed, "device": device, "threads": s.threads,
-        "device_name": torch.cuda.get_device_name(0) if device == "cuda" else platform.processor() or platform.machine(),
+        "device_name": device_name(device),
         "results": {m: {"accuracy": [o.accuracy for o in outcomes[m]], "macro_f1": [o.macro_f1 for o in outcomes[m]],
                         "seconds": [round(o.seconds, 2) for o in outcomes[m]],
                         "cached": [o.cached for o in outcomes[m]]} for m in s.methods},
         "siamese_training": {m: [{k: v for k, v in (o.history or {}).items() if k != "lr"} for o in outcomes[m]]
                              for m in s.methods if parse_method(m)[0] == "siamese"},
         "figures": figures,
-        "versions": _versions(),
+        "versions": versions(),
         "command": options.command,
         "wall_seconds": round(time.time() - started, 1),
     }
     atomic_write_text(out / "config.json", json.dumps(config, indent=2) + "\n")
-
-
-def _versions() -> dict:
-    import importlib.metadata as md
-
-    versions = {"dissim": __version__, "python": platform.python_version()}
-    for package in ("torch", "numpy", "scikit-learn", "metric-learn", "pybaselines", "matplotlib"):
-        try:
-            versions[package] = md.version(package)
-        except md.PackageNotFoundError:
-            versions[package] = None
-    return versions
 
 
 __all__ = ["OneShotOptions", "apply_flags", "describe", "run_oneshot", "run_oneshot_recipe"]

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..pipelines.table import mean_std
+
 
 @dataclass(frozen=True)
 class MethodRow:
@@ -16,12 +18,12 @@ class MethodRow:
 
     @property
     def mean(self) -> float:
-        return float(np.mean(self.values))
+        return mean_std(self.values)[0]
 
     @property
     def std(self) -> float:
         """Sample standard deviation over partitions (0 with a single partition)."""
-        return float(np.std(self.values, ddof=1)) if len(self.values) > 1 else 0.0
+        return mean_std(self.values)[1]
 
 
 def rows_csv(rows: list[MethodRow], partitions: list[int]) -> str:

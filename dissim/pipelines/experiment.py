@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import sys
 import time
 from dataclasses import dataclass, field, replace
@@ -23,9 +22,10 @@ from ..ensemble.runner import execute
 from ..ensemble.task import UnitTask, score_key
 from ..errors import UserError
 from ..nets import get_topology
+from ..provenance import device_name, resolve_device, versions
 from ..storage import atomic_write, atomic_write_text, cache_root, stable_hash
-from .recipe import Recipe
 from .figures import write_figures
+from .recipe import Recipe
 from .table import build_rows, table_csv, table_markdown
 
 
@@ -47,16 +47,6 @@ class RunOptions:
     progress: bool = True
     command: list[str] = field(default_factory=list)
     log = staticmethod(lambda message: print(message, file=sys.stderr, flush=True))
-
-
-def resolve_device(choice: str) -> str:
-    if choice == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda: no CUDA device is available here; use --device cpu or auto")
-    if choice not in ("cpu", "cuda"):
-        raise UserError(f"--device {choice!r}: use auto, cpu or cuda")
-    return choice
 
 
 def input_size_for(topology, profile, channels: int) -> int:
@@ -274,9 +264,6 @@ def _profile_text(profile, sizes: dict[str, int]) -> str:
 
 
 def _config(recipe: Recipe, options: RunOptions, plan: Plan, started: float) -> dict:
-    import sklearn
-    import torchvision
-
     device = plan.tasks[0].device if plan.tasks else resolve_device(options.device)
     return {
         "recipe": recipe.to_dict(),
@@ -286,13 +273,12 @@ def _config(recipe: Recipe, options: RunOptions, plan: Plan, started: float) -> 
         "input_sizes": plan.sizes,
         "seed": options.seed,
         "device": device,
-        "device_name": torch.cuda.get_device_name(0) if device.startswith("cuda") else platform.processor() or platform.machine(),
+        "device_name": device_name(device),
         "jobs": options.jobs, "threads_per_training": plan.tasks[0].threads if plan.tasks else None,
         "backend": options.backend,
         "members": [m.name for m in plan.members],
         "trainings": [{"unit": t.unit.name, "fold": t.fold, "key": t.key} for t in plan.tasks],
-        "versions": {"dissim": __version__, "python": platform.python_version(), "torch": torch.__version__,
-                     "torchvision": torchvision.__version__, "numpy": np.__version__, "scikit-learn": sklearn.__version__},
+        "versions": versions(),
         "command": options.command,
         "wall_seconds": round(time.time() - started, 1),
     }

@@ -39,7 +39,7 @@ with ``per_topology = true`` is repeated for every topology of the recipe (restr
 from __future__ import annotations
 
 import tomllib
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from ..errors import UserError

@@ -13,6 +13,12 @@ from ..ensemble.members import Member
 from .recipe import Recipe, Selection
 
 
+def mean_std(values) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value) of per-fold accuracies."""
+    values = np.asarray(values, dtype=np.float64)
+    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
+
+
 @dataclass(frozen=True)
 class Row:
     """One table row: a member or a fusion of members, with its accuracy (%) per fold."""
@@ -23,12 +29,12 @@ class Row:
 
     @property
     def mean(self) -> float:
-        return float(np.mean(self.folds))
+        return mean_std(self.folds)[0]
 
     @property
     def std(self) -> float:
         """Sample standard deviation over folds (0 with a single fold)."""
-        return float(np.std(self.folds, ddof=1)) if len(self.folds) > 1 else 0.0
+        return mean_std(self.folds)[1]
 
 
 # fold scores of one member: fold -> (train scores, test scores, test labels)
