@@ -106,11 +106,7 @@ def test_fuse_only_reproduces_the_table_byte_for_byte(cli, image_tree, tmp_path,
     status, _, err = cli(*args, "--out", tmp_path / "b", "--fuse-only")
     assert status == 0, err
     for name in ("table.csv", "table.md"):
-        a = (tmp_path / "a" / name).read_bytes()
-        b = (tmp_path / "b" / name).read_bytes()
-        a = a.replace(b"--out " + str(tmp_path / "a").encode(), b"").replace(b" --fuse-only", b"")
-        b = b.replace(b"--out " + str(tmp_path / "b").encode(), b"").replace(b" --fuse-only", b"")
-        assert a == b
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
 
 def test_fuse_only_without_cache_says_what_is_missing(cli, image_tree, tmp_path, two_members):

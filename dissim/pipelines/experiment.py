@@ -207,7 +207,7 @@ def run_experiment(recipe: Recipe, options: RunOptions, on_task_done=None) -> Pa
               f"Folds: {', '.join(map(str, plan.folds))}.",
               f"Profile: {_profile_text(recipe.profile, plan.sizes)}.",
               f"Networks: {'one per (topology, method), shared across k' if recipe.profile.share_network else 'a freshly trained network per k (as the paper)'}.",
-              f"Seed {options.seed}; dissim {__version__}; command: `{' '.join(options.command) or 'python -m dissim.pipelines.run'}`."]
+              f"Seed {options.seed}; dissim {__version__}; the command line, device and versions are in config.json."]
     title = f"{dataset.name} · {recipe.name}"
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "table.csv", table_csv(rows, plan.folds))
