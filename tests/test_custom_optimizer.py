@@ -57,3 +57,15 @@ def test_readme_plug_in_example_runs(cli, image_tree, tmp_path, monkeypatch):
                          "--folds", "1", "--out", tmp_path / "o", "--no-progress")
     assert status == 0, err
     assert (tmp_path / "o" / "table.csv").is_file()
+
+
+def test_a_diverging_optimizer_is_a_clear_error(cli, image_tree, tmp_path, monkeypatch):
+    (tmp_path / "wild.py").write_text(
+        "import torch\n"
+        "def make(params, lr, niter, **options):\n"
+        "    return torch.optim.SGD(params, lr=1e30)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    recipe = write_recipe(tmp_path / "r.toml", iterations=6)
+    status, _, err = cli("--dataset", "folder", "--data-root", image_tree, "--pipeline", recipe,
+                         "--optimizers", "wild:make", "--folds", "1", "--out", tmp_path / "o", "--no-progress")
+    assert status == 2 and "diverged" in err and "Traceback" not in err

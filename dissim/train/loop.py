@@ -78,5 +78,6 @@ def train_siamese(backbone: torch.nn.Module, loss: torch.nn.Module, optimizer: t
     losses = history.cpu().numpy()
     if not np.all(np.isfinite(losses)):
         bad = int(np.flatnonzero(~np.isfinite(losses))[0])
-        raise FloatingPointError(f"{desc}: the loss became {losses[bad]} at iteration {bad + 1}")
+        raise UserError(f"training {desc} diverged: the loss became {losses[bad]} at iteration {bad + 1}; "
+                        "lower the learning rate or use another optimizer")
     return TrainResult(losses=losses, seconds=time.perf_counter() - start)
