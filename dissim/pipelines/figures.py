@@ -49,7 +49,7 @@ def write_figures(folder: Path, plan, rows, scores, results) -> list[Path]:
     ax.set_yticks(range(n), names)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(f"{best.name}\n{best.mean:.2f}% (all test folds)", fontsize=9)
+    ax.set_title(f"best fusion: {best.name}\n{best.mean:.2f}% mean over folds; counts over all test folds", fontsize=9)
     _save(fig, folder / "confusion_best_fusion.png")
     plt.close(fig)
     written.append(folder / "confusion_best_fusion.png")
