@@ -20,6 +20,17 @@ def isolated_cache(tmp_path_factory, monkeypatch):
     return root
 
 
+@pytest.fixture
+def torch_one_thread():
+    """One torch thread for the test (small nets; no stalls when the other core is busy)."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 def synthetic_image(cls: int, rng: np.random.Generator, size=(20, 16), colour=False) -> np.ndarray:
     """A class-specific pattern (stripes of a class-dependent period) plus noise, uint8."""
     h, w = size

@@ -16,12 +16,7 @@ from dissim.oneshot.model import SiameseSpectra
 GRID = np.arange(400.0, 4000.0, 4.0)  # the rruff-ir grid, 900 points
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def peaks(centres, rng, noise=0.0):

@@ -21,12 +21,7 @@ from dissim.pipelines.run import main as run_main
 METHODS = ["nn-l2", "nn-cosine", "lmnn", "siamese", "nn-l2-als", "nn-cosine-als", "lmnn-als", "siamese-als"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")

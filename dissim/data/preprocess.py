@@ -49,9 +49,24 @@ def cache_path(dataset, size: int):
 
 
 def preprocess_to_cache(dataset, size: int):
-    """Make sure the preprocessed array is cached; returns its path."""
-    preprocess(dataset, size)
-    return cache_path(dataset, size)
+    """Make sure the preprocessed array is cached (without reading it when it is); returns its path."""
+    path = cache_path(dataset, size)
+    if _cached(dataset, size, path, mmap_mode="r") is None:
+        preprocess(dataset, size)
+    return path
+
+
+def _cached(dataset, size: int, path, mmap_mode=None) -> np.ndarray | None:
+    """The cached array if it is there and whole, else None (a damaged file is recomputed)."""
+    if not path.is_file():
+        return None
+    try:
+        cached = np.load(path, mmap_mode=mmap_mode)
+    except (OSError, ValueError):
+        return None
+    if cached.shape == (len(dataset), dataset.channels, size, size) and cached.dtype == np.uint8:
+        return cached
+    return None
 
 
 def preprocess(dataset, size: int, n_jobs: int = -1, use_cache: bool = True) -> np.ndarray:
@@ -60,13 +75,9 @@ def preprocess(dataset, size: int, n_jobs: int = -1, use_cache: bool = True) -> 
     Grey images in a set that also holds colour images are replicated to three channels.
     """
     path = cache_path(dataset, size)
-    if use_cache and path.is_file():
-        try:
-            cached = np.load(path)
-            if cached.shape == (len(dataset), dataset.channels, size, size) and cached.dtype == np.uint8:
-                return cached
-        except (OSError, ValueError):
-            pass  # a damaged cache file is recomputed below
+    cached = _cached(dataset, size, path) if use_cache else None
+    if cached is not None:
+        return cached
     # Threads: decoding and resizing release the GIL in Pillow and numpy.
     images = Parallel(n_jobs=n_jobs, prefer="threads")(
         delayed(lambda i: preprocess_one(dataset.read(i), size))(i) for i in range(len(dataset)))

@@ -39,14 +39,14 @@ def backend_context(backend: str, jobs: int, scheduler: str | None) -> Iterator[
         except ImportError:
             raise UserError("--backend dask needs the dask extra: pip install 'dissim[dask]'") from None
         with contextlib.ExitStack() as stack:
+            # joblib's dask backend uses the current client, so it must stay open while the run lasts.
             if scheduler:
-                client = stack.enter_context(Client(scheduler))
+                stack.enter_context(Client(scheduler))
             else:
                 cluster = stack.enter_context(LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
                                                            dashboard_address=None))
-                client = stack.enter_context(Client(cluster))
+                stack.enter_context(Client(cluster))
             with joblib.parallel_config(backend="dask", n_jobs=jobs, wait_for_workers_timeout=60):
-                del client
                 yield
     elif backend == "ray":
         try:
@@ -56,7 +56,7 @@ def backend_context(backend: str, jobs: int, scheduler: str | None) -> Iterator[
             raise UserError("--backend ray needs the ray extra: pip install 'dissim[ray]'") from None
         register_ray()
         if not ray.is_initialized():
-            ray.init(address=scheduler) if scheduler else ray.init()
+            ray.init(address=scheduler)  # None starts a local ray
         with joblib.parallel_config(backend="ray", n_jobs=jobs):
             yield
     else:

@@ -94,7 +94,7 @@ def make_plan(recipe: Recipe, options: RunOptions, dataset=None) -> Plan:
     topologies = {name: get_topology(name) for name in recipe.topologies}
     sizes = {}
     for name, topology in topologies.items():
-        if recipe.spaces != ("fully",) and "deeper" in recipe.spaces and topology.deeper is None:
+        if "deeper" in recipe.spaces and topology.deeper is None:
             raise UserError(f"topology {name} names no DEEPER layer: add deeper = \"<layer>\" or use --spaces fully")
         sizes[name] = input_size_for(topology, recipe.profile, channels)
     members = plan_members(recipe)
@@ -212,7 +212,7 @@ def run_experiment(recipe: Recipe, options: RunOptions, on_task_done=None) -> Pa
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "table.csv", table_csv(rows, plan.folds))
     atomic_write_text(out / "table.md", table_markdown(title, [h for h in header if h], rows, grid, plan.folds, recipe))
-    _write_scores(out / "scores", plan, scores, results)
+    _write_scores(out / "scores", plan, scores)
     config = _config(recipe, options, plan, started)
     atomic_write_text(out / "config.json", json.dumps(config, indent=2, sort_keys=False) + "\n")
     write_figures(out / "figures", plan, rows, scores, results)
@@ -235,7 +235,7 @@ def _member_scores(plan: Plan, results) -> dict:
     return scores
 
 
-def _write_scores(folder: Path, plan: Plan, scores, results) -> None:
+def _write_scores(folder: Path, plan: Plan, scores) -> None:
     """Per member: test scores, labels and indices per fold, and the z-score statistics of its
     training scores (enough to re-fuse members outside dissim)."""
     for member in plan.members:
@@ -243,10 +243,8 @@ def _write_scores(folder: Path, plan: Plan, scores, results) -> None:
         for fold in plan.folds:
             train, test, labels = scores[member.name][fold]
             z = ZScore().fit(train)
-            unit = unit_of(member, plan.units)
-            entry = next(results[t.key] for t in plan.tasks if t.unit == unit and t.fold == fold)
             arrays.update({f"fold_{fold}_test_scores": test, f"fold_{fold}_test_labels": labels,
-                           f"fold_{fold}_test_index": entry["test_index"],
+                           f"fold_{fold}_test_index": plan.dataset.folds[fold - 1][1],
                            f"fold_{fold}_train_mean": np.float64(z.mean_), f"fold_{fold}_train_std": np.float64(z.std_)})
 
         def write(tmp: Path, arrays=arrays) -> None:

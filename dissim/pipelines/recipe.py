@@ -39,7 +39,7 @@ with ``per_topology = true`` is repeated for every topology of the recipe (restr
 from __future__ import annotations
 
 import tomllib
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from ..errors import UserError
@@ -298,7 +298,3 @@ def method_for(loss: str, optimizer: str, options: tuple = ()) -> Method:
         if pair == (loss, optimizer) and not options:
             return Method(alias, loss, optimizer)
     return Method(f"{loss}+{optimizer}", loss, optimizer, options)
-
-
-def with_overrides(recipe: Recipe, **changes) -> Recipe:
-    return replace(recipe, **changes)
