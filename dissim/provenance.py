@@ -15,13 +15,17 @@ _PACKAGES = ("torch", "torchvision", "numpy", "scipy", "scikit-learn", "joblib",
 
 
 def resolve_device(choice: str) -> str:
-    """``auto`` -> cuda when available, else cpu; ``cuda`` without a GPU is a user error."""
+    """``auto`` -> cuda when available, else cpu; ``cuda`` (or ``cuda:N``) without that GPU is a user error."""
+    choice = str(choice)
     if choice == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda: no CUDA device is available here; use --device cpu or auto")
-    if choice not in ("cpu", "cuda"):
-        raise UserError(f"--device {choice!r}: use auto, cpu or cuda")
+    kind, _, index = choice.partition(":")
+    if kind not in ("cpu", "cuda") or (index and (kind == "cpu" or not index.isdigit())):
+        raise UserError(f"--device {choice!r}: use auto, cpu, cuda or cuda:N")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"--device {choice}: no CUDA device is available here; use --device cpu or auto")
+    if index and int(index) >= torch.cuda.device_count():
+        raise UserError(f"--device {choice}: this machine has {torch.cuda.device_count()} CUDA device(s)")
     return choice
 
 

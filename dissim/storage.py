@@ -10,6 +10,8 @@ from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 
+from .errors import UserError
+
 
 def cache_root() -> Path:
     """Root of dissim's caches: $DISSIM_CACHE, else $XDG_CACHE_HOME/dissim, else ~/.cache/dissim."""
@@ -52,3 +54,16 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def check_writable_folder(folder: Path, flag: str) -> Path:
+    """Create ``folder`` if needed and prove a file can be written in it; UserError naming ``flag`` otherwise."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-probe.", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise UserError(f"{flag} {folder}: cannot write there ({exc.strerror or exc}); give a writable folder") from None
+    return folder

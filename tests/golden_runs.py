@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 GOLDEN = Path(__file__).resolve().parent / "data" / "golden"
-# name -> (recipe, data set arguments); "{tree}" is a synthetic image tree (conftest.write_tree)
+# name -> (recipe, data set and override arguments)
 RUNS = {
     "ensemble": ("ensemble.toml", ["--dataset", "digits"]),
     "ensemble-shared": ("ensemble.toml", ["--dataset", "digits", "--share-network", "yes", "--prototypes", "2,4",
@@ -22,24 +22,15 @@ RUNS = {
 TABLES = ("table.csv", "table.md", "table-macro-f1.csv")
 
 
-def arguments(name: str, tree: Path, out: Path) -> list[str]:
+def arguments(name: str, out: Path) -> list[str]:
     recipe, data = RUNS[name]
-    return ["--pipeline", str(GOLDEN / recipe), *[a.format(tree=tree) for a in data], "--threads", "1",
-            "--seed", "3", "--no-progress", "--out", str(out)]
-
-
-def image_tree(root: Path) -> Path:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from conftest import write_tree
-
-    return write_tree(root, classes=("a", "b", "c"), per_class=10, seed=5)
+    return ["--pipeline", str(GOLDEN / recipe), *data, "--threads", "1", "--seed", "3", "--no-progress",
+            "--out", str(out)]
 
 
 if __name__ == "__main__":
     from dissim.pipelines.run import main
 
     target = Path(sys.argv[1])
-    tree = image_tree(target / "tree")
     for run in RUNS:
-        status = main(arguments(run, tree, target / run))
-        print(run, "exit", status)
+        print(run, "exit", main(arguments(run, target / run)))

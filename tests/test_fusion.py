@@ -1,9 +1,12 @@
-"""z-score normalisation, the sum rule, and the SVM member's per-class scores."""
+"""z-score normalisation, the sum rule (function and SumRuleEnsemble), and per-class SVM scores."""
 
 import numpy as np
 import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.svm import SVC
 
-from dissim.ensemble import SVMScorer, ZScore, accuracy, sum_rule
+from dissim import SumRuleEnsemble
+from dissim.eval import ZScore, accuracy, class_scores, sum_rule
 
 
 def test_zscore_plus_sum_rule_equals_a_hand_computation():
@@ -34,10 +37,37 @@ def test_svm_scores_have_one_column_per_class_and_argmax_predicts():
     rng = np.random.default_rng(0)
     x = np.concatenate([rng.normal(c, 0.3, size=(20, 3)) for c in range(3)])
     y = np.repeat([0, 1, 2], 20)
-    svm = SVMScorer().fit(x, y)
-    scores = svm.decision_function(x)
+    scores = class_scores(SVC(C=1000, gamma=0.1).fit(x, y).decision_function(x))
     assert scores.shape == (60, 3)
     assert accuracy(scores, y) == 100.0
-    binary = SVMScorer().fit(x[:40], y[:40]).decision_function(x[:40])
+    binary = class_scores(SVC(C=1000, gamma=0.1).fit(x[:40], y[:40]).decision_function(x[:40]))
     assert binary.shape == (40, 2) and np.allclose(binary[:, 0], -binary[:, 1])
     assert accuracy(binary, y[:40]) == 100.0
+
+
+def test_sum_rule_ensemble_fuses_members_as_the_sum_rule_of_their_training_normalised_scores():
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.normal(c, 1.0, size=(30, 4)) for c in range(3)])
+    y = np.repeat(["a", "b", "c"], 30)
+    test = rng.normal(1, 1.5, size=(12, 4))
+    ensemble = SumRuleEnsemble([("svm", SVC(gamma=0.5)), ("logreg", LogisticRegression())]).fit(x, y)
+    svm, logreg = SVC(gamma=0.5).fit(x, y), LogisticRegression().fit(x, y)
+    by_hand = sum_rule([svm.decision_function(test), logreg.decision_function(test)],
+                       [svm.decision_function(x), logreg.decision_function(x)])
+    assert np.allclose(ensemble.decision_function(test), by_hand)
+    assert list(ensemble.predict(test)) == list(np.array(["a", "b", "c"])[by_hand.argmax(1)])
+    assert np.allclose(ensemble.predict_proba(test).sum(1), 1)
+    assert set(ensemble.named_members_) == {"svm", "logreg"}
+    # two classes: the decision is the difference of the two fused columns, positive for the second class
+    binary = SumRuleEnsemble([("svm", SVC()), ("logreg", LogisticRegression())]).fit(x[:60], y[:60])
+    assert binary.decision_function(test).shape == (12,)
+    assert np.array_equal(binary.predict(test) == "b", binary.decision_function(test) > 0)
+
+
+def test_sum_rule_ensemble_refuses_members_without_scores():
+    from sklearn.linear_model import LinearRegression
+
+    with pytest.raises(ValueError, match="neither decision_function nor predict_proba"):
+        SumRuleEnsemble([("regression", LinearRegression())]).fit(np.zeros((4, 2)), [0, 1, 0, 1])
+    with pytest.raises(ValueError, match="empty"):
+        SumRuleEnsemble([]).fit(np.zeros((4, 2)), [0, 1, 0, 1])

@@ -1,5 +1,5 @@
-"""The reference library: add without retraining or re-embedding, remove, query, save/load, bad input,
-and its command line."""
+"""The reference library: add without retraining or re-embedding, remove, query, save/load (and
+files of the first format), bad input, the estimator contract, and its command line."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
+from dissim.data.spectral import SpectralPreprocessing
 from dissim.errors import UserError
+from dissim.eval import NearestCosine, SiameseMatcher
 from dissim.library import ReferenceLibrary
 from dissim.library.__main__ import main as library_main
-from dissim.nets import get_topology
-from dissim.oneshot.model import SiameseSpectra
 
 GRID = np.arange(400.0, 4000.0, 4.0)  # the rruff-ir grid, 900 points
 
@@ -30,42 +30,45 @@ CLASSES = {"Albite": [1000, 1100], "Calcite": [1420, 880], "Quartz": [1080, 800,
 
 @pytest.fixture
 def model():
-    """A network whose head ranks by feature distance (w < 0): s falls as |f(q) − f(r)| grows."""
-    torch.manual_seed(0)
-    net = SiameseSpectra(get_topology("liu-spectra"), len(GRID))
+    """A trained matcher whose head ranks by feature distance (w < 0): s falls as |f(q) − f(r)| grows."""
+    rng = np.random.default_rng(9)
+    x = np.stack([peaks(c, rng, 0.01) for c in CLASSES.values() for _ in range(2)])
+    y = np.repeat(list(CLASSES), 2)
+    matcher = SiameseMatcher(epochs=1, batch_size=4, validation_fraction=0, random_state=0, device="cpu")
+    matcher.fit(SpectralPreprocessing()(x), y)
     with torch.no_grad():
-        net.head.weight.fill_(-1.0)
-        net.head.bias.fill_(2.0)
-    return net.eval()
+        matcher.loss_.head.weight.fill_(-1.0)
+        matcher.loss_.head.bias.fill_(2.0)
+    return matcher
 
 
 @pytest.fixture
 def library(model):
     rng = np.random.default_rng(0)
-    lib = ReferenceLibrary(model, GRID)
+    lib = ReferenceLibrary(model, GRID, SpectralPreprocessing())
     names = ["Albite", "Calcite", "Quartz"]
     lib.add(np.stack([peaks(CLASSES[n], rng) for n in names]), names, ids=["a", "c", "q"])
     return lib
 
 
-def count_rows(model):
+def count_rows(matcher):
     """A counter of the spectra passed through the backbone (forward hook)."""
     seen = {"rows": 0}
-    model.backbone.register_forward_hook(lambda module, inputs, output: seen.__setitem__("rows", seen["rows"] + len(output)))
+    matcher.net_.backbone.register_forward_hook(lambda module, inputs, output: seen.__setitem__("rows", seen["rows"] + len(output)))
     return seen
 
 
 def test_add_embeds_only_the_new_spectra_and_leaves_the_network_alone(library):
     rng = np.random.default_rng(1)
-    weights = {k: v.clone() for k, v in library.model.state_dict().items()}
-    old = library.embeddings
-    seen = count_rows(library.model)
+    weights = {k: v.clone() for k, v in library.matcher_.net_.state_dict().items()}
+    old = library.embeddings_.copy()
+    seen = count_rows(library.matcher_)
     library.add(np.stack([peaks(CLASSES["Gypsum"], rng), peaks(CLASSES["Gypsum"], rng, 0.01)]), "Gypsum")
     assert seen["rows"] == 2  # the two new spectra, none of the three stored ones
     assert library.embedded_rows == 3 + 2
-    assert torch.equal(library.embeddings[:3], old)  # old references untouched
-    assert all(torch.equal(weights[k], v) for k, v in library.model.state_dict().items())
-    assert library.classes == ["Albite", "Calcite", "Gypsum", "Quartz"]
+    assert np.array_equal(library.embeddings_[:3], old)  # old references untouched
+    assert all(torch.equal(weights[k], v) for k, v in library.matcher_.net_.state_dict().items())
+    assert list(library.classes_) == ["Albite", "Calcite", "Gypsum", "Quartz"]
     query = peaks(CLASSES["Gypsum"], rng, noise=0.005)
     answer = library.query(query, top_k=2)[0]
     assert answer[0].label == "Gypsum"
@@ -107,7 +110,7 @@ def test_save_and_load_give_identical_answers(library, tmp_path):
     path = library.save(tmp_path / "minerals.lib")
     loaded = ReferenceLibrary.load(path)
     assert loaded.references == library.references
-    assert torch.equal(loaded.embeddings, library.embeddings)
+    assert np.array_equal(loaded.embeddings_, library.embeddings_)
     assert np.array_equal(loaded.wavenumbers, GRID)
     assert loaded.query(queries, top_k=3) == before  # same labels, same similarities, same references
     assert not list(tmp_path.glob(".*.tmp"))  # the atomic write left no temporary file
@@ -129,6 +132,8 @@ def test_bad_inputs_are_user_errors(library, model, tmp_path):
         library.query(np.ones(900), top_k=0)
     with pytest.raises(UserError, match="empty"):
         ReferenceLibrary(model, GRID).query(np.ones(900))
+    with pytest.raises(UserError, match="no trained matcher"):
+        ReferenceLibrary(None, GRID).add(np.ones(900), "Albite")
     with pytest.raises(UserError, match="does not exist"):
         ReferenceLibrary.load(tmp_path / "missing.lib")
     (tmp_path / "junk.lib").write_text("not a library")
@@ -188,3 +193,32 @@ def test_library_cli_round_trip_and_errors(tmp_path, capsys):
         status, _, err = run_cli(capsys, *args)
         assert status == 2, (args, err)
         assert fragment in err and err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_a_library_is_a_nearest_reference_classifier(library):
+    rng = np.random.default_rng(7)
+    names = ["Calcite", "Albite", "Quartz"]
+    queries = np.stack([peaks(CLASSES[n], rng, noise=0.005) for n in names])
+    assert list(library.predict(queries)) == names
+    scores = library.decision_function(queries)
+    assert scores.shape == (3, 3) and list(library.classes_[scores.argmax(1)]) == names
+    # fit() trains an untrained matcher on its data and holds exactly that data as references
+    x = np.stack([peaks(CLASSES[n], rng, 0.01) for n in names for _ in range(2)])
+    fitted = ReferenceLibrary(NearestCosine(), GRID).fit(x, np.repeat(names, 2))
+    assert len(fitted) == 6 and list(fitted.predict(queries)) == names
+
+
+def test_a_library_file_of_the_first_format_still_loads(library, tmp_path):
+    """Version 1 stored a SiameseSpectra model: backbone.* and head.* weights in one state dict."""
+    matcher = library.matcher_
+    weights = {**matcher.net_.state_dict(), **matcher.loss_.state_dict()}
+    spec = matcher.net_.spec()
+    state = {"format": "dissim-reference-library", "version": 1, "dissim": "0.1.0",
+             "model": {"length": 900, "features": "sigmoid", "topology": spec["topology"]}, "state_dict": weights,
+             "wavenumbers": torch.as_tensor(GRID), "axis": library.axis, "preprocessing": library.preprocessing.to_dict(),
+             "info": {}, "embeddings": torch.as_tensor(library.embeddings_), "labels": list(library.labels_),
+             "ids": list(library.ids_)}
+    torch.save(state, tmp_path / "old.lib")
+    loaded = ReferenceLibrary.load(tmp_path / "old.lib")
+    query = np.ones(900)
+    assert loaded.query(query, top_k=3) == library.query(query, top_k=3)

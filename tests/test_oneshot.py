@@ -10,13 +10,12 @@ import pytest
 import torch
 
 from dissim.data import load_dataset
+from dissim.data.splits import make_partitions
 from dissim.errors import UserError
-from dissim.nets import get_topology
-from dissim.oneshot.matchers import LMNNMatcher, NearestCosine, NearestL2, parse_method
-from dissim.oneshot.model import SiameseSpectra
-from dissim.oneshot.protocol import make_partitions, score_predictions
-from dissim.oneshot.train import TrainSettings, train_siamese_spectra
+from dissim.eval import LMNNMatcher, NearestCosine, NearestL2, SiameseMatcher
+from dissim.eval.metrics import accuracy_and_macro_f1 as score_predictions
 from dissim.pipelines.run import main as run_main
+from dissim.protocols.oneshot.settings import parse_method
 
 METHODS = ["nn-l2", "nn-cosine", "lmnn", "siamese", "nn-l2-als", "nn-cosine-als", "lmnn-als", "siamese-als"]
 
@@ -70,12 +69,13 @@ def test_scores_and_nearest_neighbour_matchers():
     assert macro_f1 == pytest.approx(100 * np.mean([2 / 3, 2 / 3, 1.0]))
     refs = np.array([[1.0, 0.0], [0.0, 3.0]])
     queries = np.array([[2.0, 0.1], [0.2, 2.5]])
-    assert NearestL2().similarity(queries, refs).argmax(1).tolist() == [0, 1]
-    assert np.allclose(NearestCosine().similarity(refs, refs), np.eye(2))
+    l2, cosine = NearestL2().fit(refs), NearestCosine().fit(refs)
+    assert l2.similarity(queries, refs).argmax(1).tolist() == [0, 1]
+    assert np.allclose(cosine.similarity(refs, refs), np.eye(2))
     # L2 and cosine disagree when lengths differ: [2.5, 3] is nearer [1, 0] but points like [0, 6]
     q, r = np.array([[2.5, 3.0]]), np.array([[1.0, 0.0], [0.0, 6.0]])
-    assert NearestL2().similarity(q, r).argmax() == 0
-    assert NearestCosine().similarity(q, r).argmax() == 1
+    assert l2.similarity(q, r).argmax() == 0
+    assert cosine.similarity(q, r).argmax() == 1
     assert parse_method("lmnn-als") == ("lmnn", True)
     with pytest.raises(UserError, match="unknown one-shot method"):
         parse_method("svm")
@@ -98,25 +98,27 @@ def test_training_halves_the_lr_and_keeps_the_best_validation_epoch(rruff):
     from dissim.data.spectral import SpectralPreprocessing
 
     x = SpectralPreprocessing()(rruff.spectra)
-    torch.manual_seed(0)
-    model = SiameseSpectra(get_topology("liu-spectra"), 900)
-    settings = TrainSettings(epochs=4, batch_size=32, lr=1e-3, lr_halving_epochs=2, patience=10)
-    history = train_siamese_spectra(model, x[part.train_index], rruff.labels[part.train_index], x[part.val_index],
-                                    rruff.labels[part.val_index], settings, np.random.default_rng(0))
+    y = rruff.labels
+    matcher = SiameseMatcher(epochs=4, batch_size=32, lr=1e-3, lr_halving_epochs=2, patience=10, random_state=0,
+                             device="cpu")
+    matcher.fit(x[part.train_index], y[part.train_index], validation=(x[part.val_index], y[part.val_index]))
+    history = matcher.history_
     assert history.lr == pytest.approx([1e-3, 1e-3, 5e-4, 5e-4])
     assert len(history.train_loss) == len(history.val_ranking) == 4
     scores = [(r, -l) for r, l in zip(history.val_ranking, history.val_loss)]
     assert history.best_epoch == 1 + max(range(4), key=lambda i: scores[i])
-    assert history.positive_pairs == sum(c * (c - 1) // 2 for c in np.bincount(rruff.labels[part.train_index]) if c)
-    assert history.batches_per_epoch == -(-history.positive_pairs // 16)
-    assert not model.training
+    positive_pairs = sum(c * (c - 1) // 2 for c in np.bincount(y[part.train_index]) if c)
+    assert history.batches_per_epoch == -(-positive_pairs // 16)
+    assert len(history.step_loss) == 4 * history.batches_per_epoch
+    assert not matcher.net_.training
+    assert matcher.transform(x[:5]).shape == (5, matcher.net_.embedding_dim)
 
 
 def write_recipe(path, **changes):
     settings = {"methods": METHODS, "partitions": 2, "epochs": 1, "batch_size": 32, "patience": 2,
                 "lmnn_pca": 10, "lmnn_max_iter": 5, "threads": 1}
     settings.update(changes)
-    lines = ['kind = "oneshot"', 'description = "tiny one-shot test"', "[settings]"]
+    lines = ['protocol = "oneshot"', 'description = "tiny one-shot test"', "[settings]"]
     for key, value in settings.items():
         lines.append(f"{key} = {json.dumps(value)}")
     path.write_text("\n".join(lines) + "\n")
@@ -169,12 +171,12 @@ def test_oneshot_cli_errors_exit_2_with_one_line(tmp_path, capsys, args, fragmen
 
 def test_bad_recipe_settings_are_user_errors(tmp_path, capsys):
     for changes, fragment in [({"methods": ["nn-l2", "knn"]}, "unknown one-shot method"),
-                              ({"epochs": 0}, "epochs must be a positive integer"),
+                              ({"epochs": 0}, "epochs must be >= 1"),
                               ({"fractions": [0.6, 0.6, 0.1]}, "summing to 1")]:
         recipe = write_recipe(tmp_path / "bad.toml", **changes)
         assert run_main(["--pipeline", str(recipe), "--dry-run"]) == 2
         assert fragment in capsys.readouterr().err
-    (tmp_path / "typo.toml").write_text('kind = "oneshot"\n[settings]\nepoch = 3\n')
+    (tmp_path / "typo.toml").write_text('protocol = "oneshot"\n[settings]\nepoch = 3\n')
     assert run_main(["--pipeline", str(tmp_path / "typo.toml")]) == 2
     assert "unknown settings ['epoch']" in capsys.readouterr().err
 

@@ -18,9 +18,10 @@ from dissim.optim import (
     create_optimizer,
     list_optimizers,
     register_optimizer,
-    registry,
     resolve_optimizer,
 )
+import dissim.registry as shared_registry
+from dissim.optim import registry
 from dissim.optim.dgrad import global_decay, impulse
 
 SHAPES = [(3, 4), (5,), (2, 3, 2)]
@@ -256,9 +257,9 @@ def test_cuda_step_has_no_host_sync(optimizer_class):
 @pytest.fixture
 def isolated_registry(monkeypatch):
     """A private copy of the registry and no installed entry points, restored after the test."""
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
-    monkeypatch.setattr(registry, "_entry_points", None)
-    monkeypatch.setattr(registry, "entry_points", lambda group: [])
+    monkeypatch.setattr(registry.OPTIMIZERS, "_entries", dict(registry.OPTIMIZERS._entries))
+    monkeypatch.setattr(registry.OPTIMIZERS, "_entry_points", None)
+    monkeypatch.setattr(shared_registry, "entry_points", lambda group: [])
     return registry
 
 
@@ -419,7 +420,7 @@ def test_registry_isolation_restored():
 
 
 def test_entry_points_are_loaded_lazily(monkeypatch, isolated_registry):
-    group = registry.ENTRY_POINT_GROUP
+    group = registry.OPTIMIZERS.group
     calls = []
 
     def fake_entry_points(*, group):
@@ -429,7 +430,7 @@ def test_entry_points_are_loaded_lazily(monkeypatch, isolated_registry):
             EntryPoint(name="broken-plugin", value="no_such_module_xyz:Factory", group=group),
         ]
 
-    monkeypatch.setattr(registry, "entry_points", fake_entry_points)
+    monkeypatch.setattr(shared_registry, "entry_points", fake_entry_points)
     assert calls == []
     names = list_optimizers()
     assert calls == [group]

@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 from conftest import TINY_TOPOLOGY, write_recipe
 
-from dissim.ensemble.cache import ResultCache
-from dissim.pipelines.experiment import RunOptions, run_experiment
-from dissim.pipelines.recipe import load_recipe
+from dissim.experiment import RunOptions, load_recipe, run_experiment
+from dissim.experiment.cache import ResultCache
 from dissim.storage import cache_root
 
 

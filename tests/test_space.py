@@ -6,14 +6,8 @@ import scipy.fft
 import torch
 from conftest import TINY_TOPOLOGY
 
-from dissim.nets import build
-from dissim.space import (
-    ClassWiseKMeans,
-    DeeperDissimilarity,
-    FullyDissimilarity,
-    dct_reduce,
-    embed,
-)
+from dissim.nets import SiameseNet, get_topology
+from dissim.space import ClassWiseKMeans, DeeperDissimilarity, FullyDissimilarity, dct_reduce
 from dissim.train import create_loss
 
 
@@ -47,21 +41,25 @@ def test_too_few_images_for_k():
 @pytest.fixture
 def trained_tiny():
     torch.manual_seed(0)
-    backbone = build(str(TINY_TOPOLOGY), in_channels=1, input_size=16)
-    loss = create_loss("bce", backbone.embedding_dim)
+    net = SiameseNet(get_topology(str(TINY_TOPOLOGY)), in_channels=1, input_size=16)
+    loss = create_loss("bce", net.embedding_dim)
     with torch.no_grad():  # a non-trivial head, as after training
         loss.head.weight.normal_(0, 1)
-    return backbone, loss
+    return net, loss
+
+
+def deeper_tap(activations):
+    return dct_reduce(activations)
 
 
 def test_fully_from_cached_embeddings_equals_per_pair_head(trained_tiny):
-    backbone, loss = trained_tiny
+    net, loss = trained_tiny
+    backbone = net.backbone
     rng = np.random.default_rng(0)
     images = rng.integers(0, 255, size=(13, 1, 16, 16)).astype(np.uint8)
     prototypes = rng.uniform(0, 255, size=(6, 1, 16, 16)).astype(np.float32)
-    device = torch.device("cpu")
-    fx = embed(backbone, images, device=device, batch_size=4).fully
-    fp = embed(backbone, prototypes, device=device, batch_size=4).fully
+    fx = net.embed(images, batch_size=4)[0]
+    fp = net.embed(prototypes, batch_size=4)[0]
     cached = FullyDissimilarity(loss.fully).fit(fp).transform(fx)
     backbone.eval()
     per_pair = np.empty((13, 6))
@@ -84,23 +82,24 @@ def test_fully_triplet_is_euclidean_distance():
 
 
 def test_each_image_goes_through_the_backbone_once(trained_tiny):
-    backbone, _ = trained_tiny
+    net, _ = trained_tiny
     seen = []
-    backbone.layers.conv1.register_forward_hook(lambda m, inp, out: seen.append(inp[0].shape[0]))
+    net.backbone.layers.conv1.register_forward_hook(lambda m, inp, out: seen.append(inp[0].shape[0]))
     images = np.zeros((37, 1, 16, 16), dtype=np.uint8)
-    result = embed(backbone, images, device=torch.device("cpu"), batch_size=10, deeper=True)
+    features, deeper = net.embed(images, batch_size=10, tap=deeper_tap)
     assert sum(seen) == 37 and len(seen) == 4  # batched, one pass serving FULLY and DEEPER
-    assert result.fully.shape == (37, 16)
-    assert result.deeper.shape == (37, 8 * 5 * 5)
+    assert features.shape == (37, 16)
+    assert deeper.shape == (37, 8 * 5 * 5)
 
 
 def test_deeper_is_cosine_distance_of_dct_vectors(trained_tiny):
-    backbone, _ = trained_tiny
+    net, _ = trained_tiny
+    backbone = net.backbone
     rng = np.random.default_rng(1)
     images = rng.integers(0, 255, size=(5, 1, 16, 16)).astype(np.uint8)
     protos = rng.integers(0, 255, size=(3, 1, 16, 16)).astype(np.float32)
-    ex = embed(backbone, images, device=torch.device("cpu")).deeper.numpy()
-    ep = embed(backbone, protos, device=torch.device("cpu")).deeper.numpy()
+    ex = net.embed(images, tap=deeper_tap)[1].numpy()
+    ep = net.embed(protos, tap=deeper_tap)[1].numpy()
     backbone.eval()
     with torch.no_grad():
         tap = backbone.forward_with_tap(torch.from_numpy(images).float())[1].numpy()

@@ -23,7 +23,7 @@ import dissim.nets
 from dissim.errors import UserError
 from dissim.nets import get_topology, list_topologies, parse_topology
 from dissim.space import dct_reduce
-from dissim.train import create_loss, train_siamese
+from dissim.train import ClassBalancedPairSampler, create_loss, fit
 
 PAPER = [f"sn{i}" for i in range(1, 9)]
 GENERIC = list_topologies()  # every packaged (and registered) topology
@@ -328,17 +328,20 @@ def test_two_training_iterations_at_the_minimum_input(name):
     topology = get_topology(name)
     m = topology.min_input_size(1)
     torch.manual_seed(0)
-    backbone = dissim.nets.build(name, in_channels=1, input_size=m)
-    loss = create_loss("bce", backbone.embedding_dim)
+    net = dissim.nets.SiameseNet(topology, in_channels=1, input_size=m)
+    backbone = net.backbone
+    loss = create_loss("bce", net.embedding_dim)
     opt = torch.optim.Adam(list(backbone.parameters()) + list(loss.parameters()), lr=1e-4)
     rng = np.random.default_rng(0)
     labels = np.repeat([0, 1, 2], 3)
     images = torch.from_numpy(rng.integers(0, 256, size=input_shape(topology, m, batch=len(labels)), dtype=np.uint8))
+    if topology.dims == 1:
+        images = images[:, 0, :]  # spectra: (N, L)
     before = {n: p.detach().clone() for n, p in backbone.named_parameters()}
-    result = train_siamese(backbone, loss, opt, images, labels, iterations=2, batch_size=4,
-                           rng=np.random.default_rng(0), progress=False)
-    assert result.losses.shape == (2,)
-    assert np.all(np.isfinite(result.losses))
+    result = fit(net, loss, opt, images, ClassBalancedPairSampler(labels, np.random.default_rng(0)), batch_size=4,
+                 steps_per_epoch=2)
+    assert result.step_loss.shape == (2,)
+    assert np.all(np.isfinite(result.step_loss))
     changed = {n for n, p in backbone.named_parameters() if not torch.equal(p.detach(), before[n])}
     assert changed == set(before), f"parameters that did not move: {sorted(set(before) - changed)}"
 

@@ -9,7 +9,8 @@ import numpy as np
 
 from ..errors import UserError
 from .dataset import ImageSet
-from .folder import load_image_tree, stratified_folds
+from .folder import load_image_tree
+from .splits import stratified_folds
 from .registry import register_dataset
 
 

@@ -11,10 +11,10 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
-from sklearn.model_selection import StratifiedKFold
 
 from ..errors import UserError
 from .dataset import ImageSet
+from .splits import stratified_folds
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm", ".webp"}
 _FOLD_DIR = re.compile(r"^fold[ _-]?(\d+)$", re.IGNORECASE)
@@ -158,15 +158,3 @@ def load_image_tree(root: Path, name: str, seed: int, n_splits: int = 5,
     return ImageSet(name=name, read=read, labels=labels, class_names=class_names, folds=folds,
                     fingerprint=tree.fingerprint(), channels=tree.channels(), item_names=tree.files,
                     protocol=protocol)
-
-
-def stratified_folds(labels: np.ndarray, n_splits: int, seed: int, where: str = "", class_names=None) -> list:
-    """Stratified, shuffled (seeded) k-fold split as (train, test) index pairs."""
-    counts = np.bincount(labels)
-    if counts.min() < n_splits:
-        worst = int(np.argmin(counts))
-        name = class_names[worst] if class_names else worst
-        raise UserError(f"{where}: class {name!r} has {counts[worst]} images, fewer than the {n_splits} folds "
-                        "of the protocol: add images or give Fold<k> folders")
-    splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    return [(train, test) for train, test in splitter.split(np.zeros(len(labels)), labels)]

@@ -1,4 +1,4 @@
-"""Registry of data sets: ``@register_dataset`` loaders, ``list_datasets``, ``load_dataset``."""
+"""Data sets by name (``@register_dataset``), on the shared registry: ``list_datasets``, ``load_dataset``."""
 
 from __future__ import annotations
 
@@ -6,22 +6,27 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import UserError
+from ..registry import Registry
 
-# A loader takes (data_root or None, seed) and returns a data-set record.
+# A loader takes (data_root or None, seed) and returns a data-set record (ImageSet or SpectraSet).
 Loader = Callable[[Path | None, int], object]
-# lower-case name -> (name as displayed, loader, one-line summary); lookup ignores case so that
-# the paper's spellings (InfLar, BIRDz) and lower case both work.
-_LOADERS: dict[str, tuple[str, Loader, str]] = {}
+
+
+def _import_builtins() -> None:
+    from . import (
+        builtin,  # noqa: F401  (registers the packaged image sets)
+        spectra,  # noqa: F401  (rruff-ir, coffee)
+    )
+
+
+DATASETS = Registry("data set", populate=_import_builtins)
 
 
 def register_dataset(name: str, summary: str = ""):
-    """Decorator registering a data-set loader ``loader(root, seed)`` under ``name``."""
+    """Decorator registering a data-set loader ``loader(root, seed)`` under ``name`` (any case finds it)."""
 
     def decorate(loader: Loader) -> Loader:
-        key = name.lower()
-        if key in _LOADERS and _LOADERS[key][1] is not loader:
-            raise ValueError(f"data set {name!r} is already registered")
-        _LOADERS[key] = (name, loader, summary or (loader.__doc__ or "").strip().splitlines()[0])
+        DATASETS.register(name, loader, summary=summary)
         return loader
 
     return decorate
@@ -29,18 +34,16 @@ def register_dataset(name: str, summary: str = ""):
 
 def list_datasets() -> list[tuple[str, str]]:
     """(name, one-line summary) of every registered data set."""
-    _import_builtins()
-    return [(display, summary) for display, _, summary in sorted(_LOADERS.values(), key=lambda v: v[0].lower())]
+    return DATASETS.summaries()
 
 
 def canonical_name(name: str) -> str:
-    """The registered spelling of ``name``; raises a UserError listing the known sets."""
-    _import_builtins()
-    entry = _LOADERS.get(name.lower())
-    if entry is None:
+    """The registered spelling of ``name``; a UserError lists the known sets."""
+    if ":" not in str(name) and str(name).lower() not in {n.lower() for n in DATASETS.names()}:
         known = ", ".join(n for n, _ in list_datasets())
-        raise UserError(f"unknown data set {name!r} (--dataset): known data sets are {known}")
-    return entry[0]
+        raise UserError(f"unknown data set {name!r} (--dataset): known data sets are {known}, "
+                        "or a loader given as pkg.module:function")
+    return DATASETS.canonical(name)
 
 
 def load_dataset(name: str, root: str | Path | None = None, seed: int = 0):
@@ -50,11 +53,4 @@ def load_dataset(name: str, root: str | Path | None = None, seed: int = 0):
         root = Path(root).expanduser()
         if not root.exists():
             raise UserError(f"--data-root {root} does not exist: give the path of the {display} data")
-    return _LOADERS[display.lower()][1](root, seed)
-
-
-def _import_builtins() -> None:
-    from . import (
-        builtin,  # noqa: F401  (registers the packaged loaders)
-        spectra,  # noqa: F401  (rruff-ir, coffee)
-    )
+    return DATASETS.get(display)(root, seed)

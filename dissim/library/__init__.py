@@ -1,4 +1,4 @@
-"""Reference libraries of spectra matched by a trained Siamese network (add/remove without retraining)."""
+"""Reference libraries matched by a trained matcher (add/remove classes without retraining)."""
 
 from .build import build_library
 from .reference import Match, ReferenceLibrary

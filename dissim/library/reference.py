@@ -1,16 +1,16 @@
-"""A reference library of spectra that grows and shrinks without retraining (Liu et al. §1, §3.1).
+"""A reference library that grows and shrinks without retraining (Liu et al. §1, §3.1).
 
-The library holds a trained Siamese network and the embeddings f(r) of its reference spectra.
-Adding references embeds only the new spectra; removing a class drops its rows; a query embeds
-the query spectra once and compares them with every stored embedding through the network's head,
-s = σ(wᵀ|f(q) − f(r)| + b). Each class scores as its best reference; answers are the ``top_k``
-classes by that score.
+``ReferenceLibrary`` is a scikit-learn classifier around a matcher (:mod:`dissim.eval.matchers`):
+``fit(X, y)`` trains the matcher on (X, y) unless it is already trained, then stores X as the
+references; ``add`` stores more references (embedding only the new ones), ``remove`` drops a class,
+``query`` ranks the classes for each query (each class scores as its best reference) and
+``predict`` takes the best one.
 
-Spectra must be on the library's grid: an array with the grid's number of points is taken as
-sampled on it; spectra given with their own wavenumbers are resampled onto the grid when they
-span it (up to a grid step and a quarter at each end) and refused otherwise. NaN or infinite values
-are refused. Everything added or queried goes through the preprocessing the network was trained
-with (stored in the library).
+Spectra libraries (``wavenumbers`` given) hold spectra on that grid: an array with the grid's
+number of points is taken as sampled on it; spectra given with their own wavenumbers are resampled
+onto the grid when they span it (up to a grid step and a quarter at each end) and refused otherwise.
+NaN or infinite values are refused. Everything added or queried goes through ``preprocessing`` (the
+one the matcher was trained with), stored in the library.
 
 Saved as one file (``torch.save`` of plain tensors, strings and numbers, read back with
 ``weights_only=True``), written atomically.
@@ -24,89 +24,143 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
 
 from .. import __version__
 from ..data.spectral import SpectralPreprocessing, resample
 from ..errors import UserError
-from ..oneshot.model import SiameseSpectra
+from ..eval.matchers import NearestCosine, matcher_from_state, matcher_state
 from ..storage import atomic_write
 
 FORMAT = "dissim-reference-library"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # version 1 (dissim 0.1 before the shared core) is still read
 
 
 @dataclass(frozen=True)
 class Match:
-    """One answer to a query: a class, its similarity in [0, 1] and the reference that gave it."""
+    """One answer to a query: a class, its similarity and the reference that gave it."""
 
     label: str
     similarity: float
     reference: str
 
 
-class ReferenceLibrary:
-    """Embedded reference spectra and the Siamese network that compares them with queries."""
+class ReferenceLibrary(ClassifierMixin, BaseEstimator):
+    """Reference items compared with queries by a matcher (default: cosine nearest neighbour)."""
 
-    def __init__(self, model: SiameseSpectra, wavenumbers, preprocessing: SpectralPreprocessing | None = None,
-                 axis: str = "wavenumber (cm^-1)", info: dict | None = None, batch_size: int = 256):
-        wavenumbers = np.asarray(wavenumbers, dtype=np.float64)
-        if wavenumbers.ndim != 1 or len(wavenumbers) != model.length:
-            raise ValueError(f"the grid has {wavenumbers.shape} points, the network takes {model.length}")
-        self.model = model.cpu().eval()
+    def __init__(self, matcher=None, wavenumbers=None, preprocessing=None, axis="wavenumber (cm^-1)",
+                 batch_size=256):
+        self.matcher = matcher
         self.wavenumbers = wavenumbers
-        self.preprocessing = preprocessing or SpectralPreprocessing()
+        self.preprocessing = preprocessing
         self.axis = axis
-        self.info = dict(info or {})
         self.batch_size = batch_size
-        self._embeddings = torch.zeros((0, model.embedding_dim))
-        self._labels: list[str] = []
-        self._ids: list[str] = []
-        self.embedded_rows = 0  # spectra passed through the network by this object (adds and queries)
+
+    # -- fitting and changes -------------------------------------------------------------------
+    def fit(self, X, y, ids=None, wavenumbers=None) -> "ReferenceLibrary":
+        """Train the matcher on (X, y) if it is not trained yet; then hold exactly X as references."""
+        prepared = self.prepare(X, wavenumbers, where="fit")
+        matcher = self.matcher if self.matcher is not None else NearestCosine()
+        try:
+            check_is_fitted(matcher)
+            self.matcher_ = matcher
+        except NotFittedError:
+            self.matcher_ = clone(matcher).fit(prepared, np.asarray(y))
+        self._empty()
+        self._store(prepared, y, ids)
+        return self
+
+    def clear(self) -> "ReferenceLibrary":
+        """Drop every reference, keeping the trained matcher (a library around a trained matcher starts so)."""
+        if not hasattr(self, "matcher_"):
+            if self.matcher is None:
+                raise UserError("this library has no trained matcher: call fit(X, y), or give a trained matcher")
+            check_is_fitted(self.matcher)
+            self.matcher_ = self.matcher
+        self._empty()
+        return self
+
+    def _empty(self) -> None:
+        self.embeddings_, self.labels_, self.ids_ = None, [], []
+        self.embedded_rows = getattr(self, "embedded_rows", 0)  # items passed through the matcher (adds, queries)
+
+    def add(self, X, y: str | Sequence[str], ids: Sequence[str] | None = None, wavenumbers=None) -> int:
+        """Embed and store new references (nothing stored is recomputed); returns how many."""
+        if not hasattr(self, "labels_"):
+            self.clear()
+        return self._store(self.prepare(X, wavenumbers, where="add"), y, ids)
+
+    def _store(self, prepared: np.ndarray, y, ids) -> int:
+        n = len(prepared)
+        labels = [y] * n if isinstance(y, str) else [str(label) for label in np.asarray(y).tolist()]
+        if len(labels) != n:
+            raise UserError(f"add: {n} items but {len(labels)} labels; give one label per item (or one for all)")
+        if any(not label.strip() for label in labels):
+            raise UserError("add: empty label; every reference needs a class name")
+        ids = [f"ref-{len(self.ids_) + i}" for i in range(n)] if ids is None else [str(i) for i in ids]
+        if len(ids) != n:
+            raise UserError(f"add: {n} items but {len(ids)} reference ids")
+        features = self._embed(prepared)
+        self.embeddings_ = features if self.embeddings_ is None else np.concatenate([self.embeddings_, features])
+        self.labels_ += [label.strip() for label in labels]
+        self.ids_ += ids
+        return n
+
+    def remove(self, label: str) -> int:
+        """Drop every reference of class ``label``; returns how many. UserError if it holds none."""
+        check_is_fitted(self, "labels_")
+        keep = [i for i, known in enumerate(self.labels_) if known != label]
+        removed = len(self.labels_) - len(keep)
+        if removed == 0:
+            near = [c for c in self.classes_ if c.lower() == str(label).lower()]
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            raise UserError(f"remove: the library holds no class {label!r}{hint}; "
+                            f"it holds {len(self.classes_)} classes (list them with `info --classes`)")
+        self.embeddings_ = self.embeddings_[keep]
+        self.labels_ = [self.labels_[i] for i in keep]
+        self.ids_ = [self.ids_[i] for i in keep]
+        return removed
 
     # -- contents ------------------------------------------------------------------------------
     def __len__(self) -> int:
-        return len(self._labels)
+        return len(getattr(self, "labels_", []))
 
     @property
-    def classes(self) -> list[str]:
+    def classes_(self) -> np.ndarray:
         """The distinct labels held, sorted."""
-        return sorted(set(self._labels))
+        return np.array(sorted(set(self.labels_)), dtype=object)
 
     @property
     def references(self) -> list[tuple[str, str]]:
         """(label, reference id) of every stored reference, in storage order."""
-        return list(zip(self._labels, self._ids))
-
-    @property
-    def embeddings(self) -> torch.Tensor:
-        """The stored reference embeddings (R, D) (a copy)."""
-        return self._embeddings.clone()
-
-    @property
-    def length(self) -> int:
-        return len(self.wavenumbers)
+        return list(zip(self.labels_, self.ids_))
 
     @property
     def tolerance(self) -> float:
         """How far a resampled spectrum may fall short of each end of the grid."""
-        return 1.25 * float(np.median(np.diff(self.wavenumbers))) if self.length > 1 else 0.0
+        grid = np.asarray(self.wavenumbers, dtype=np.float64)
+        return 1.25 * float(np.median(np.diff(grid))) if len(grid) > 1 else 0.0
 
     # -- input checks and embedding ------------------------------------------------------------------
-    def to_grid(self, spectra, wavenumbers=None, where: str = "spectra") -> np.ndarray:
-        """Spectra (N, L) or (L,) as float64 (N, L) on the library's grid; UserError on bad input."""
+    def to_grid(self, X, wavenumbers=None, where: str = "spectra") -> np.ndarray:
+        """Items (N, L) or one item (L,) as float64 (N, L), on the library's grid if it has one."""
         try:
-            array = np.asarray(spectra, dtype=np.float64)
+            array = np.asarray(X, dtype=np.float64)
         except (TypeError, ValueError):
-            raise UserError(f"{where}: not an array of numbers (ragged rows?): give spectra of equal length") from None
+            raise UserError(f"{where}: not an array of numbers (ragged rows?): give items of equal length") from None
         if array.ndim == 1:
             array = array[None, :]
         if array.ndim != 2 or array.shape[0] == 0:
-            raise UserError(f"{where}: expected one spectrum or a 2-D array (spectra x points), got shape {array.shape}")
+            raise UserError(f"{where}: expected one item or a 2-D array (items x points), got shape {array.shape}")
         bad = ~np.isfinite(array).all(axis=1)
         if bad.any():
-            raise UserError(f"{where}: spectrum {int(np.flatnonzero(bad)[0])} contains NaN or infinite values; "
+            raise UserError(f"{where}: item {int(np.flatnonzero(bad)[0])} contains NaN or infinite values; "
                             "clean it (or drop it) first")
-        grid = self.wavenumbers
+        if self.wavenumbers is None:
+            return array
+        grid = np.asarray(self.wavenumbers, dtype=np.float64)
         if wavenumbers is not None:
             axis = np.asarray(wavenumbers, dtype=np.float64)
             if axis.ndim != 1 or len(axis) != array.shape[1]:
@@ -121,92 +175,68 @@ class ReferenceLibrary:
                             "onto the grid")
         return array
 
-    def prepare(self, spectra, wavenumbers=None, where: str = "spectra") -> np.ndarray:
-        """Spectra on the grid (see :meth:`to_grid`), preprocessed as the network was trained: float32 (N, L)."""
-        return self.preprocessing(self.to_grid(spectra, wavenumbers, where))
+    def prepare(self, X, wavenumbers=None, where: str = "spectra") -> np.ndarray:
+        """Items on the grid (see :meth:`to_grid`), preprocessed as the matcher was trained."""
+        array = self.to_grid(X, wavenumbers, where)
+        return self.preprocessing(array) if self.preprocessing is not None else array
 
-    def _embed(self, prepared: np.ndarray) -> torch.Tensor:
-        self.embedded_rows += len(prepared)
-        return self.model.embed(prepared, batch_size=self.batch_size)
-
-    # -- changes -------------------------------------------------------------------------------------
-    def add(self, spectra, labels: str | Sequence[str], ids: Sequence[str] | None = None, wavenumbers=None) -> int:
-        """Embed and store new reference spectra (nothing already stored is recomputed); returns how many."""
-        prepared = self.prepare(spectra, wavenumbers, where="add")
-        n = len(prepared)
-        labels = [labels] * n if isinstance(labels, str) else [str(label) for label in labels]
-        if len(labels) != n:
-            raise UserError(f"add: {n} spectra but {len(labels)} labels; give one label per spectrum (or one for all)")
-        if any(not label.strip() for label in labels):
-            raise UserError("add: empty label; every reference needs a class name")
-        if ids is None:
-            start = len(self._ids)
-            ids = [f"ref-{start + i}" for i in range(n)]
-        ids = [str(i) for i in ids]
-        if len(ids) != n:
-            raise UserError(f"add: {n} spectra but {len(ids)} reference ids")
-        features = self._embed(prepared)
-        self._embeddings = torch.cat([self._embeddings, features])
-        self._labels += [label.strip() for label in labels]
-        self._ids += ids
-        return n
-
-    def remove(self, label: str) -> int:
-        """Drop every reference of class ``label``; returns how many. UserError if it holds none."""
-        keep = [i for i, known in enumerate(self._labels) if known != label]
-        removed = len(self._labels) - len(keep)
-        if removed == 0:
-            near = [c for c in self.classes if c.lower() == str(label).lower()]
-            hint = f" (did you mean {near[0]!r}?)" if near else ""
-            raise UserError(f"remove: the library holds no class {label!r}{hint}; "
-                            f"it holds {len(self.classes)} classes (list them with `info --classes`)")
-        index = torch.as_tensor(keep, dtype=torch.long)
-        self._embeddings = self._embeddings[index]
-        self._labels = [self._labels[i] for i in keep]
-        self._ids = [self._ids[i] for i in keep]
-        return removed
+    def _embed(self, prepared: np.ndarray) -> np.ndarray:
+        self.embedded_rows = getattr(self, "embedded_rows", 0) + len(prepared)
+        return np.concatenate([self.matcher_.transform(prepared[i:i + self.batch_size])
+                               for i in range(0, len(prepared), self.batch_size)])
 
     # -- queries -------------------------------------------------------------------------------------
-    def query(self, spectra, top_k: int = 5, wavenumbers=None) -> list[list[Match]]:
-        """For each query spectrum, the ``top_k`` most similar classes (best first) with similarities."""
+    def _class_scores(self, X, wavenumbers=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(similarity to every reference (Q, R), best per class (Q, C), class codes of references, classes)."""
+        if len(self) == 0:
+            raise UserError("query: the library is empty; add references first "
+                            "(ReferenceLibrary.add, or python -m dissim.library add)")
+        features = self._embed(self.prepare(X, wavenumbers, where="query"))
+        classes, codes = np.unique(np.asarray(self.labels_, dtype=object), return_inverse=True)
+        order = np.argsort(codes, kind="stable")
+        starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
+        similarity = np.concatenate([self.matcher_.compare(features[i:i + self.batch_size], self.embeddings_)
+                                     for i in range(0, len(features), self.batch_size)])
+        best = np.maximum.reduceat(similarity[:, order], starts, axis=1)
+        return similarity, best, codes, classes
+
+    def query(self, X, top_k: int = 5, wavenumbers=None) -> list[list[Match]]:
+        """For each query, the ``top_k`` most similar classes (best first) with similarities."""
         if not isinstance(top_k, (int, np.integer)) or top_k < 1:
             raise UserError(f"query: top_k must be a positive integer, got {top_k!r}")
-        if len(self) == 0:
-            raise UserError("query: the library is empty; add reference spectra first "
-                            "(ReferenceLibrary.add, or python -m dissim.library add)")
-        prepared = self.prepare(spectra, wavenumbers, where="query")
-        features = self._embed(prepared)
-        classes, codes = np.unique(np.asarray(self._labels), return_inverse=True)
-        codes_t = torch.as_tensor(codes, dtype=torch.long)
+        similarity, best, codes, classes = self._class_scores(X, wavenumbers)
         k = min(int(top_k), len(classes))
-        answers: list[list[Match]] = []
-        for start in range(0, len(features), self.batch_size):
-            sim = self.model.similarity(features[start:start + self.batch_size], self._embeddings)  # (q, R)
-            best = torch.full((len(sim), len(classes)), -1.0, dtype=sim.dtype)
-            best.scatter_reduce_(1, codes_t.expand_as(sim), sim, reduce="amax")
-            order = torch.argsort(-best, dim=1, stable=True)[:, :k]
-            for row in range(len(sim)):
-                matches = []
-                for c in order[row].tolist():  # the reference that gave class c its score
-                    in_class = torch.where(codes_t == c, sim[row], torch.tensor(-2.0, dtype=sim.dtype))
-                    ref = int(torch.argmax(in_class))
-                    matches.append(Match(str(classes[c]), float(best[row, c]), self._ids[ref]))
-                answers.append(matches)
+        answers = []
+        for row in range(len(best)):
+            order = np.argsort(-best[row], kind="stable")[:k]
+            matches = []
+            for c in order:  # the reference that gave class c its score
+                ref = int(np.argmax(np.where(codes == c, similarity[row], -np.inf)))
+                matches.append(Match(str(classes[c]), float(best[row, c]), self.ids_[ref]))
+            answers.append(matches)
         return answers
 
-    # -- persistence ---------------------------------------------------------------------------------
-    def state(self) -> dict:
-        return {
-            "format": FORMAT, "version": FORMAT_VERSION, "dissim": __version__,
-            "model": self.model.spec(), "state_dict": {k: v.clone() for k, v in self.model.state_dict().items()},
-            "wavenumbers": torch.as_tensor(self.wavenumbers), "axis": self.axis,
-            "preprocessing": self.preprocessing.to_dict(), "info": self.info,
-            "embeddings": self._embeddings.clone(), "labels": list(self._labels), "ids": list(self._ids),
-        }
+    def decision_function(self, X) -> np.ndarray:
+        """Each class's best similarity (Q, C), columns in ``classes_`` order."""
+        return self._class_scores(X)[1]
 
-    def save(self, path: str | Path) -> Path:
+    def predict(self, X) -> np.ndarray:
+        _, best, _, classes = self._class_scores(X)
+        return classes[np.argmax(best, axis=1)]
+
+    # -- persistence ---------------------------------------------------------------------------------
+    def save(self, path: str | Path, info: dict | None = None) -> Path:
         """Write the library to one file, atomically (a reader sees the old file or the new one)."""
-        state = self.state()
+        check_is_fitted(self, "labels_")
+        state = {
+            "format": FORMAT, "version": FORMAT_VERSION, "dissim": __version__,
+            "matcher": matcher_state(self.matcher_),
+            "wavenumbers": None if self.wavenumbers is None else torch.as_tensor(np.asarray(self.wavenumbers)),
+            "axis": self.axis, "batch_size": self.batch_size,
+            "preprocessing": None if self.preprocessing is None else self.preprocessing.to_dict(),
+            "info": dict(info if info is not None else getattr(self, "info_", {})),
+            "embeddings": None if self.embeddings_ is None else torch.as_tensor(self.embeddings_), "labels": list(self.labels_), "ids": list(self.ids_),
+        }
         return atomic_write(Path(path), lambda tmp: torch.save(state, tmp))
 
     @classmethod
@@ -220,14 +250,33 @@ class ReferenceLibrary:
             raise UserError(f"{path} is not a readable dissim reference library ({type(exc).__name__})") from None
         if not isinstance(state, dict) or state.get("format") != FORMAT:
             raise UserError(f"{path} is not a dissim reference library")
-        if state.get("version") != FORMAT_VERSION:
+        if state.get("version") == 1:
+            state = _from_version_1(state)
+        elif state.get("version") != FORMAT_VERSION:
             raise UserError(f"{path}: library format version {state.get('version')} is not supported "
-                            f"(this dissim reads version {FORMAT_VERSION})")
-        model = SiameseSpectra.from_spec(state["model"])
-        model.load_state_dict(state["state_dict"])
-        library = cls(model, state["wavenumbers"].numpy(), SpectralPreprocessing.from_dict(state["preprocessing"]),
-                      axis=state.get("axis", "wavenumber (cm^-1)"), info=state.get("info") or {})
-        library._embeddings = state["embeddings"].float()
-        library._labels = list(state["labels"])
-        library._ids = list(state["ids"])
+                            f"(this dissim reads versions 1 and {FORMAT_VERSION})")
+        preprocessing = state.get("preprocessing")
+        library = cls(matcher_from_state(state["matcher"]),
+                      None if state["wavenumbers"] is None else state["wavenumbers"].numpy(),
+                      None if preprocessing is None else SpectralPreprocessing.from_dict(preprocessing),
+                      axis=state.get("axis", "wavenumber (cm^-1)"), batch_size=state.get("batch_size", 256))
+        library.matcher_ = library.matcher
+        embeddings = state["embeddings"]
+        library.embeddings_ = None if embeddings is None or not len(state["labels"]) else embeddings.numpy()
+        library.labels_, library.ids_ = list(state["labels"]), list(state["ids"])
+        library.info_ = dict(state.get("info") or {})
+        library.embedded_rows = 0
         return library
+
+
+def _from_version_1(state: dict) -> dict:
+    """A version-1 file (a SiameseSpectra model: backbone.* and head.* weights) in version-2 form."""
+    spec = state["model"]
+    weights = state["state_dict"]
+    net = {"in_channels": 1, "input_size": spec["length"], "activation": spec.get("features", "sigmoid"),
+           "topology": spec["topology"]}
+    matcher = {"kind": "siamese", "params": {"loss": "bce"}, "net": net,
+               "net_state": {k: v for k, v in weights.items() if k.startswith("backbone.")},
+               "loss_state": {k: v for k, v in weights.items() if k.startswith("head.")},
+               "input_size": spec["length"], "input_shape": [spec["length"]]}
+    return {**state, "matcher": matcher}

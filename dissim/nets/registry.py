@@ -1,32 +1,46 @@
-"""Registry of topologies: the packaged layer tables plus any the user adds."""
+"""Topologies by name: the packaged layer tables plus any the user registers or names by path."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from ..errors import UserError
+from ..registry import Registry
 from ..resources import resource_dir
 from .table import Topology, load_topology_file
 
-_USER_TOPOLOGIES: dict[str, Topology] = {}
+
+def _register_packaged() -> None:
+    for path in sorted(resource_dir("topologies").glob("*.toml")):
+        TOPOLOGIES.register(path.stem, _Lazy(path))
+
+
+class _Lazy:
+    """A packaged layer table, read when first asked for."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.__doc__ = f"layer table {path.name}"
+
+    def load(self) -> Topology:
+        return load_topology_file(self.path)
+
+
+TOPOLOGIES = Registry("topology", populate=_register_packaged, plural="topologies",
+                      path_hint="a path to a .toml layer table")
 
 
 def register_topology(topology: Topology | str | Path) -> Topology:
-    """Make a topology (or a TOML layer-table file) available by its name."""
+    """Make a topology (or a TOML layer-table file) available by its name; a later one replaces an earlier."""
     if not isinstance(topology, Topology):
         topology = load_topology_file(Path(topology))
-    _USER_TOPOLOGIES[topology.name] = topology
+    TOPOLOGIES.register(topology.name, topology, summary=topology.description, replace=True)
     return topology
-
-
-def _packaged_files() -> dict[str, Path]:
-    return {p.stem: p for p in sorted(resource_dir("topologies").glob("*.toml"))}
 
 
 def list_topologies() -> list[str]:
     """Names of all known topologies, packaged ones in natural order (sn1, sn2, …, sn8, …)."""
-    names = set(_packaged_files()) | set(_USER_TOPOLOGIES)
-    return sorted(names, key=_natural_key)
+    return sorted(TOPOLOGIES.names(), key=_natural_key)
 
 
 def _natural_key(name: str):
@@ -35,17 +49,14 @@ def _natural_key(name: str):
     return (stem, int(digits) if digits else -1, name)
 
 
-def get_topology(name: str | Path) -> Topology:
-    """A topology by registered name, or from a path to a TOML layer table."""
+def get_topology(name: str | Path | Topology) -> Topology:
+    """A topology by registered name, or from a path to a TOML layer table (or the Topology itself)."""
+    if isinstance(name, Topology):
+        return name
     key = str(name)
-    if key in _USER_TOPOLOGIES:
-        return _USER_TOPOLOGIES[key]
-    files = _packaged_files()
-    if key in files:
-        return load_topology_file(files[key])
-    if key.endswith(".toml") or Path(key).is_file():
-        if not Path(key).is_file():
+    if key.endswith(".toml") or "/" in key or Path(key).is_file():
+        if not Path(key).expanduser().is_file():
             raise UserError(f"topology file {key} does not exist")
-        return load_topology_file(Path(key))
-    raise UserError(f"unknown topology {key!r}: known topologies are {', '.join(list_topologies())} "
-                    "(or give a path to a .toml layer table)")
+        return load_topology_file(Path(key).expanduser())
+    found = TOPOLOGIES.get(key)
+    return found.load() if isinstance(found, _Lazy) else found

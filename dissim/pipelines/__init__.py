@@ -1,1 +1,1 @@
-"""Recipes, the command line, result tables and figures."""
+"""``python -m dissim.pipelines.run``: the command line that runs recipes (see :mod:`dissim.cli`)."""

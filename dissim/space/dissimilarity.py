@@ -1,7 +1,10 @@
-"""FULLY and DEEPER dissimilarity transformers (scikit-learn contract, arrays in and out).
+"""FULLY and DEEPER dissimilarity transformers (scikit-learn contract, arrays in and out), on a
+registry of spaces.
 
-Both are fitted on the prototypes' precomputed representations and transform the images'
-precomputed representations: no network runs here, so every image is embedded only once.
+Both are fitted on the prototypes' precomputed representations and transform the items'
+precomputed representations: no network runs here, so every item is embedded only once. Each
+space declares which representation it reads (``source``: the twin's features, or the DEEPER
+layer's DCT-reduced activations) and how it is built for a trained loss (``for_loss``).
 """
 
 from __future__ import annotations
@@ -10,44 +13,80 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.metrics.pairwise import cosine_distances
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ..registry import Registry
+
+SPACES = Registry("space")
 
 
-def _tensor(x, device) -> torch.Tensor:
+def _euclidean(fx: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
+    return torch.cdist(fx, fp)
+
+
+def _rows(x, estimator, reset: bool) -> np.ndarray:
+    """Validated 2-D float array (a torch tensor is taken as is, float32)."""
     if isinstance(x, torch.Tensor):
-        return x.to(device=device, dtype=torch.float32)
-    return torch.as_tensor(np.asarray(x), dtype=torch.float32, device=device)
+        x = x.detach().float().cpu().numpy()
+    return validate_data(estimator, x, reset=reset, dtype=[np.float64, np.float32])
 
 
-def _numpy(x) -> np.ndarray:
-    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
-
-
+@SPACES.register("fully")
 class FullyDissimilarity(TransformerMixin, BaseEstimator):
-    """Feature j of image x = ``pair_fn(F(x), F(p_j))`` for every prototype p_j.
+    """Feature j of item x = ``pair_fn(F(x), F(p_j))`` for every prototype p_j.
 
     ``pair_fn(fx, fp) -> (N, P)`` is the trained loss's FULLY function (the Siamese head's
-    similarity for BCE, the Euclidean distance for triplet); it runs on ``device``.
+    similarity for BCE, the Euclidean distance for triplet); ``None`` means the Euclidean distance.
+    It runs on ``device`` in float32; the output is float32.
     """
+
+    source = "features"
 
     def __init__(self, pair_fn=None, device="cpu"):
         self.pair_fn = pair_fn
         self.device = device
 
-    def fit(self, prototype_embeddings, y=None):
-        self.prototypes_ = _tensor(prototype_embeddings, self.device)
+    @classmethod
+    def for_loss(cls, loss, device) -> "FullyDissimilarity":
+        return cls(loss.fully, device=device)
+
+    def fit(self, X, y=None):
+        prototypes = _rows(X, self, reset=True)
+        self.prototypes_ = torch.as_tensor(prototypes, dtype=torch.float32, device=self.device)
         return self
 
     @torch.no_grad()
-    def transform(self, embeddings) -> np.ndarray:
-        return _numpy(self.pair_fn(_tensor(embeddings, self.device), self.prototypes_).float())
+    def transform(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        if isinstance(X, torch.Tensor) and X.shape[-1] == self.n_features_in_:  # embeddings straight from the twin
+            items = X.to(device=self.device, dtype=torch.float32)
+        else:
+            items = torch.as_tensor(_rows(X, self, reset=False), dtype=torch.float32, device=self.device)
+        pair_fn = self.pair_fn or _euclidean
+        return pair_fn(items, self.prototypes_).float().cpu().numpy()
 
 
+@SPACES.register("deeper")
 class DeeperDissimilarity(TransformerMixin, BaseEstimator):
-    """Feature j of image x = cosine distance (1 − cos) between DCT-reduced DEEPER vectors of x and p_j."""
+    """Feature j of item x = cosine distance (1 − cos) between DCT-reduced DEEPER vectors of x and p_j.
 
-    def fit(self, prototype_vectors, y=None):
-        self.prototypes_ = _numpy(prototype_vectors).astype(np.float64)
+    Computed in float64; returned in the input's float dtype.
+    """
+
+    source = "deeper"
+
+    @classmethod
+    def for_loss(cls, loss, device) -> "DeeperDissimilarity":
+        return cls()
+
+    def fit(self, X, y=None):
+        self.prototypes_ = _rows(X, self, reset=True).astype(np.float64)
         return self
 
-    def transform(self, vectors) -> np.ndarray:
-        return cosine_distances(_numpy(vectors).astype(np.float64), self.prototypes_).astype(np.float32)
+    def transform(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        items = _rows(X, self, reset=False)
+        return cosine_distances(items.astype(np.float64), self.prototypes_).astype(items.dtype, copy=False)
+
+
+__all__ = ["DeeperDissimilarity", "FullyDissimilarity", "SPACES"]

@@ -1,19 +1,16 @@
-"""Siamese training: losses, pair/triplet samplers and the training loop."""
+"""Siamese training: losses, samplers, augmentation, validation, the one training loop, and
+:func:`train_twin`, which builds a network from its settings and trains it."""
 
-from .loop import TrainResult, train_siamese
-from .losses import (
-           BCEPairLoss,
-           TripletLoss,
-           check_loss,
-           create_loss,
-           list_losses,
-           register_loss,
-)
-from .samplers import (
-           BalancedBootstrapPairSampler,
-           ClassBalancedPairSampler,
-           ClassBalancedTripletSampler,
-)
+from .augment import AUGMENTATIONS, NoAugmentation, SpectrumJitter
+from .loop import TrainHistory, fit
+from .losses import LOSSES, check_loss, create_loss, get_loss, list_losses, register_loss
+from .losses.bce import BCEPairLoss
+from .losses.triplet import TripletLoss
+from .samplers import SAMPLERS, BalancedBootstrapPairSampler, ClassBalancedPairSampler, ClassBalancedTripletSampler
+from .twin import TrainedTwin, TwinConfig, train_twin
+from .validation import Validator
 
-__all__ = ["BCEPairLoss", "BalancedBootstrapPairSampler", "ClassBalancedPairSampler", "ClassBalancedTripletSampler", "TrainResult", "TripletLoss",
-           "check_loss", "create_loss", "list_losses", "register_loss", "train_siamese"]
+__all__ = ["AUGMENTATIONS", "BCEPairLoss", "BalancedBootstrapPairSampler", "ClassBalancedPairSampler",
+           "ClassBalancedTripletSampler", "LOSSES", "NoAugmentation", "SAMPLERS", "SpectrumJitter", "TrainHistory",
+           "TrainedTwin", "TripletLoss", "TwinConfig", "Validator", "check_loss", "create_loss", "fit", "get_loss",
+           "list_losses", "register_loss", "train_twin"]

@@ -1,83 +1,143 @@
-"""The Siamese training loop: sample, embed, loss, step; no host syncs in the hot loop."""
+"""The one Siamese training loop: sample, embed, loss, step; no host syncs inside an epoch.
+
+Every Siamese network of dissim trains here, whatever its twin (images or spectra), loss (pairs
+or triplets), optimizer, sampler and budget. Training runs in *epochs* of ``steps_per_epoch``
+batches; after each epoch the loop records the mean loss and the learning rate, steps the
+learning-rate schedule, and (with a validator) scores the validation items and keeps the best
+epoch's weights, stopping after ``patience`` epochs without improvement. An iteration budget is
+one epoch of that many steps.
+"""
 
 from __future__ import annotations
 
+import copy
+import math
 import time
-from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from ..errors import UserError
+from .validation import EARLY_STOPPING, Validator
 
-_PROGRESS_EVERY = 10  # iterations between progress-bar loss updates (each one syncs the device)
+_PROGRESS_EVERY = 10  # steps between progress-bar loss updates (each one syncs the device)
 
 
 @dataclass
-class TrainResult:
-    """Loss per iteration and wall time of one training run."""
+class TrainHistory:
+    """Loss per step; per epoch: mean training loss, learning rate and validation scores; the epoch kept."""
 
-    losses: np.ndarray
-    seconds: float
+    step_loss: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)  # of the validation pairs at logit 0
+    val_ranking: list[float] = field(default_factory=list)  # leave-one-out nearest-neighbour accuracy
+    lr: list[float] = field(default_factory=list)
+    best_epoch: int = 0  # 1-based; 0 = no validation (the last epoch is kept)
+    stopped_early: bool = False
+    batches_per_epoch: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary (without the per-step losses)."""
+        values = asdict(self)
+        values.pop("step_loss")
+        return values
 
 
-def autocast_for(device: torch.device):
-    """bfloat16 autocast on CUDA (the fast path); plain float32 elsewhere."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return nullcontext()
+def fit(net: torch.nn.Module, loss: torch.nn.Module, optimizer: torch.optim.Optimizer, data: torch.Tensor,
+        sampler, *, batch_size: int, epochs: int = 1, steps_per_epoch: int, augment=None,
+        validator: Validator | None = None, patience: int | None = None, early_stopping: str = "ranking",
+        scheduler=None, progress: bool = False, desc: str = "train") -> TrainHistory:
+    """Train ``net`` (the twin) and ``loss`` (and its own parameters, e.g. a head) in place.
 
-
-def to_input(images: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """Raw 0-255 values as float32 (the authors do not normalise), channels-last on CUDA."""
-    x = images.to(device, non_blocking=True).float()
-    if device.type == "cuda" and x.dim() == 4:
-        x = x.contiguous(memory_format=torch.channels_last)
-    return x
-
-
-def train_siamese(backbone: torch.nn.Module, loss: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                  images: torch.Tensor, labels: np.ndarray, *, iterations: int, batch_size: int,
-                  rng: np.random.Generator, progress: bool = True, desc: str = "train") -> TrainResult:
-    """Train ``backbone`` (and the loss's own parameters) on pairs or triplets of ``images``.
-
-    ``images`` is the (N, C, …) uint8 training set, already on the training device; each
-    iteration draws ``batch_size`` pairs/triplets from ``loss.make_sampler`` and the embedding of
-    every image of the batch is F = σ(backbone(x)), computed in one forward pass.
+    ``data`` holds the training inputs (raw images (N, C, H, W) or spectra (N, L)) on the training
+    device; ``sampler.sample(batch_size)`` gives index groups (pairs or triplets) into it. The
+    features of every input of a batch are computed in one forward pass of ``net``.
     """
-    device = images.device
-    sampler = loss.make_sampler(labels, rng)
-    backbone.train()
-    loss.train()
-    history = torch.zeros(iterations, device=device)
+    if sampler.arity != loss.arity:
+        raise UserError(f"the sampler gives groups of {sampler.arity} but loss {getattr(loss, 'name', loss)!r} "
+                        f"takes {loss.arity}: choose a sampler of its kind")
+    if early_stopping not in EARLY_STOPPING:
+        raise UserError(f"early_stopping must be one of {', '.join(EARLY_STOPPING)}, got {early_stopping!r}")
+    device = data.device
+    validate = validator is not None and validator.usable
+    history = TrainHistory(batches_per_epoch=steps_per_epoch)
+    losses = torch.zeros(epochs * steps_per_epoch, device=device)
+    best_score, best_state, since_best, done = (-math.inf, -math.inf), None, 0, 0
     start = time.perf_counter()
-    bar = tqdm(total=iterations, desc=desc, disable=not progress, leave=False, dynamic_ncols=True)
+    bar = tqdm(total=epochs * steps_per_epoch, desc=desc, disable=not progress, leave=False, dynamic_ncols=True)
     try:
-        for it in range(iterations):
-            groups, target = sampler.sample(batch_size)
-            index = torch.from_numpy(np.concatenate(groups)).to(device, non_blocking=True)
-            with autocast_for(device):
-                embeddings = torch.sigmoid(backbone(to_input(images[index], device))).float()
-            parts = embeddings.split([len(g) for g in groups])
-            tgt = None if target is None else torch.from_numpy(target).to(device, non_blocking=True)
-            value = loss(*parts, target=tgt)
-            optimizer.zero_grad(set_to_none=True)
-            value.backward()
-            optimizer.step()
-            history[it] = value.detach()
-            if progress and (it + 1) % _PROGRESS_EVERY == 0:
-                bar.set_postfix(loss=f"{history[it].item():.4f}")
-                bar.update(_PROGRESS_EVERY)
+        for epoch in range(1, epochs + 1):
+            net.train()
+            loss.train()
+            for _ in range(steps_per_epoch):
+                groups, target = sampler.sample(batch_size)
+                if augment is None:
+                    x = data[torch.from_numpy(np.concatenate(groups)).to(device, non_blocking=True)]
+                else:  # each side of the pairs (triplets) is augmented on its own
+                    x = torch.cat([augment(data[torch.as_tensor(g, device=device)]) for g in groups])
+                parts = net(x).split([len(g) for g in groups])
+                tgt = None if target is None else torch.from_numpy(target).to(device, non_blocking=True)
+                value = loss(*parts, target=tgt)
+                optimizer.zero_grad(set_to_none=True)
+                value.backward()
+                optimizer.step()
+                losses[done] = value.detach()
+                done += 1
+                if progress:
+                    bar.update(1)
+                    if done % _PROGRESS_EVERY == 0:
+                        bar.set_postfix(loss=f"{losses[done - 1].item():.4f}")
+            epoch_losses = losses[done - steps_per_epoch:done]
+            _check_finite(epoch_losses, done - steps_per_epoch, desc)
+            history.train_loss.append(epoch_losses.mean().item())
+            history.lr.append(optimizer.param_groups[0]["lr"])
+            if scheduler is not None:
+                scheduler.step()
+            if validate:
+                val_loss, val_accuracy, val_ranking = validator.score(net, loss)
+                history.val_loss.append(val_loss)
+                history.val_accuracy.append(val_accuracy)
+                history.val_ranking.append(val_ranking)
+                score = (val_ranking, -val_loss) if early_stopping == "ranking" else (-val_loss, val_ranking)
+                if score > best_score:
+                    best_score, since_best, history.best_epoch = score, 0, epoch
+                    best_state = {"net": copy.deepcopy(net.state_dict()), "loss": copy.deepcopy(loss.state_dict())}
+                else:
+                    since_best += 1
+                if patience is not None and since_best >= patience:
+                    history.stopped_early = epoch < epochs
+                    break
     except torch.cuda.OutOfMemoryError:
         raise UserError(f"out of GPU memory training {desc} with batch size {batch_size}: "
                         "lower --batch-size (the authors step down from 180 by 10)") from None
     finally:
         bar.close()
-    losses = history.cpu().numpy()
-    if not np.all(np.isfinite(losses)):
-        bad = int(np.flatnonzero(~np.isfinite(losses))[0])
-        raise UserError(f"training {desc} diverged: the loss became {losses[bad]} at iteration {bad + 1}; "
+    if best_state is not None:
+        net.load_state_dict(best_state["net"])
+        loss.load_state_dict(best_state["loss"])
+    _check_parameters(net, loss, desc)
+    net.eval()
+    loss.eval()
+    history.step_loss = losses[:done].cpu().numpy()
+    history.seconds = time.perf_counter() - start
+    return history
+
+
+def _check_finite(losses: torch.Tensor, offset: int, desc: str) -> None:
+    if not bool(torch.isfinite(losses).all()):
+        values = losses.cpu().numpy()
+        bad = int(np.flatnonzero(~np.isfinite(values))[0])
+        raise UserError(f"training {desc} diverged: the loss became {values[bad]} at iteration {offset + bad + 1}; "
                         "lower the learning rate or use another optimizer")
-    return TrainResult(losses=losses, seconds=time.perf_counter() - start)
+
+
+def _check_parameters(net: torch.nn.Module, loss: torch.nn.Module, desc: str) -> None:
+    """Weights that turned NaN or infinite on the last step must not reach the spaces."""
+    params = [p for module in (net, loss) for p in module.parameters()]
+    if params and not bool(torch.stack([torch.isfinite(p).all() for p in params]).all()):
+        raise UserError(f"training {desc} diverged: the network's weights are no longer finite; "
+                        "lower the learning rate or use another optimizer")

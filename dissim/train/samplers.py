@@ -1,8 +1,18 @@
-"""Pair and triplet samplers for Siamese training (index arrays, vectorised, seeded)."""
+"""Pair and triplet samplers for Siamese training (index arrays, vectorised, seeded), on one registry.
+
+A sampler is built as ``sampler(labels, rng)``; ``sample(batch_size)`` returns (index groups, target or
+None); ``arity`` is the number of groups (2: pairs, 3: triplets) and must match the loss's;
+``batches_per_epoch(batch_size)`` says how many batches make one epoch.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+
+from ..errors import UserError
+from ..registry import Registry
+
+SAMPLERS = Registry("sampler")
 
 
 class _ClassIndex:
@@ -14,9 +24,9 @@ class _ClassIndex:
         self.order = np.argsort(np.searchsorted(self.classes, labels), kind="stable")
         self.starts = np.concatenate([[0], np.cumsum(self.counts)[:-1]])
         if len(self.classes) < 2:
-            raise ValueError("Siamese training needs at least two classes")
+            raise UserError("Siamese training needs at least two classes")
         if self.counts.max() < 2:
-            raise ValueError("Siamese training needs a class with at least two items")
+            raise UserError("Siamese training needs a class with at least two items")
         self.pairable = np.flatnonzero(self.counts >= 2)  # classes that can give a same-class pair
 
     def members(self, class_pos: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -38,6 +48,7 @@ class _ClassIndex:
         return (class_pos + 1 + rng.integers(0, c - 1, size=len(class_pos))) % c
 
 
+@SAMPLERS.register("class-balanced-pairs")
 class ClassBalancedPairSampler:
     """Pairs as the authors' ``getSiameseBatch``: half same-class, half different-class.
 
@@ -47,11 +58,15 @@ class ClassBalancedPairSampler:
     with probability 1/2; an exact half removes that noise).
     """
 
-    kind = "pairs"
+    arity = 2
 
     def __init__(self, labels: np.ndarray, rng: np.random.Generator):
         self.index = _ClassIndex(labels)
         self.rng = rng
+
+    def batches_per_epoch(self, batch_size: int) -> int:
+        """One epoch: as many pairs as items, in whole batches."""
+        return -(-len(self.index.order) // batch_size)
 
     def sample(self, batch_size: int) -> tuple[list[np.ndarray], np.ndarray]:
         """([first, second] item indices, target) with target 1.0 for same-class pairs."""
@@ -68,6 +83,7 @@ class ClassBalancedPairSampler:
         return [a, b], target
 
 
+@SAMPLERS.register("class-balanced-triplets")
 class ClassBalancedTripletSampler:
     """(anchor, positive, negative) triplets, classes drawn uniformly.
 
@@ -75,11 +91,15 @@ class ClassBalancedTripletSampler:
     positive are two distinct images of it; the negative is an image of a uniformly drawn other class.
     """
 
-    kind = "triplets"
+    arity = 3
 
     def __init__(self, labels: np.ndarray, rng: np.random.Generator):
         self.index = _ClassIndex(labels)
         self.rng = rng
+
+    def batches_per_epoch(self, batch_size: int) -> int:
+        """One epoch: as many triplets as items, in whole batches."""
+        return -(-len(self.index.order) // batch_size)
 
     def sample(self, batch_size: int) -> tuple[list[np.ndarray], None]:
         rng, idx = self.rng, self.index
@@ -89,6 +109,7 @@ class ClassBalancedTripletSampler:
         return [anchor, positive, negative], None
 
 
+@SAMPLERS.register("bootstrap-pairs")
 class BalancedBootstrapPairSampler:
     """Balanced bootstrap pairs (Liu et al., "Dynamic spectrum matching with one-shot learning", §2.2).
 
@@ -100,7 +121,7 @@ class BalancedBootstrapPairSampler:
     The batch holds ``batch_size // 2`` positive pairs (target 1) then as many negative ones (target 0).
     """
 
-    kind = "pairs"
+    arity = 2
 
     def __init__(self, labels: np.ndarray, rng: np.random.Generator):
         self.labels = np.asarray(labels)
@@ -116,7 +137,7 @@ class BalancedBootstrapPairSampler:
     def sample(self, batch_size: int) -> tuple[list[np.ndarray], np.ndarray]:
         """([first, second] item indices, target): ``batch_size // 2`` positive then as many negative pairs."""
         if batch_size < 2 or batch_size % 2:
-            raise ValueError(f"balanced pairs need an even batch size of at least 2, got {batch_size}")
+            raise UserError(f"balanced pairs need an even batch size of at least 2, got {batch_size}")
         n = batch_size // 2
         cls = self.rng.choice(len(self.index.classes), size=n, p=self._class_p)
         a_pos, b_pos = self.index.distinct_pair(cls, self.rng)

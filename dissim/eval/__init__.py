@@ -1,0 +1,9 @@
+"""Scoring and comparison: metrics, z-scores and the sum rule (``SumRuleEnsemble``), matchers of
+queries against references, and the report structures every protocol fills."""
+
+from .fusion import SumRuleEnsemble, ZScore, class_scores, sum_rule
+from .matchers import MATCHERS, LMNNMatcher, NearestCosine, NearestL2, SiameseMatcher, create_matcher
+from .metrics import accuracy, accuracy_and_macro_f1, mean_std
+
+__all__ = ["LMNNMatcher", "MATCHERS", "NearestCosine", "NearestL2", "SiameseMatcher", "SumRuleEnsemble", "ZScore",
+           "accuracy", "accuracy_and_macro_f1", "class_scores", "create_matcher", "mean_std", "sum_rule"]

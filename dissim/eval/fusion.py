@@ -1,0 +1,113 @@
+"""Score normalisation and the sum rule: per-class scores of members, z-scored and summed.
+
+``SumRuleEnsemble`` is the scikit-learn classifier form; ``sum_rule`` the same arithmetic on
+stored scores (the command line fuses members from its cache with it, so both give one answer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
+from sklearn.utils.metaestimators import _BaseComposition
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+
+
+class ZScore(TransformerMixin, BaseEstimator):
+    """One member's scores to mean 0, std 1, with the statistics of its training-fold scores.
+
+    The mean and standard deviation are taken over the whole (n, classes) training score matrix,
+    a single affine map per member: it keeps each member's own decisions and puts members on a
+    common scale before they are summed (the paper: "normalized to mean 0 and standard deviation 1").
+    """
+
+    def fit(self, X, y=None) -> "ZScore":
+        X = np.asarray(X, dtype=np.float64)
+        self.mean_ = float(X.mean())
+        self.std_ = float(X.std()) or 1.0
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        return (np.asarray(X, dtype=np.float64) - self.mean_) / self.std_
+
+
+def class_scores(decision: np.ndarray) -> np.ndarray:
+    """One score column per class: a binary decision value d (n,) becomes (−d, d)."""
+    decision = np.asarray(decision)
+    return np.stack([-decision, decision], axis=1) if decision.ndim == 1 else decision
+
+
+def sum_rule(test_scores: Sequence[np.ndarray], train_scores: Sequence[np.ndarray]) -> np.ndarray:
+    """Sum of the members' z-scored test scores (each normalised by its own training scores)."""
+    if not test_scores:
+        raise ValueError("a fusion needs at least one member")
+    return sum(ZScore().fit(tr).transform(te) for te, tr in zip(test_scores, train_scores, strict=True))
+
+
+def _member_scores(estimator, X) -> np.ndarray:
+    if hasattr(estimator, "decision_function"):
+        return class_scores(estimator.decision_function(X))
+    return np.asarray(estimator.predict_proba(X))
+
+
+class SumRuleEnsemble(ClassifierMixin, _BaseComposition):
+    """The sum rule of the paper: members' per-class scores, z-scored, summed; the argmax wins.
+
+    ``members`` is a list of ``(name, estimator)``; each member is cloned and fitted on the same
+    (X, y) and must give ``decision_function`` (preferred) or ``predict_proba``. Each member's
+    z-score statistics come from its scores on the training data (one affine map per member).
+    ``decision_function`` returns the fused scores (n, n_classes), or for two classes the
+    difference of the two columns (n,); ``predict_proba`` is their softmax, a convenience ranking,
+    not a calibrated probability.
+    """
+
+    def __init__(self, members):
+        self.members = members
+
+    def get_params(self, deep=True):
+        return self._get_params("members", deep=deep)
+
+    def set_params(self, **params):
+        self._set_params("members", **params)
+        return self
+
+    def fit(self, X, y) -> "SumRuleEnsemble":
+        if not self.members:
+            raise ValueError("members is empty: give a list of (name, estimator)")
+        names = [name for name, _ in self.members]
+        self._validate_names(names)
+        for name, estimator in self.members:
+            if not (hasattr(estimator, "decision_function") or hasattr(estimator, "predict_proba")):
+                raise ValueError(f"member {name!r} has neither decision_function nor predict_proba")
+        y = np.asarray(y)
+        check_classification_targets(y)
+        self.classes_ = np.unique(y)
+        self.estimators_ = [clone(estimator).fit(X, y) for _, estimator in self.members]
+        self.zscores_ = [ZScore().fit(_member_scores(e, X)) for e in self.estimators_]
+        if hasattr(self.estimators_[0], "n_features_in_"):
+            self.n_features_in_ = self.estimators_[0].n_features_in_
+        return self
+
+    @property
+    def named_members_(self) -> dict:
+        check_is_fitted(self)
+        return dict(zip((name for name, _ in self.members), self.estimators_))
+
+    def _fused(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        return sum(z.transform(_member_scores(e, X)) for e, z in zip(self.estimators_, self.zscores_))
+
+    def decision_function(self, X) -> np.ndarray:
+        fused = self._fused(X)
+        return fused[:, 1] - fused[:, 0] if len(self.classes_) == 2 else fused
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[np.argmax(self._fused(X), axis=1)]
+
+    def predict_proba(self, X) -> np.ndarray:
+        fused = self._fused(X)
+        shifted = np.exp(fused - fused.max(axis=1, keepdims=True))
+        return shifted / shifted.sum(axis=1, keepdims=True)

@@ -1,0 +1,307 @@
+"""Matchers: how alike a query is to each reference, learned (or not) on training classes.
+
+Every matcher is a scikit-learn transformer: ``fit(X, y)`` learns on the training classes,
+``transform(X)`` maps items into the space where they are compared, and
+``similarity(queries, references)`` gives the (Q, R) matrix (higher = more alike); a query takes
+the class of its most similar reference (:class:`dissim.library.ReferenceLibrary`).
+
+- ``nn-l2``: nearest neighbour with the Euclidean distance (similarity = −distance);
+- ``nn-cosine``: nearest neighbour with the cosine similarity;
+- ``lmnn``: Large Margin Nearest Neighbour (Weinberger & Saul 2009, ``metric-learn``) learned on the
+  training classes after a PCA (LMNN's cost grows with the square of the dimension), then the
+  Euclidean distance in its space;
+- ``siamese``: a Siamese network (Liu et al.: a 1-D CNN twin, weighted-L1 + sigmoid head, BCE,
+  balanced bootstrap pairs), trained by the shared core (:func:`dissim.train.train_twin`).
+"""
+
+from __future__ import annotations
+
+import functools
+import numbers
+import warnings
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ..data.arrays import check_inputs, is_spectra, natural_size, to_network_input
+from ..data.splits import class_validation_split
+from ..errors import UserError
+from ..nets import get_topology
+from ..provenance import resolve_device
+from ..registry import Registry
+from ..space.estimator import resolve_seed
+from ..train import TwinConfig, train_twin
+
+MATCHERS = Registry("matcher")
+
+
+class _Matcher(TransformerMixin, BaseEstimator):
+    """similarity(Q, R) = the matcher's comparison of transform(Q) with transform(R)."""
+
+    def similarity(self, queries, references) -> np.ndarray:
+        return self.compare(self.transform(queries), self.transform(references))
+
+
+class _Unlearned(_Matcher):
+    def fit(self, X, y=None) -> "_Unlearned":
+        validate_data(self, X, reset=True)
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        return validate_data(self, X, reset=False, dtype=np.float64)
+
+
+@MATCHERS.register("nn-l2")
+class NearestL2(_Unlearned):
+    """Nearest neighbour by the Euclidean distance (similarity = −distance); learns nothing."""
+
+    @staticmethod
+    def compare(q: np.ndarray, r: np.ndarray) -> np.ndarray:
+        """−Euclidean distance between transformed queries (Q, D) and references (R, D)."""
+        q, r = np.asarray(q, np.float64), np.asarray(r, np.float64)
+        squared = (q * q).sum(1)[:, None] - 2 * q @ r.T + (r * r).sum(1)[None, :]
+        return -np.sqrt(np.maximum(squared, 0))
+
+
+@MATCHERS.register("nn-cosine")
+class NearestCosine(_Unlearned):
+    """Nearest neighbour by the cosine similarity; learns nothing."""
+
+    @staticmethod
+    def compare(q: np.ndarray, r: np.ndarray) -> np.ndarray:
+        """Cosine similarity of transformed queries (Q, D) and references (R, D)."""
+        q, r = np.asarray(q, np.float64), np.asarray(r, np.float64)
+        q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
+        r = r / np.maximum(np.linalg.norm(r, axis=1, keepdims=True), 1e-12)
+        return q @ r.T
+
+
+@functools.cache
+def _lmnn_class():
+    """metric-learn's LMNN, made to run on scikit-learn >= 1.8.
+
+    metric-learn 0.7.0 (the latest release) passes ``force_all_finite`` to scikit-learn's
+    ``check_array``/``check_X_y``, a keyword scikit-learn renamed ``ensure_all_finite`` (1.6) and
+    then removed (1.8). The two names are rebound, in metric-learn's own ``_util`` module only, to
+    wrappers that translate the keyword; nothing else of scikit-learn or metric-learn changes.
+    """
+    try:
+        import metric_learn
+        import metric_learn._util as util
+    except ImportError:
+        raise UserError("the lmnn matcher needs metric-learn: pip install metric-learn") from None
+    import inspect
+
+    from sklearn.utils import validation
+
+    if "force_all_finite" not in inspect.signature(validation.check_array).parameters:
+        def translate(function):
+            @functools.wraps(function)
+            def wrapper(*args, **kwargs):
+                if "force_all_finite" in kwargs:
+                    kwargs["ensure_all_finite"] = kwargs.pop("force_all_finite")
+                return function(*args, **kwargs)
+            return wrapper
+
+        for name in ("check_array", "check_X_y"):
+            current = getattr(util, name)
+            if not getattr(current, "_dissim_translated", False):
+                wrapped = translate(current)
+                wrapped._dissim_translated = True
+                setattr(util, name, wrapped)
+    return metric_learn.LMNN
+
+
+@MATCHERS.register("lmnn")
+class LMNNMatcher(_Matcher):
+    """LMNN (k target neighbours, k = 1 by default since many classes hold two items) on a PCA of
+    ``pca_components`` fitted on the training classes; then the Euclidean distance."""
+
+    def __init__(self, pca_components: int = 50, k: int = 1, max_iter: int = 200, learn_rate: float = 1e-6,
+                 random_state=0):
+        self.pca_components = pca_components
+        self.k = k
+        self.max_iter = max_iter
+        self.learn_rate = learn_rate
+        self.random_state = random_state
+
+    def fit(self, X, y) -> "LMNNMatcher":
+        from sklearn.decomposition import PCA
+
+        X, y = validate_data(self, X, y, reset=True, dtype=np.float64)
+        components = min(self.pca_components, X.shape[1], len(X) - 1)
+        self.pca_ = PCA(n_components=components, random_state=self.random_state).fit(X)
+        lmnn = _lmnn_class()(n_neighbors=self.k, max_iter=self.max_iter, learn_rate=self.learn_rate,
+                             random_state=self.random_state)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # convergence chatter; max_iter bounds the run
+            self.lmnn_ = lmnn.fit(self.pca_.transform(X), y)
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        return self.lmnn_.transform(self.pca_.transform(validate_data(self, X, reset=False, dtype=np.float64)))
+
+    compare = staticmethod(NearestL2.compare)
+
+
+@MATCHERS.register("siamese")
+class SiameseMatcher(_Matcher):
+    """A Siamese network's learned similarity (Liu et al., "Dynamic spectrum matching with one-shot learning").
+
+    ``fit(X, y, validation=None)`` trains the twin of ``topology`` with ``loss`` on ``sampler``
+    pairs for at most ``epochs`` epochs (one bootstrap iteration each), the learning rate halved
+    every ``lr_halving_epochs``; with validation items (``validation=(X_val, y_val)``, or else a
+    ``validation_fraction`` of the classes held out, class-disjoint) the epoch whose validation
+    ranking (``early_stopping="ranking"``) or pair loss (``"loss"``) is best is kept, and
+    ``patience`` epochs without improvement stop training. ``augment`` jitters training spectra
+    (shift, gain, tilt, noise). ``activation="sigmoid"`` gives f(x) = σ(CNN(x)) ("none": the raw output).
+    ``transform(X)`` gives f(x); ``similarity`` the loss's comparison of f(q) and f(r).
+    """
+
+    def __init__(self, topology="liu-spectra", loss="bce", optimizer="adam", sampler="bootstrap-pairs", epochs=30,
+                 batch_size=32, lr=1e-3, betas=(0.9, 0.999), lr_halving_epochs=10, patience=10,
+                 early_stopping="ranking", augment=False, activation="sigmoid", validation_fraction=0.1,
+                 input_size=None, device="auto", random_state=None, verbose=False):
+        self.topology = topology
+        self.loss = loss
+        self.optimizer = optimizer
+        self.sampler = sampler
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.betas = betas
+        self.lr_halving_epochs = lr_halving_epochs
+        self.patience = patience
+        self.early_stopping = early_stopping
+        self.augment = augment
+        self.activation = activation
+        self.validation_fraction = validation_fraction
+        self.input_size = input_size
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def fit(self, X, y, validation=None) -> "SiameseMatcher":
+        inputs = check_inputs(X)
+        y = np.asarray(y)
+        if y.ndim != 1 or len(y) != len(inputs):
+            raise ValueError(f"y must be 1-D with one label per item of X ({len(inputs)}), got shape {y.shape}")
+        for name in ("epochs", "batch_size", "lr_halving_epochs", "patience"):
+            value = getattr(self, name)
+            if not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if len(np.unique(y)) < 2:
+            raise ValueError("SiameseMatcher needs at least two classes to learn from; y has 1 class")
+        topology = get_topology(self.topology)
+        seed = resolve_seed(self.random_state)
+        rng = np.random.default_rng(seed)
+        if validation is None and self.validation_fraction:
+            train, held_out = class_validation_split(y, self.validation_fraction, rng)
+            if len(held_out):
+                validation = (inputs[held_out], y[held_out])
+                inputs, y = inputs[train], y[train]
+        self.topology_, self.device_ = topology, resolve_device(self.device)
+        network_inputs = self._network_inputs(inputs, fitting=True)
+        if validation is not None:
+            validation = (self._network_inputs(check_inputs(validation[0], name="validation X"), fitting=False),
+                          np.asarray(validation[1]))
+        config = TwinConfig(topology=topology, loss=self.loss, optimizer=self.optimizer, lr=float(self.lr),
+                            betas=tuple(self.betas), batch_size=int(self.batch_size), iterations=None,
+                            epochs=int(self.epochs), sampler=self.sampler, activation=self.activation,
+                            lr_halving_epochs=int(self.lr_halving_epochs), patience=int(self.patience),
+                            early_stopping=self.early_stopping,
+                            augmentation="spectrum-jitter" if self.augment else "none")
+        twin = train_twin(network_inputs, y, config, seed=seed, rng=rng, device=self.device_, validation=validation,
+                          progress=bool(self.verbose), desc=f"siamese {topology.name}")
+        self.net_, self.loss_, self.history_ = twin.net, twin.loss, twin.history
+        return self
+
+    def _network_inputs(self, inputs: np.ndarray, fitting: bool) -> np.ndarray:
+        spectra, topology = is_spectra(inputs), self.topology_
+        if spectra != (topology.dims == 1):
+            raise ValueError(f"topology {topology.name} is {topology.dims}-D but X holds "
+                             f"{'spectra (n, L)' if spectra else 'images'}: use a {'1' if spectra else '2'}-D topology")
+        if fitting:
+            minimum = topology.min_input_size(1 if spectra else inputs.shape[-1])
+            size = self.input_size if self.input_size is not None else max(natural_size(inputs), minimum)
+            if not isinstance(size, numbers.Integral) or size < minimum:
+                raise ValueError(f"input_size must be an integer >= {minimum} (the minimum of topology "
+                                 f"{topology.name}), got {size!r}; None picks it")
+            self.input_size_ = int(size)
+            self.input_shape_ = inputs.shape[1:]
+            if spectra:
+                self.n_features_in_ = inputs.shape[1]
+        elif spectra and inputs.shape[1] != self.input_shape_[0]:
+            raise ValueError(f"X has {inputs.shape[1]} features, but SiameseMatcher is expecting "
+                             f"{self.input_shape_[0]} features as input")
+        return to_network_input(inputs, self.input_size_)
+
+    def embed(self, X):
+        """f(x) of every item, as a float32 tensor on the network's device."""
+        check_is_fitted(self)
+        return self.net_.embed(self._network_inputs(check_inputs(X), fitting=False))[0]
+
+    def transform(self, X) -> np.ndarray:
+        return self.embed(X).float().cpu().numpy()
+
+    def similarity(self, queries, references) -> np.ndarray:
+        return self.compare(self.embed(queries), self.embed(references))
+
+    def compare(self, fq, fr) -> np.ndarray:
+        """The loss's similarity of embeddings (Q, D) and (R, D): (Q, R) float32."""
+        device = self.net_.device
+        with torch.no_grad():
+            return self.loss_.similarity(torch.as_tensor(fq, device=device), torch.as_tensor(fr, device=device)) \
+                .float().cpu().numpy()
+
+
+def create_matcher(name: str, **params):
+    """A matcher by registered name; ``params`` it does not take are refused with their names."""
+    cls = MATCHERS.get(name)
+    unknown = set(params) - set(cls().get_params())
+    if unknown:
+        raise UserError(f"matcher {name!r} takes no {sorted(unknown)}")
+    return cls(**params)
+
+
+# -- saving a fitted matcher with plain tensors and values (read back with weights_only=True) ----------
+def matcher_state(matcher) -> dict:
+    """A fitted matcher as plain data; matchers that hold foreign objects (LMNN) cannot be saved."""
+    check_is_fitted(matcher)
+    params = {k: v for k, v in matcher.get_params().items() if k != "topology"}
+    if isinstance(matcher, SiameseMatcher):
+        return {"kind": "siamese", "params": params, "net": matcher.net_.spec(),
+                "net_state": {k: v.detach().cpu().clone() for k, v in matcher.net_.state_dict().items()},
+                "loss_state": {k: v.detach().cpu().clone() for k, v in matcher.loss_.state_dict().items()},
+                "input_size": matcher.input_size_, "input_shape": list(matcher.input_shape_)}
+    if isinstance(matcher, (NearestL2, NearestCosine)):
+        return {"kind": "nn-l2" if isinstance(matcher, NearestL2) else "nn-cosine", "params": params,
+                "n_features_in": int(matcher.n_features_in_)}
+    raise UserError(f"a {type(matcher).__name__} cannot be saved in a library file; use a siamese or "
+                    "nearest-neighbour matcher")
+
+
+def matcher_from_state(state: dict):
+    """The fitted matcher that :func:`matcher_state` described (on the CPU)."""
+    from ..nets import SiameseNet
+    from ..train import create_loss
+
+    if state["kind"] != "siamese":
+        matcher = MATCHERS.get(state["kind"])(**state["params"])
+        matcher.n_features_in_ = state["n_features_in"]
+        return matcher
+    net = SiameseNet.from_spec(state["net"])
+    net.load_state_dict(state["net_state"])
+    loss = create_loss(state["params"].get("loss", "bce"), net.embedding_dim)
+    loss.load_state_dict(state["loss_state"])
+    matcher = SiameseMatcher(**{**state["params"], "topology": net.topology, "device": "cpu"})
+    matcher.net_, matcher.loss_, matcher.history_ = net.eval(), loss.eval(), None
+    matcher.topology_, matcher.device_ = net.topology, "cpu"
+    matcher.input_size_, matcher.input_shape_ = int(state["input_size"]), tuple(state["input_shape"])
+    if net.topology.dims == 1:
+        matcher.n_features_in_ = matcher.input_shape_[0]
+    return matcher

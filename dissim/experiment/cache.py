@@ -1,0 +1,55 @@
+"""The result cache: one file per task (a training unit on a fold, a matcher on a partition, ...), keyed
+by everything that determines it.
+
+Entries are ``.npz`` archives written atomically (temporary file, then rename), so an
+interrupted run leaves either a complete entry or none. Each entry records its own key and the
+list of arrays it must hold; an entry that fails to load or does not match is treated as absent
+(and recomputed), never read.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from ..storage import atomic_write
+
+_MANIFEST = "__manifest__"
+
+
+class ResultCache:
+    """Maps a key (hex digest) to a dict of arrays, stored under ``root``."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.npz"
+
+    def load(self, key: str) -> dict[str, np.ndarray] | None:
+        path = self.path(key)
+        if not path.is_file():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                manifest = json.loads(str(archive[_MANIFEST]))
+                if manifest.get("key") != key or set(manifest["arrays"]) != set(archive.files) - {_MANIFEST}:
+                    return None
+                return {name: archive[name] for name in manifest["arrays"]}
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError):
+            return None
+
+    def save(self, key: str, arrays: dict[str, np.ndarray]) -> Path:
+        manifest = np.array(json.dumps({"key": key, "arrays": sorted(arrays)}))
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as handle:
+                np.savez_compressed(handle, **arrays, **{_MANIFEST: manifest})
+
+        return atomic_write(self.path(key), write)
+
+    def __contains__(self, key: str) -> bool:
+        return self.load(key) is not None

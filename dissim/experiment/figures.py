@@ -1,0 +1,123 @@
+"""Draws the figures a protocol asks for (:class:`~dissim.eval.report.Figure`), headless, as PNG files.
+
+Kinds: ``confusion`` (a count matrix), ``bars`` (rows' mean ± std; members, fusions and baselines
+in their own colours), ``curves`` (lines over a common x, optional vertical marks) and ``tsne``
+(side-by-side t-SNE maps of several views of the same labelled items).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..eval.report import Figure
+from ..storage import atomic_write
+
+KIND_COLOURS = {"member": "C0", "fusion": "C1", "baseline": "C7"}
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams["text.usetex"] = False
+    return plt
+
+
+def _save(fig, path: Path, dpi: int = 110) -> None:
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight"))
+
+
+def _plain(text: str) -> str:
+    """Text shown as written (a class named $x$ is not typeset as maths)."""
+    return str(text).replace("$", r"\$")
+
+
+def confusion(plt, data: dict):
+    matrix, names = np.asarray(data["matrix"]), [_plain(n) for n in data["class_names"]]
+    n = len(names)
+    fig, ax = plt.subplots(figsize=(1.2 + 0.5 * n, 1 + 0.5 * n))
+    ax.imshow(matrix, cmap="Blues")
+    for i in range(n):
+        for j in range(n):
+            ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=8,
+                    color="white" if matrix[i, j] > matrix.max() / 2 else "black")
+    ax.set_xticks(range(n), names, rotation=90 if max(map(len, names)) > 3 else 0)
+    ax.set_yticks(range(n), names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(_plain(data["title"]), fontsize=9)
+    return fig
+
+
+def bars(plt, data: dict):
+    rows = data["rows"]
+    fig, ax = plt.subplots(figsize=(7, 0.28 * len(rows) + 1))
+    y = np.arange(len(rows))
+    ax.barh(y, [r.mean for r in rows], xerr=[r.std for r in rows], color=[KIND_COLOURS[r.kind] for r in rows])
+    ax.set_yticks(y, [_plain(r.name) for r in rows], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlim(max(0, min(r.mean - r.std for r in rows) - 5), 100)
+    ax.set_xlabel(data["xlabel"])
+    return fig
+
+
+def curves(plt, data: dict):
+    fig, ax = plt.subplots(figsize=data.get("size", (7, 4)))
+    for curve in data["curves"]:
+        ax.plot(curve["x"], curve["y"], label=_plain(curve["label"]), lw=1, color=curve.get("color"),
+                linestyle=curve.get("linestyle", "-"))
+    for mark in data.get("vlines", []):
+        ax.axvline(mark["x"], color=mark.get("color"), linewidth=0.8, alpha=0.5)
+    ax.set_xlabel(data["xlabel"])
+    ax.set_ylabel(data["ylabel"])
+    if data.get("title"):
+        ax.set_title(_plain(data["title"]), fontsize=10)
+    ax.legend(fontsize=6 if len(data["curves"]) > 4 else 8)
+    return fig
+
+
+def tsne(plt, data: dict):
+    from sklearn.manifold import TSNE
+
+    labels, names = np.asarray(data["labels"]), data["class_names"]
+    classes = sorted(set(labels.tolist()))
+    cmap, markers = plt.get_cmap("tab20"), "osD^v<>px*"
+    fig, axes = plt.subplots(1, len(data["views"]), figsize=(6 * len(data["views"]), 5.6))
+    for ax, (title, x) in zip(np.atleast_1d(axes), data["views"]):
+        x = np.asarray(x, np.float64)
+        perplexity = float(max(2.0, min(30.0, (len(x) - 1) / 3)))
+        points = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=data["seed"]).fit_transform(x)
+        for i, c in enumerate(classes):
+            mine = labels == c
+            ax.scatter(points[mine, 0], points[mine, 1], s=28, color=cmap(i % 20), marker=markers[i // 20 % len(markers)],
+                       label=_plain(names[c]), edgecolors="none")
+        ax.set_title(f"t-SNE of {_plain(title)}", fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    handles, shown = np.atleast_1d(axes)[-1].get_legend_handles_labels()
+    fig.legend(handles, shown, loc="center right", fontsize=6.5, ncol=1 if len(classes) <= 30 else 2, frameon=False)
+    fig.suptitle(_plain(data["title"]), fontsize=11)
+    fig.tight_layout(rect=(0, 0, 0.86 if len(classes) <= 30 else 0.76, 0.95))
+    return fig
+
+
+DRAWINGS = {"confusion": confusion, "bars": bars, "curves": curves, "tsne": tsne}
+
+
+def write_figures(folder: Path, figures: list[Figure]) -> list[Path]:
+    """Draw every figure into ``folder``; returns the paths written."""
+    if not figures:
+        return []
+    plt = _pyplot()
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for figure in figures:
+        fig = DRAWINGS[figure.kind](plt, figure.data)
+        _save(fig, folder / figure.name, dpi=90 if figure.kind == "tsne" else 110)
+        plt.close(fig)
+        written.append(folder / figure.name)
+    return written

@@ -1,0 +1,60 @@
+"""A whole run: data set, recipe, plan, cached execution, then tables, scores, figures and config."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from .. import __version__
+from ..data import load_dataset
+from ..errors import UserError
+from ..protocols import PROTOCOLS, RunOptions
+from ..provenance import device_name, versions
+from ..storage import cache_root, check_writable_folder
+from .cache import ResultCache
+from .figures import write_figures
+from .runner import execute, split_cached
+from .tables import write_config, write_report
+
+
+def run_experiment(recipe, options: RunOptions, on_task_done=None) -> Path:
+    """Run (or re-fuse) a recipe and write its outputs; returns the output directory."""
+    started = time.time()
+    protocol = PROTOCOLS.get(recipe.protocol)
+    dataset = load_dataset(options.dataset or protocol.default_dataset, options.data_root, options.seed)
+    out = Path(options.out) if options.out else Path("results") / dataset.name / recipe.name
+    plan = protocol.plan(recipe, dataset, options)
+    if options.dry_run:
+        print(protocol.describe(plan))
+        return out
+    check_writable_folder(out, "--out")  # before any work, not after it
+    cache = ResultCache(cache_root() / protocol.cache_folder)
+    results, pending = split_cached(plan.tasks, cache)
+    if options.fuse_only and pending:
+        raise UserError(f"--fuse-only: {len(pending)} of {len(plan.tasks)} tasks are not in the cache "
+                        f"({cache.root}), e.g. {pending[0].label}: run without --fuse-only to compute them")
+    if pending:
+        pending = protocol.prepare(plan, pending)
+
+    def done(task, result, from_cache: bool) -> None:
+        options.log(protocol.task_line(task, result, from_cache))
+        if on_task_done:
+            on_task_done(task, result, from_cache)
+
+    results = execute(plan.tasks, pending, results, cache, jobs=options.jobs, backend=options.backend,
+                      scheduler=options.scheduler, on_done=done, progress=options.progress)
+    report = protocol.report(plan, results)
+    write_report(out, report)
+    figures = write_figures(out / "figures", report.figures)
+    device = report.config.get("device") or options.device
+    write_config(out, {
+        "recipe": recipe.to_dict(),
+        "dataset": {"name": dataset.name, "data_root": options.data_root, "items": len(dataset),
+                    "classes": list(dataset.class_names), "protocol": dataset.protocol,
+                    "fingerprint": dataset.fingerprint, **report.config.pop("dataset", {})},
+        **report.config,
+        "seed": options.seed, "device": device, "device_name": device_name(device), "jobs": options.jobs,
+        "backend": options.backend, "figures": [p.name for p in figures], "versions": versions(),
+        "dissim": __version__, "command": options.command, "wall_seconds": round(time.time() - started, 1),
+    })
+    return out

@@ -1,0 +1,109 @@
+"""Run a plan's tasks through joblib, reusing and filling the result cache.
+
+A task is any picklable object with ``key``, ``label`` and ``run() -> dict of arrays`` (see
+:mod:`dissim.protocols.base`).
+
+Any joblib backend works: ``loky`` (local processes, the default), ``dask`` (an existing
+dask.distributed scheduler, or a local cluster) and ``ray``. Each worker writes its own cache
+entry as soon as its task ends, so a killed run loses only the tasks in flight.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+
+import joblib
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..errors import UserError
+from .cache import ResultCache
+
+Result = dict[str, np.ndarray]
+
+
+def _run_and_store(task, cache_root: str) -> tuple[str, Result]:
+    result = task.run()
+    ResultCache(cache_root).save(task.key, result)
+    return task.key, result
+
+
+@contextlib.contextmanager
+def backend_context(backend: str, jobs: int, scheduler: str | None) -> Iterator[None]:
+    """joblib's parallel configuration for ``backend`` (connecting to a cluster when asked)."""
+    if backend == "loky":
+        with joblib.parallel_config(backend="loky", n_jobs=jobs):
+            yield
+    elif backend == "dask":
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError:
+            raise UserError("--backend dask needs the dask extra: pip install 'dissim[dask]'") from None
+        with contextlib.ExitStack() as stack:
+            # joblib's dask backend uses the current client, so it must stay open while the run lasts.
+            if scheduler:
+                stack.enter_context(Client(scheduler))
+            else:
+                cluster = stack.enter_context(LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                                                           dashboard_address=None))
+                stack.enter_context(Client(cluster))
+            with joblib.parallel_config(backend="dask", n_jobs=jobs, wait_for_workers_timeout=60):
+                yield
+    elif backend == "ray":
+        try:
+            import ray
+            from ray.util.joblib import register_ray
+        except ImportError:
+            raise UserError("--backend ray needs the ray extra: pip install 'dissim[ray]'") from None
+        register_ray()
+        if not ray.is_initialized():
+            ray.init(address=scheduler)  # None starts a local ray
+        with joblib.parallel_config(backend="ray", n_jobs=jobs):
+            yield
+    else:
+        raise UserError(f"unknown --backend {backend!r}: use loky, dask or ray")
+
+
+def split_cached(tasks: list, cache: ResultCache) -> tuple[dict[str, Result], list]:
+    """(results already in the cache by key, the tasks still to compute)."""
+    results: dict[str, Result] = {}
+    pending = []
+    for task in tasks:
+        cached = cache.load(task.key)
+        if cached is None:
+            pending.append(task)
+        else:
+            results[task.key] = cached
+    return results, pending
+
+
+def execute(tasks: list, pending: list, results: dict[str, Result], cache: ResultCache, *, jobs: int = 1,
+            backend: str = "loky", scheduler: str | None = None,
+            on_done: Callable[[object, Result, bool], None] | None = None, progress: bool = True) -> dict[str, Result]:
+    """Results of all ``tasks`` by key: ``results`` holds the cached ones, ``pending`` are computed (and cached).
+
+    ``on_done(task, result, from_cache)`` is called once per task, cached ones first, in plan order.
+    """
+    pending_keys = {t.key for t in pending}
+    for task in tasks:
+        if task.key not in pending_keys and on_done:
+            on_done(task, results[task.key], True)
+    if not pending:
+        return results
+    by_key = {t.key: t for t in pending}
+    with contextlib.ExitStack() as stack:
+        bar = stack.enter_context(tqdm(total=len(tasks), initial=len(tasks) - len(pending), desc="tasks",
+                                       disable=not progress, dynamic_ncols=True))
+        if jobs == 1 and backend == "loky":  # in this process: simplest to debug, no pickling
+            outputs = (_run_and_store(t, str(cache.root)) for t in pending)
+        else:
+            stack.enter_context(backend_context(backend, jobs, scheduler))
+            outputs = joblib.Parallel(return_as="generator_unordered")(
+                joblib.delayed(_run_and_store)(t, str(cache.root)) for t in pending)
+        for key, result in outputs:
+            results[key] = result
+            bar.update(1)
+            if on_done:
+                on_done(by_key[key], result, False)
+    return results

@@ -1,0 +1,93 @@
+"""The one results writer: ``table.csv`` (and a protocol's other CSV tables), ``table.md``,
+``scores/`` and ``config.json``, each written atomically."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..eval.report import Grid, Report, RowTable, Section
+from ..storage import atomic_write, atomic_write_text
+
+
+def table_csv(table: RowTable) -> str:
+    """``method,<column>_1,…,<column>_n,mean,std``, values in % with two decimals."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["method", *[f"{table.column}_{n}" for n in table.numbers], "mean", "std"])
+    for row in table.rows:
+        writer.writerow([row.name, *[f"{v:.2f}" for v in row.values], f"{row.mean:.2f}", f"{row.std:.2f}"])
+    return out.getvalue()
+
+
+def _rows_markdown(table: RowTable) -> list[str]:
+    best = max(row.mean for row in table.rows) if table.rows else None
+    lines = ["| method | " + " | ".join(f"{table.column} {n}" for n in table.numbers) + " | mean | std |",
+             "|---|" + "---:|" * (len(table.numbers) + 2)]
+    for row in table.rows:
+        mean = f"{row.mean:.2f}"
+        if table.bold_best and np.isclose(row.mean, best):
+            mean = f"**{mean}**"
+        lines.append(f"| {row.name} | " + " | ".join(f"{v:.2f}" for v in row.values) + f" | {mean} | {row.std:.2f} |")
+    return lines
+
+
+def _grid_markdown(grid: Grid) -> list[str]:
+    lines = ["| | " + " | ".join(grid.column_names) + " |", "|---|" + "---:|" * len(grid.column_names)]
+    for name, means in zip(grid.row_names, grid.means):
+        lines.append(f"| {name} | " + " | ".join(f"{m:.2f}" if m is not None else "–" for m in means) + " |")
+    return lines
+
+
+def _section(section: Section) -> list[str]:
+    lines = [f"## {section.heading}", ""] if section.heading else []
+    if section.intro:
+        lines += [*section.intro, ""]
+    if isinstance(section.body, RowTable):
+        return lines + _rows_markdown(section.body)
+    if isinstance(section.body, Grid):
+        return lines + _grid_markdown(section.body)
+    return lines + list(section.body)
+
+
+def report_markdown(report: Report) -> str:
+    lines = [f"# {report.title}", "", *report.header, ""]
+    for i, section in enumerate(report.sections):
+        lines += ([""] if i else []) + _section(section)
+    return "\n".join(lines + [""])
+
+
+def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:
+            np.savez_compressed(handle, **arrays)
+
+    atomic_write(path, write)
+
+
+def write_report(out: Path, report: Report) -> None:
+    """The tables and score files of a report (figures: :mod:`dissim.experiment.figures`)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name, table in report.csv.items():
+        atomic_write_text(out / name, table_csv(table))
+    atomic_write_text(out / "table.md", report_markdown(report))
+    for stem, arrays in report.scores.items():
+        _save_npz(out / "scores" / f"{stem}.npz", arrays)
+
+
+def write_config(out: Path, config: dict) -> None:
+    atomic_write_text(out / "config.json", json.dumps(config, indent=2, default=_json_default) + "\n")
+
+
+def _json_default(value):
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")

@@ -1,0 +1,129 @@
+"""The Siamese twin: one backbone shared by both (or all three) sides, f(x) = σ(backbone(x)).
+
+The same module serves 2-D images (N, C, H, W) and 1-D spectra (N, L) or (N, 1, L): the twin
+turns raw inputs into the backbone's float input (:func:`to_input`), runs it, and applies the
+feature activation in float32. Which head compares two embeddings is the loss's business
+(:mod:`dissim.train.losses`); the twin only embeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import nullcontext
+
+import numpy as np
+import torch
+from torch import nn
+
+from .backbone import Backbone
+from .table import Topology
+
+ACTIVATIONS = ("sigmoid", "none")
+
+
+def autocast_for(device: torch.device):
+    """bfloat16 autocast on CUDA (the fast path); plain float32 elsewhere."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def to_input(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Raw values as float32 on ``device`` (images stay 0-255: the authors do not normalise);
+    spectra (N, L) gain their channel axis; channels-last for images on CUDA."""
+    x = x.to(device, non_blocking=True).float()
+    if x.dim() == 2:
+        x = x[:, None, :]
+    if device.type == "cuda" and x.dim() == 4:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
+class SiameseNet(nn.Module):
+    """The twin sub-network of a Siamese network: ``features(x) = activation(backbone(x))``.
+
+    ``activation`` is "sigmoid" (the authors' F = σ(f(x)), bounded features) or "none" (the raw
+    backbone output). ``embed`` runs inputs through it once, in batches and in eval mode, and can
+    hand the DEEPER layer's activations of the same pass to a reduction (``tap``).
+    """
+
+    def __init__(self, topology: Topology, in_channels: int, input_size: int, activation: str = "sigmoid"):
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+        self.topology = topology
+        self.in_channels = int(in_channels)
+        self.input_size = int(input_size)
+        self.activation = activation
+        self.backbone = Backbone(topology, self.in_channels, self.input_size)
+
+    @property
+    def embedding_dim(self) -> int:
+        return self.backbone.embedding_dim
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.backbone.parameters()).device
+
+    def to_device(self, device: torch.device | str) -> "SiameseNet":
+        """Move to ``device``; images use the channels-last memory format on CUDA."""
+        device = torch.device(device)
+        self.to(device)
+        if device.type == "cuda" and self.topology.dims == 2:
+            self.to(memory_format=torch.channels_last)
+        return self
+
+    def _activate(self, out: torch.Tensor) -> torch.Tensor:
+        out = out.float()  # the features (and the heads that compare them) stay in float32
+        return torch.sigmoid(out) if self.activation == "sigmoid" else out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Features of a batch of raw inputs (any device; moved to the twin's)."""
+        device = self.device
+        with autocast_for(device):
+            out = self.backbone(to_input(x, device))
+        return self._activate(out)
+
+    @torch.no_grad()
+    def embed(self, inputs, batch_size: int = 256,
+              tap: Callable[[torch.Tensor], torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(features (N, D), reduced taps (N, M) or None) of every input, each run through once.
+
+        With ``tap``, the DEEPER layer's activations of each batch are passed to ``tap`` (in float32)
+        and only its reduced output is kept. Tensors are returned on the twin's device.
+        """
+        was_training = self.training
+        self.eval()
+        device = self.device
+        inputs = torch.as_tensor(np.asarray(inputs)) if not isinstance(inputs, torch.Tensor) else inputs
+        features, reduced = [], []
+        try:
+            for start in range(0, len(inputs), batch_size):
+                x = to_input(inputs[start:start + batch_size], device)
+                with autocast_for(device):
+                    if tap is not None:
+                        out, activations = self.backbone.forward_with_tap(x)
+                        reduced.append(tap(activations.float()))
+                    else:
+                        out = self.backbone(x)
+                features.append(self._activate(out))
+        finally:
+            self.train(was_training)
+        if not features:
+            empty = torch.zeros((0, self.embedding_dim), device=device)
+            return empty, (torch.zeros((0, 0), device=device) if tap is not None else None)
+        return torch.cat(features), (torch.cat(reduced) if tap is not None else None)
+
+    # -- a self-contained description, so that a saved model does not depend on packaged files --
+    def spec(self) -> dict:
+        t = self.topology
+        return {"in_channels": self.in_channels, "input_size": self.input_size, "activation": self.activation,
+                "topology": {"name": t.name, "dims": t.dims, "deeper": t.deeper, "description": t.description,
+                             "layers": [dict(layer) for layer in t.layers]}}
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> "SiameseNet":
+        t = spec["topology"]
+        topology = Topology(name=t["name"], layers=tuple(dict(layer) for layer in t["layers"]), dims=t["dims"],
+                            deeper=t.get("deeper"), description=t.get("description", ""))
+        return cls(topology, spec["in_channels"], spec["input_size"], spec.get("activation", "sigmoid"))

@@ -1,0 +1,136 @@
+"""The ensemble protocol (Nanni et al. 2021): Siamese members on folds, fused into the paper's tables.
+
+Plan: one task per (training unit, fold) (:mod:`.members`), keyed by everything that determines
+it; report: every member and the recipe's fusions (sum rule of z-scored SVM scores) per fold, the
+recipe's table layout, score files and figures (:mod:`.report`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from ... import __version__
+from ...data import ImageSet
+from ...data.preprocess import PREPROCESS_VERSION, preprocess_to_cache
+from ...errors import UserError
+from ...eval.metrics import accuracy
+from ...eval.report import Report
+from ...nets import get_topology
+from ...provenance import resolve_device
+from ...storage import stable_hash
+from ...train import get_loss
+from ..base import PROTOCOLS, RunOptions, default_threads, task_seed
+from . import recipe as ensemble_recipe
+from .members import EnsemblePlan, UnitTask, keyed_profile, index_digest, plan_members, plan_units, score_key, unit_of
+from .recipe import EnsembleRecipe
+from .report import build_report
+
+
+class EnsembleProtocol:
+    name = "ensemble"
+    sections = ensemble_recipe.SECTIONS
+    default_dataset = "digits"
+    cache_folder = "members"
+    flags = {"profile", "topologies", "losses", "optimizers", "spaces", "prototypes", "folds", "iterations",
+             "batch_size", "input_size", "share_network"}
+    parse = staticmethod(ensemble_recipe.parse)
+    apply_flags = staticmethod(ensemble_recipe.apply_flags)
+
+    def plan(self, recipe: EnsembleRecipe, dataset, options: RunOptions) -> EnsemblePlan:
+        """Members, units, folds and the (unit, fold) tasks with their cache keys; checks before any work."""
+        if not isinstance(dataset, ImageSet):
+            raise UserError(f"{dataset.name} is not an image data set: pipeline {recipe.name} builds image "
+                            "dissimilarity spaces; for spectra use --pipeline oneshot")
+        n_folds = len(dataset.folds)
+        folds = list(recipe.folds) if recipe.folds else list(range(1, n_folds + 1))
+        bad = [f for f in folds if not 1 <= f <= n_folds]
+        if bad:
+            raise UserError(f"--folds {bad}: {dataset.name} has folds 1..{n_folds}")
+        kmax = max(recipe.profile.prototypes)
+        for fold in folds:
+            counts = np.bincount(dataset.labels[dataset.folds[fold - 1][0]], minlength=dataset.n_classes)
+            worst = int(np.argmin(counts))
+            if counts[worst] < kmax:
+                raise UserError(f"class {dataset.class_names[worst]!r} has {counts[worst]} training images in fold "
+                                f"{fold}, fewer than the {kmax} prototypes per class asked (--prototypes): "
+                                f"use k <= {counts[worst]}")
+        topologies = {name: get_topology(name) for name in recipe.topologies}
+        sizes = {}
+        for name, topology in topologies.items():
+            if "deeper" in recipe.spaces and topology.deeper is None:
+                raise UserError(f"topology {name} names no DEEPER layer: add deeper = \"<layer>\" or use --spaces fully")
+            if topology.dims != 2:
+                raise UserError(f"topology {name} is {topology.dims}-D; image members need a dims = 2 table")
+            sizes[name] = max(recipe.profile.input_size, topology.min_input_size(dataset.channels))
+        device = resolve_device(options.device)
+        n_gpus = torch.cuda.device_count() if device == "cuda" else 0
+        threads = options.threads or default_threads(options.jobs)
+        units, tasks = plan_units(recipe), []
+        for unit in units:
+            topology = topologies[unit.topology]
+            for fold in folds:
+                train, test = dataset.folds[fold - 1]
+                key = stable_hash({
+                    "dissim": __version__, "dataset": dataset.name, "data": dataset.fingerprint, "fold": fold,
+                    "train": index_digest(train), "test": index_digest(test),
+                    "preprocess": {"size": sizes[unit.topology], "version": PREPROCESS_VERSION},
+                    "topology": {"layers": topology.layers, "dims": topology.dims, "deeper": topology.deeper},
+                    "method": {"loss": unit.method.loss, "optimizer": unit.method.optimizer,
+                               "options": unit.method.options},
+                    "ks": unit.ks, "profile": keyed_profile(recipe.profile, unit), "seed": options.seed})
+                tasks.append(UnitTask(
+                    unit=unit, fold=fold, key=key, seed=task_seed(options.seed, unit.name, fold), topology=topology,
+                    input_size=sizes[unit.topology], labels=dataset.labels, train_index=train, test_index=test,
+                    profile=recipe.profile, spaces=("fully", "deeper") if topology.deeper else ("fully",),
+                    device=device if n_gpus <= 1 else f"cuda:{len(tasks) % n_gpus}", threads=threads,
+                    progress=options.progress and options.jobs == 1))
+        return EnsemblePlan(recipe, dataset, options, plan_members(recipe), units, folds, tasks, sizes)
+
+    def prepare(self, plan: EnsemblePlan, tasks: list[UnitTask]) -> list[UnitTask]:
+        """Workers memory-map the cached preprocessed arrays rather than receive them."""
+        paths = {size: str(preprocess_to_cache(plan.dataset, size)) for size in {t.input_size for t in tasks}}
+        return [replace(t, images_path=paths[t.input_size]) for t in tasks]
+
+    def describe(self, plan: EnsemblePlan) -> str:
+        """The member list with its count and estimated cost (for --dry-run).
+
+        Cost per fold of the network a member uses: training = iterations x batch x images per
+        pair/triplet x 3 forward passes (forward + backward), embedding = every image and prototype once;
+        FLOPs counted from the layer tables. Members that share a network share its cost.
+        """
+        p, data = plan.recipe.profile, plan.dataset
+        lines = [f"pipeline {plan.recipe.name} on {data.name} ({len(data)} images, {data.n_classes} classes, "
+                 f"{len(plan.folds)} folds): {len(plan.members)} members from {len(plan.units)} networks per fold, "
+                 f"{len(plan.tasks)} trainings ({p.iterations} iterations, batch {p.batch_size}, "
+                 f"{'one network shared across k' if p.share_network else 'a fresh network per k'})",
+                 f"{'member':<34} {'network':<28} {'input':>5} {'train TFLOP':>11} {'embed TFLOP':>11}"]
+        total = 0.0
+        for unit in plan.units:
+            forward = get_topology(unit.topology).forward_flops(data.channels, plan.sizes[unit.topology])
+            train = 3 * forward * get_loss(unit.method.loss).arity * p.batch_size * p.iterations
+            embed = forward * (len(data) + sum(unit.ks) * data.n_classes)
+            total += len(plan.folds) * (train + embed)
+            for member in plan.members:
+                if unit_of(member, plan.units) == unit:
+                    lines.append(f"{member.name:<34} {unit.name:<28} {plan.sizes[unit.topology]:>5} "
+                                 f"{train / 1e12:>11,.1f} {embed / 1e12:>11,.2f}")
+        lines.append(f"total: {len(plan.members)} members, {len(plan.tasks)} trainings, about {total / 1e15:,.1f} "
+                     "PFLOP (costs per fold; members of one network share it)")
+        return "\n".join(lines)
+
+    def task_line(self, task: UnitTask, result: dict, cached: bool) -> str:
+        accs = [f"{space}-k{k} {accuracy(result[score_key(space, k, 'test')], result['test_labels']):.2f}%"
+                for k in task.unit.ks for space in task.spaces]
+        timing = "cached" if cached else f"{float(result['seconds'][1]):.0f} s"
+        return f"{task.label}: {', '.join(accs)} ({timing})"
+
+    def report(self, plan: EnsemblePlan, results: dict) -> Report:
+        return build_report(plan, results)
+
+
+PROTOCOLS.register("ensemble", EnsembleProtocol(), summary="Siamese dissimilarity-space members on folds, "
+                   "SVM scores fused by the sum rule (Nanni et al. 2021)")
+

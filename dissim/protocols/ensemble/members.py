@@ -1,0 +1,156 @@
+"""Members, training units and the (unit, fold) task that trains and scores them.
+
+A *member* is (topology, method = loss + optimizer, space, k): one SVM's scores per fold. A
+*training unit* is the network several members share: one (topology, method) with the k values it
+serves (one k each for a fresh network per k, as the paper; all k with ``share_network``). Each
+(unit, fold) is one task: a :class:`~dissim.space.SiameseDissimilarity` fitted on the training
+fold gives every space and k from one embedding pass; an RBF ``SVC`` per (space, k) scores the
+test fold.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.svm import SVC
+
+from ...data import ImageSet
+from ...eval.fusion import class_scores
+from ...nets import Topology
+from ...space import SiameseDissimilarity
+from ...storage import stable_hash
+from ...train import get_loss
+from ..base import RunOptions, torch_threads
+from .recipe import EnsembleRecipe, Method, Profile
+
+
+@dataclass(frozen=True)
+class Member:
+    topology: str
+    method: Method
+    space: str
+    k: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.topology}-{self.method.slug}-{self.space}-k{self.k}"
+
+
+@dataclass(frozen=True)
+class TrainingUnit:
+    topology: str
+    method: Method
+    ks: tuple[int, ...]
+
+    @property
+    def name(self) -> str:
+        return f"{self.topology}-{self.method.slug}-k{'+'.join(str(k) for k in self.ks)}"
+
+
+def score_key(space: str, k: int, part: str) -> str:
+    """Name of an array in a cache entry, e.g. fully_k15_test."""
+    return f"{space}_k{k}_{part}"
+
+
+def loss_options(loss: str, profile: Profile) -> dict:
+    """The loss's constructor options that the profile sets (e.g. the triplet margin)."""
+    return {arg: getattr(profile, key) for arg, key in get_loss(loss).profile_options.items()}
+
+
+@dataclass(frozen=True)
+class UnitTask:
+    """One training unit on one fold, picklable: train, embed once, score an SVM per (space, k)."""
+
+    unit: TrainingUnit
+    fold: int  # 1-based
+    key: str
+    seed: int
+    topology: Topology
+    input_size: int
+    labels: np.ndarray
+    train_index: np.ndarray
+    test_index: np.ndarray
+    profile: Profile
+    spaces: tuple[str, ...]
+    device: str = "cpu"
+    threads: int | None = None
+    progress: bool = False
+    images_path: str = ""  # the preprocessed (N, C, S, S) uint8 array (.npy), memory-mapped by the worker
+
+    @property
+    def label(self) -> str:
+        return f"{self.unit.name} fold {self.fold}"
+
+    def run(self) -> dict[str, np.ndarray]:
+        started = time.perf_counter()
+        p, method = self.profile, self.unit.method
+        with torch_threads(self.threads):
+            images = np.load(self.images_path, mmap_mode="r")  # (N, C, S, S): the estimator takes channels last
+            labels = np.asarray(self.labels)
+            y_train = labels[self.train_index]
+            space = SiameseDissimilarity(
+                topology=self.topology, loss=method.loss, optimizer=method.optimizer, space=self.spaces,
+                prototypes=self.unit.ks, iterations=p.iterations, batch_size=p.batch_size, lr=p.lr, betas=p.betas,
+                loss_options=loss_options(method.loss, p), optimizer_options=dict(method.options),
+                input_size=self.input_size, embed_batch_size=p.embed_batch_size, device=self.device,
+                random_state=self.seed, verbose=self.progress)
+            space.fit(images[self.train_index].transpose(0, 2, 3, 1), y_train)
+            train_seconds = time.perf_counter() - started
+            everyone = np.concatenate([self.train_index, self.test_index])  # every image embedded once
+            features = space.transform(images[everyone].transpose(0, 2, 3, 1))
+        n_train = len(self.train_index)
+        result = {"loss_history": space.history_.step_loss, "train_labels": y_train,
+                  "test_labels": labels[self.test_index], "test_index": self.test_index}
+        for name, k, columns in space.feature_blocks_:
+            svm = SVC(C=p.svm_C, gamma=p.svm_gamma, kernel="rbf", decision_function_shape="ovr")
+            svm.fit(features[:n_train, columns], y_train)
+            for part, rows in (("train", slice(0, n_train)), ("test", slice(n_train, None))):
+                scores = class_scores(svm.decision_function(features[rows, columns]))
+                result[score_key(name, k, part)] = scores.astype(np.float32)
+        result["seconds"] = np.array([train_seconds, time.perf_counter() - started])
+        return result
+
+
+@dataclass
+class EnsemblePlan:
+    """A resolved run: the members, the networks they share, the folds and one task per (network, fold)."""
+
+    recipe: EnsembleRecipe
+    dataset: ImageSet
+    options: RunOptions
+    members: list[Member]
+    units: list[TrainingUnit]
+    folds: list[int]
+    tasks: list[UnitTask]
+    sizes: dict[str, int]
+
+
+def plan_members(recipe: EnsembleRecipe) -> list[Member]:
+    """Every member of the recipe's grid, topology-major, in recipe order."""
+    return [Member(t, m, s, k) for t in recipe.topologies for m in recipe.methods
+            for k in recipe.profile.prototypes for s in recipe.spaces]
+
+
+def plan_units(recipe: EnsembleRecipe) -> list[TrainingUnit]:
+    """The networks to train: one per (topology, method, k), or per (topology, method) when shared."""
+    ks = recipe.profile.prototypes
+    groups = [ks] if recipe.profile.share_network else [(k,) for k in ks]
+    return [TrainingUnit(t, m, g) for t in recipe.topologies for m in recipe.methods for g in groups]
+
+
+def unit_of(member: Member, units: list[TrainingUnit]) -> TrainingUnit:
+    return next(u for u in units if u.topology == member.topology and u.method == member.method and member.k in u.ks)
+
+
+def keyed_profile(profile: Profile, unit: TrainingUnit) -> dict:
+    """The profile settings that determine a unit's results (not, e.g., the list of all k)."""
+    keyed = {"iterations": profile.iterations, "batch_size": profile.batch_size, "lr": profile.lr,
+             "betas": profile.betas, "svm_C": profile.svm_C, "svm_gamma": profile.svm_gamma}
+    keyed.update({key: getattr(profile, key) for key in get_loss(unit.method.loss).profile_options.values()})
+    return keyed
+
+
+def index_digest(index: np.ndarray) -> str:
+    return stable_hash(np.asarray(index).tolist())

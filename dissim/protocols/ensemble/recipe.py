@@ -1,0 +1,272 @@
+"""Ensemble recipes: which members to train, with which profile, fused into which table.
+
+A recipe is a TOML file (``pipelines/*.toml`` or any path); ``protocol = "ensemble"`` is the default::
+
+    description = "..."
+    [profile]                          # settings; --profile NAME takes NAME's instead; CLI flags override
+    base = "paper"                     # start from the [profile] of pipelines/paper.toml (optional)
+    input_size = 224                   # each topology runs at max(its minimum input, input_size)
+    iterations = 3000
+    batch_size = 180
+    lr = 1e-4
+    betas = [0.9, 0.99]
+    prototypes = [15, 30, 45, 60]      # k per class
+    share_network = false              # false: a fresh network per k (the paper); true: one per member
+    svm_C = 1000.0
+    svm_gamma = 0.1
+    triplet_margin = 1.0
+    embed_batch_size = 128
+
+    [members]                          # the grid: topologies x methods x spaces x prototypes
+    topologies = ["sn1"]
+    methods = ["Cross", "CrossDD", "Triplet"]
+    spaces = ["fully", "deeper"]
+
+    [methods]                          # method aliases: a loss with an optimizer (and its options)
+    Cross = { loss = "bce", optimizer = "adam" }
+
+    [[fusions]]                        # extra named fusions; filters select members (all k by default)
+    name = "all"
+    methods = ["Cross", "Triplet"]
+
+    [table]                            # optional grid layout of table.md: cell = row filter AND column filter
+    columns = [{ name = "Cross", methods = ["Cross"] }]
+    rows = [{ name = "FULLY", spaces = ["fully"] }]
+
+Filters may name ``topologies``, ``methods``, ``losses``, ``optimizers``, ``spaces`` and ``k``; a row
+with ``per_topology = true`` is repeated for every topology of the recipe (restricted to it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from ...errors import UserError
+from ...nets import get_topology, register_topology
+from ...optim import resolve_optimizer
+from ...settings import parse_settings, read_toml, recipe_path, setting
+from ...space import SPACES
+from ...train import check_loss
+
+SECTIONS = ("profile", "members", "methods", "fusions", "table", "folds")
+FILTER_KEYS = ("topologies", "methods", "losses", "optimizers", "spaces", "k")
+# The paper's column names (Table 1) for a loss with an optimizer.
+PAPER_METHODS = {"Cross": ("bce", "adam"), "CrossDD": ("bce", "decaydgrad"), "Triplet": ("triplet", "adam")}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Training and evaluation settings shared by all members of a run."""
+
+    input_size: int = setting(224, minimum=1)
+    iterations: int = setting(3000, minimum=1)
+    batch_size: int = setting(180, minimum=2)
+    lr: float = setting(1e-4, positive=True)
+    betas: tuple[float, float] = setting((0.9, 0.99), minimum=0.0, below=1.0)
+    prototypes: tuple[int, ...] = setting((15, 30, 45, 60), minimum=1, nonempty=True)
+    share_network: bool = False
+    svm_C: float = setting(1000.0, positive=True)
+    svm_gamma: float = setting(0.1, positive=True)
+    triplet_margin: float = setting(1.0, minimum=0.0)
+    embed_batch_size: int = setting(128, minimum=1)
+
+
+@dataclass(frozen=True)
+class Method:
+    """A loss trained with an optimizer; ``name`` is the alias used in tables (e.g. Cross)."""
+
+    name: str
+    loss: str
+    optimizer: str
+    options: tuple[tuple[str, object], ...] = ()
+
+    @property
+    def slug(self) -> str:
+        """loss-optimizer, as member names spell it (sn1-bce-adam-fully-k15)."""
+        return f"{self.loss}-{self.optimizer.replace(':', '.')}"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A named set of members: each given filter restricts one member attribute."""
+
+    name: str
+    topologies: tuple[str, ...] | None = None
+    methods: tuple[str, ...] | None = None
+    losses: tuple[str, ...] | None = None
+    optimizers: tuple[str, ...] | None = None
+    spaces: tuple[str, ...] | None = None
+    k: tuple[int, ...] | None = None
+    per_topology: bool = False
+
+    def matches(self, member) -> bool:
+        checks = (("topologies", member.topology), ("methods", member.method.name),
+                  ("losses", member.method.loss), ("optimizers", member.method.optimizer),
+                  ("spaces", member.space), ("k", member.k))
+        return all(getattr(self, key) is None or value in getattr(self, key) for key, value in checks)
+
+    def __and__(self, other: "Selection") -> "Selection":
+        merged = {}
+        for key in FILTER_KEYS:
+            a, b = getattr(self, key), getattr(other, key)
+            merged[key] = a if b is None else b if a is None else tuple(x for x in a if x in b)
+        return Selection(name=self.name, **merged)
+
+
+@dataclass(frozen=True)
+class TableLayout:
+    rows: tuple[Selection, ...]
+    columns: tuple[Selection, ...]
+
+
+@dataclass(frozen=True)
+class EnsembleRecipe:
+    name: str
+    description: str
+    profile: Profile
+    topologies: tuple[str, ...]
+    methods: tuple[Method, ...]
+    spaces: tuple[str, ...]
+    fusions: tuple[Selection, ...] = ()
+    table: TableLayout | None = None
+    folds: tuple[int, ...] | None = None  # 1-based; None = all folds of the protocol
+    source: str = ""
+    protocol: str = "ensemble"
+
+    def to_dict(self) -> dict:
+        return _jsonable(asdict(self))
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def load_profile(name_or_path: str, _seen: tuple = ()) -> dict:
+    """The [profile] settings of a recipe, merged over those of its ``base`` profile (if any)."""
+    path = recipe_path(name_or_path)
+    if str(path.resolve()) in _seen:
+        raise UserError(f"{path}: profile base loops back on itself")
+    own = read_toml(path).get("profile") or {}
+    if not isinstance(own, dict):
+        raise UserError(f"{path}: [profile] must be a table of settings")
+    own = dict(own)
+    base = own.pop("base", None)
+    inherited = load_profile(base, _seen + (str(path.resolve()),)) if base else {}
+    return {**inherited, **own}
+
+
+def _selection(raw: dict, where: str) -> Selection:
+    if not isinstance(raw, dict):
+        raise UserError(f"{where}: expected a table of filters, got {raw!r}")
+    unknown = set(raw) - set(FILTER_KEYS) - {"name", "per_topology"}
+    if unknown:
+        raise UserError(f"{where}: unknown filter keys {sorted(unknown)}; known: {', '.join(FILTER_KEYS)}")
+    for key in FILTER_KEYS:
+        if key in raw and not isinstance(raw[key], list):
+            raise UserError(f"{where}: filter {key} must be a list, got {raw[key]!r}")
+    values = {key: tuple(raw[key]) if key in raw else None for key in FILTER_KEYS}
+    name = raw.get("name", "")
+    if not name or not isinstance(name, str):
+        raise UserError(f"{where}: every fusion, row and column needs a name")
+    return Selection(name=name, per_topology=bool(raw.get("per_topology", False)), **values)
+
+
+def parse(doc: dict, path: Path, profile: str | None = None) -> EnsembleRecipe:
+    """Read and validate an ensemble recipe document; ``profile`` (a recipe) replaces its [profile]."""
+    where = str(path)
+    settings = load_profile(profile or str(path))
+    profile_obj = parse_settings(Profile, settings, f"{profile or where} [profile]")
+    methods_table = dict(PAPER_METHODS)
+    options: dict[str, tuple] = {}
+    for name, raw in (doc.get("methods") or {}).items():
+        if not isinstance(raw, dict) or "loss" not in raw or "optimizer" not in raw:
+            raise UserError(f"{where}: method {name} needs loss = \"...\" and optimizer = \"...\"")
+        methods_table[name] = (raw["loss"], raw["optimizer"])
+        options[name] = tuple(sorted((raw.get("options") or {}).items()))
+    members = doc.get("members") or {}
+    methods = []
+    for name in members.get("methods", ["Cross"]):
+        if name not in methods_table:
+            raise UserError(f"{where}: method {name!r} is not defined; define it under [methods] "
+                            f"(known: {', '.join(methods_table)})")
+        loss, opt = methods_table[name]
+        methods.append(Method(name, loss, opt, options.get(name, ())))
+    table = None
+    if "table" in doc:
+        raw = doc["table"]
+        rows = tuple(_selection(r, f"{where} [table] row") for r in raw.get("rows", []))
+        cols = tuple(_selection(c, f"{where} [table] column") for c in raw.get("columns", [{"name": "accuracy"}]))
+        if not rows:
+            raise UserError(f"{where}: [table] needs rows")
+        table = TableLayout(rows=rows, columns=cols)
+    folds = doc.get("folds")
+    if folds is not None and (not isinstance(folds, list) or not all(isinstance(f, int) and f >= 1 for f in folds)):
+        raise UserError(f"{where}: folds must be a list of fold numbers (1, 2, ...), got {folds!r}")
+    recipe = EnsembleRecipe(
+        name=path.stem, description=doc.get("description", ""), profile=profile_obj,
+        topologies=tuple(resolve_topology(t, path.parent) for t in members.get("topologies", ["sn1"])),
+        methods=tuple(methods), spaces=tuple(members.get("spaces", ["fully"])),
+        fusions=tuple(_selection(f, f"{where} [[fusions]]") for f in doc.get("fusions", [])),
+        table=table, folds=tuple(folds) if folds is not None else None, source=where)
+    return check(recipe, where)
+
+
+def check(recipe: EnsembleRecipe, where: str) -> EnsembleRecipe:
+    """Every name the recipe uses resolves (topologies, losses, optimizers, spaces)."""
+    for space in recipe.spaces:
+        if space not in SPACES:
+            raise UserError(f"{where}: unknown space {space!r}; known: {', '.join(SPACES.names())}")
+    for name in recipe.topologies:
+        get_topology(name)
+    for method in recipe.methods:
+        check_loss(method.loss)
+        resolve_optimizer(method.optimizer)
+    return replace(recipe, spaces=tuple(SPACES.canonical(s) for s in recipe.spaces))
+
+
+def resolve_topology(entry: str, base: Path | None = None) -> str:
+    """A topology's registered name; a .toml path (relative to ``base`` first) is registered on the way."""
+    if not (entry.endswith(".toml") or "/" in entry):
+        return entry
+    path = Path(entry).expanduser()
+    if not path.is_absolute() and base is not None and (base / path).is_file():
+        path = base / path
+    if not path.is_file():
+        raise UserError(f"topology file {entry} does not exist")
+    return register_topology(path).name
+
+
+def method_for(loss: str, optimizer: str, options: tuple = ()) -> Method:
+    """A method from a loss and an optimizer, named by the paper's alias when there is one."""
+    for alias, pair in PAPER_METHODS.items():
+        if pair == (loss, optimizer) and not options:
+            return Method(alias, loss, optimizer)
+    return Method(f"{loss}+{optimizer}", loss, optimizer, options)
+
+
+def apply_flags(recipe: EnsembleRecipe, flags: dict) -> EnsembleRecipe:
+    """The recipe with the command line's selections and profile changes (validated as the file is)."""
+    changes = {key: flags[key] for key in ("iterations", "batch_size", "input_size", "prototypes", "share_network")
+               if key in flags}
+    profile = parse_settings(Profile, {**asdict(recipe.profile), **changes}, "command line",
+                             flags={key: "--" + key.replace("_", "-") for key in changes})
+    recipe = replace(recipe, profile=profile)
+    if "topologies" in flags:
+        recipe = replace(recipe, topologies=tuple(resolve_topology(t) for t in flags["topologies"]))
+    if "losses" in flags or "optimizers" in flags:
+        losses = flags.get("losses") or list(dict.fromkeys(m.loss for m in recipe.methods))
+        optimizers = flags.get("optimizers") or list(dict.fromkeys(m.optimizer for m in recipe.methods))
+        recipe = replace(recipe, methods=tuple(method_for(lo, op) for lo in losses for op in optimizers))
+    if "spaces" in flags:
+        unknown = [s for s in flags["spaces"] if s not in SPACES]
+        if unknown:
+            raise UserError(f"--spaces {','.join(flags['spaces'])}: unknown {unknown}; known: {', '.join(SPACES.names())}")
+        recipe = replace(recipe, spaces=tuple(flags["spaces"]))
+    if "folds" in flags:
+        recipe = replace(recipe, folds=tuple(flags["folds"]))
+    return check(recipe, "command line")

@@ -1,0 +1,178 @@
+"""What an ensemble run reports: member and fusion rows, the recipe's grid, score files and figures."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ... import __version__
+from ...eval.fusion import ZScore, sum_rule
+from ...eval.metrics import accuracy
+from ...eval.report import Figure, Grid, Report, Row, RowTable, Section
+from .members import EnsemblePlan, Member, score_key, unit_of
+from .recipe import EnsembleRecipe, Profile, Selection
+
+# fold scores of one member: fold -> (train scores, test scores, test labels)
+FoldScores = dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+def member_scores(plan: EnsemblePlan, results: dict) -> dict[str, FoldScores]:
+    by_unit_fold = {(t.unit, t.fold): results[t.key] for t in plan.tasks}
+    scores = {}
+    for member in plan.members:
+        unit = unit_of(member, plan.units)
+        scores[member.name] = {}
+        for fold in plan.folds:
+            entry = by_unit_fold[(unit, fold)]
+            scores[member.name][fold] = (entry[score_key(member.space, member.k, "train")],
+                                         entry[score_key(member.space, member.k, "test")], entry["test_labels"])
+    return scores
+
+
+def fused_row(name: str, members: list[Member], scores: dict[str, FoldScores], folds: list[int]) -> Row:
+    """Sum rule of the members' z-scored scores, accuracy per fold."""
+    per_fold = []
+    for fold in folds:
+        parts = [scores[m.name][fold] for m in members]
+        per_fold.append(accuracy(sum_rule([p[1] for p in parts], [p[0] for p in parts]), parts[0][2]))
+    return Row(name, tuple(per_fold), kind="member" if len(members) == 1 else "fusion", members=tuple(members))
+
+
+def default_fusions(recipe: EnsembleRecipe) -> list[Selection]:
+    """Without a recipe layout: per (topology, method), FULLY+DEEPER over all k, and per space over all k."""
+    out = []
+    several_k = len(recipe.profile.prototypes) > 1
+    for topology in recipe.topologies:
+        for method in recipe.methods:
+            stem = f"{topology}-{method.slug}"
+            if several_k:
+                out += [Selection(f"{stem}-{space}-all-k", topologies=(topology,), methods=(method.name,),
+                                  spaces=(space,)) for space in recipe.spaces]
+            if len(recipe.spaces) > 1:
+                out.append(Selection(f"{stem}-fully+deeper" + ("-all-k" if several_k else ""),
+                                     topologies=(topology,), methods=(method.name,)))
+    return out
+
+
+def table_cells(recipe: EnsembleRecipe) -> list[list[Selection]]:
+    """The recipe's grid as selections: cell (r, c) = row filter AND column filter."""
+    rows: list[Selection] = []
+    pending: list[Selection] = []
+
+    def flush():
+        for topology in recipe.topologies:  # per-topology rows, topology-major
+            rows.extend(Selection(name=f"{topology} {r.name}", topologies=(topology,)) & r for r in pending)
+        pending.clear()
+
+    for row in recipe.table.rows:
+        if row.per_topology:
+            pending.append(row)
+        else:
+            flush()
+            rows.append(row)
+    flush()
+    single = len(recipe.table.columns) == 1
+    return [[(r & c) if single else Selection(f"{r.name} / {c.name}") & (r & c) for c in recipe.table.columns]
+            for r in rows]
+
+
+def build_rows(recipe: EnsembleRecipe, members: list[Member], scores, folds: list[int]) -> tuple[list[Row], Grid | None]:
+    """(member and fusion rows for the CSV, the grid of table.md or None)."""
+    rows = [fused_row(m.name, [m], scores, folds) for m in members]
+    seen = {r.name for r in rows}
+
+    def add(selection: Selection) -> Row | None:
+        chosen = [m for m in members if selection.matches(m)]
+        if not chosen:
+            return None
+        row = fused_row(selection.name, chosen, scores, folds)
+        if row.name not in seen:
+            rows.append(row)
+            seen.add(row.name)
+        return row
+
+    grid = None
+    if recipe.table is not None:
+        cells = table_cells(recipe)
+        values = [[add(cell) for cell in line] for line in cells]
+        several = len(recipe.table.columns) > 1
+        grid = Grid(row_names=tuple(line[0].name.split(" / ")[0] if several else line[0].name for line in cells),
+                    column_names=tuple(c.name for c in recipe.table.columns),
+                    means=tuple(tuple(v.mean if v is not None else None for v in line) for line in values))
+    for selection in recipe.fusions or ([] if recipe.table is not None else default_fusions(recipe)):
+        add(selection)
+    return rows, grid
+
+
+def _profile_text(profile: Profile, sizes: dict[str, int]) -> str:
+    inputs = ", ".join(f"{t} at {s}x{s}" for t, s in sizes.items())
+    return (f"{inputs}; {profile.iterations} iterations, batch {profile.batch_size}, lr {profile.lr:g}, "
+            f"betas {tuple(profile.betas)}, k per class {list(profile.prototypes)}, "
+            f"SVC(C={profile.svm_C:g}, gamma={profile.svm_gamma:g})")
+
+
+def _score_files(plan: EnsemblePlan, scores) -> dict[str, dict[str, np.ndarray]]:
+    """Per member: test scores, labels and indices per fold, and the z-score statistics of its
+    training scores (enough to re-fuse members outside dissim)."""
+    files = {}
+    for member in plan.members:
+        arrays = {"class_names": np.array(plan.dataset.class_names)}
+        for fold in plan.folds:
+            train, test, labels = scores[member.name][fold]
+            z = ZScore().fit(train)
+            arrays.update({f"fold_{fold}_test_scores": test, f"fold_{fold}_test_labels": labels,
+                           f"fold_{fold}_test_index": plan.dataset.folds[fold - 1][1],
+                           f"fold_{fold}_train_mean": np.float64(z.mean_), f"fold_{fold}_train_std": np.float64(z.std_)})
+        files[member.name] = arrays
+    return files
+
+
+def _figures(plan: EnsemblePlan, rows: list[Row], scores, results) -> list[Figure]:
+    fusions = [r for r in rows if len(r.members) > 1] or rows
+    best = max(fusions, key=lambda r: r.mean)
+    n = plan.dataset.n_classes
+    confusion = np.zeros((n, n), dtype=int)
+    for fold in plan.folds:
+        parts = [scores[m.name][fold] for m in best.members]
+        fused = sum_rule([p[1] for p in parts], [p[0] for p in parts])
+        np.add.at(confusion, (parts[0][2], np.argmax(fused, axis=1)), 1)
+    curves = []
+    for unit in plan.units:
+        curve = np.mean([results[t.key]["loss_history"] for t in plan.tasks if t.unit == unit], axis=0)
+        window = max(1, len(curve) // 30)
+        smooth = np.convolve(curve, np.ones(window) / window, mode="valid")
+        curves.append({"label": unit.name, "x": np.arange(len(smooth)) + window, "y": smooth})
+    return [
+        Figure("confusion_best_fusion.png", "confusion", {
+            "matrix": confusion, "class_names": plan.dataset.class_names,
+            "title": f"best fusion: {best.name}\n{best.mean:.2f}% mean over folds; counts over all test folds"}),
+        Figure("accuracy.png", "bars", {
+            "rows": rows, "xlabel": "accuracy (%), mean ± std over folds (blue: members, orange: fusions)"}),
+        Figure("training_loss.png", "curves", {
+            "curves": curves, "xlabel": "iteration", "ylabel": "training loss (mean over folds, smoothed)"}),
+    ]
+
+
+def build_report(plan: EnsemblePlan, results: dict) -> Report:
+    recipe, data, options = plan.recipe, plan.dataset, plan.options
+    scores = member_scores(plan, results)
+    rows, grid = build_rows(recipe, plan.members, scores, plan.folds)
+    shared = recipe.profile.share_network
+    header = [recipe.description.strip(),
+              f"Data set: {data.name} ({len(data)} images, {data.n_classes} classes; {data.protocol}). "
+              f"Folds: {', '.join(map(str, plan.folds))}.",
+              f"Profile: {_profile_text(recipe.profile, plan.sizes)}.",
+              f"Networks: {'one per (topology, method), shared across k' if shared else 'a freshly trained network per k (as the paper)'}.",
+              f"Seed {options.seed}; dissim {__version__}; the command line, device and versions are in config.json."]
+    table = RowTable(tuple(rows), tuple(plan.folds), column="fold")
+    sections = [Section(table)]
+    if grid is not None:
+        intro = ("Mean accuracy (%) over the folds; each cell fuses (sum rule of z-scored SVM scores) "
+                 "the members its row and column select.",)
+        sections = [Section(grid, intro=intro), Section(table, heading="All members and fusions")]
+    config = {"dataset": {"folds": plan.folds}, "input_sizes": plan.sizes, "members": [m.name for m in plan.members],
+              "trainings": [{"unit": t.unit.name, "fold": t.fold, "key": t.key} for t in plan.tasks],
+              "threads_per_training": plan.tasks[0].threads if plan.tasks else None,
+              "device": plan.tasks[0].device if plan.tasks else None}
+    return Report(title=f"{data.name} · {recipe.name}", header=[h for h in header if h], sections=sections,
+                  csv={"table.csv": table}, scores=_score_files(plan, scores),
+                  figures=_figures(plan, rows, scores, results), config=config)

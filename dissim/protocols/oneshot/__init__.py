@@ -1,0 +1,149 @@
+"""The one-shot protocol (Liu et al. §3.1): match spectra of classes never seen in training.
+
+For each random class partition (:func:`dissim.data.splits.make_partitions`) and each method of
+the recipe, the matcher learns on the training classes (validation classes serve the Siamese
+network's early stopping), then every query spectrum of the test classes takes the class of its
+most similar reference. All methods share the partitions and the references; a method with the
+suffix ``-als`` runs on baseline-corrected spectra. Each (partition, method) is one task.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+
+from ... import __version__
+from ...data.spectra import SpectraSet
+from ...data.splits import Partition, make_partitions
+from ...errors import UserError
+from ...eval.report import Report
+from ...nets import get_topology
+from ...provenance import resolve_device
+from ...storage import stable_hash
+from ..base import PROTOCOLS, RunOptions, task_seed
+from . import settings as oneshot_settings
+from .settings import FIGURE_PARTITION, OneShotRecipe, OneShotSettings, parse_method, preprocessings
+from .report import build_report
+from .task import MatchTask
+
+CACHE_VERSION = 2
+
+
+@dataclass
+class OneShotPlan:
+    recipe: OneShotRecipe
+    dataset: SpectraSet
+    options: RunOptions
+    partitions: list[Partition]
+    tasks: list[MatchTask]
+    device: str
+    threads: int
+
+
+def matcher_params(matcher: str, s: OneShotSettings, seed: int, device: str, progress: bool) -> dict:
+    """The recipe settings each matcher takes (the protocol splits classes itself: no validation_fraction)."""
+    if matcher == "lmnn":
+        return {"pca_components": s.lmnn_pca, "k": s.lmnn_k, "max_iter": s.lmnn_max_iter, "random_state": seed % 2**31}
+    if matcher == "siamese":
+        return {"topology": s.topology, "epochs": s.epochs, "batch_size": s.batch_size, "lr": s.lr,
+                "lr_halving_epochs": s.lr_halving_epochs, "patience": s.patience, "early_stopping": s.early_stopping,
+                "augment": s.augment, "activation": s.features, "validation_fraction": 0.0, "device": device,
+                "random_state": seed, "verbose": progress}
+    return {}
+
+
+def _cache_key(data: SpectraSet, partition: Partition, method: str, s: OneShotSettings, seed: int) -> str:
+    base, als = parse_method(method)
+    payload = {"v": CACHE_VERSION, "dissim": __version__, "data": data.fingerprint, "method": method, "seed": seed,
+               "partition": partition.number,
+               "index": stable_hash([partition.train_index.tolist(), partition.val_index.tolist(),
+                                     partition.reference_index.tolist(), partition.query_index.tolist()])}
+    if als:
+        payload["als"] = [s.als_lam, s.als_p]
+    if base == "lmnn":
+        payload["lmnn"] = [s.lmnn_pca, s.lmnn_k, s.lmnn_max_iter]
+    if base == "siamese":
+        payload["siamese"] = {"layers": get_topology(s.topology).layers, "epochs": s.epochs, "batch": s.batch_size,
+                              "lr": s.lr, "halving": s.lr_halving_epochs, "patience": s.patience,
+                              "augment": s.augment, "features": s.features, "early_stopping": s.early_stopping,
+                              "figure": partition.number == FIGURE_PARTITION}
+    return stable_hash(payload)
+
+
+class OneShotProtocol:
+    name = "oneshot"
+    sections = oneshot_settings.SECTIONS
+    default_dataset = "rruff-ir"
+    cache_folder = "oneshot"
+    flags = {"topologies", "iterations", "batch_size"}
+    parse = staticmethod(oneshot_settings.parse)
+    apply_flags = staticmethod(oneshot_settings.apply_flags)
+
+    def plan(self, recipe: OneShotRecipe, data, options: RunOptions) -> OneShotPlan:
+        s = recipe.settings
+        if not isinstance(data, SpectraSet):
+            raise UserError(f"pipeline {recipe.name} matches spectra; {data.name} is not a spectral data set "
+                            "(use --dataset rruff-ir)")
+        try:
+            partitions = make_partitions(data.labels, s.partitions, options.seed, fractions=s.fractions,
+                                         min_per_class=s.min_spectra_per_class, distractors=s.distractors,
+                                         dataset=data.name)
+        except UserError as exc:
+            if data.protocol and not data.protocol.startswith("one-shot"):
+                raise UserError(f"{exc}; {data.name} is meant for {data.protocol}") from None
+            raise
+        topology = get_topology(s.topology)
+        if topology.dims != 1:
+            raise UserError(f"topology {s.topology} is {topology.dims}-D; one-shot spectra need a dims = 1 table")
+        topology.layer_shapes(1, data.length)  # a too short spectrum for the twin is a UserError now, not later
+        device = resolve_device(options.device)
+        threads = options.threads or s.threads
+        tasks = []
+        for partition in partitions:
+            for method in s.methods:
+                base, als = parse_method(method)
+                seed = task_seed(options.seed, partition.number, method)
+                tasks.append(MatchTask(
+                    method=method, matcher=base, als=als, partition=partition,
+                    key=_cache_key(data, partition, method, s, options.seed),
+                    params=matcher_params(base, s, seed, device, options.progress and options.jobs == 1),
+                    labels=data.labels, threads=threads,
+                    keep_embeddings=base == "siamese" and partition.number == FIGURE_PARTITION))
+        return OneShotPlan(recipe, data, options, partitions, tasks, device, threads)
+
+    def prepare(self, plan: OneShotPlan, tasks: list[MatchTask]) -> list[MatchTask]:
+        """Preprocess the spectra once per input kind that the tasks to compute need."""
+        prep = preprocessings(plan.recipe.settings)
+        inputs = {als: prep[als](plan.dataset.spectra) for als in {t.als for t in tasks}}
+        return [replace(t, inputs=inputs[t.als]) for t in tasks]
+
+    def describe(self, plan: OneShotPlan) -> str:
+        s, data, first = plan.recipe.settings, plan.dataset, plan.partitions[0].summary()
+        trainings = sum(parse_method(m)[0] in ("siamese", "lmnn") for m in s.methods)
+        return "\n".join([
+            f"pipeline {plan.recipe.name} on {data.name}: {len(data)} spectra, {data.n_classes} classes, "
+            f"{len(plan.partitions)} partitions on {plan.device}",
+            f"per partition: {first['train_classes']} train / {first['validation_classes']} validation / "
+            f"{first['test_classes']} test classes, {first['references']} references, ~{first['queries']} queries",
+            f"methods: {', '.join(s.methods)}",
+            f"Siamese: {s.topology}, {s.epochs} epochs (bootstrap iterations), batch {s.batch_size} pairs, lr {s.lr:g} "
+            f"halved every {s.lr_halving_epochs}, patience {s.patience}; LMNN on {s.lmnn_pca} PCA components",
+            f"trainings: {len(plan.partitions) * trainings}"])
+
+    def task_line(self, task: MatchTask, result: dict, cached: bool) -> str:
+        extra = ""
+        if "history" in result:
+            h = json.loads(str(result["history"]))
+            extra = f", {len(h['train_loss'])} epochs, best {h['best_epoch']}"
+        timing = "cached" if cached else f"{float(result['seconds']):.0f} s"
+        return (f"partition {task.partition.number} {task.method:<14} accuracy {float(result['accuracy']):6.2f}%  "
+                f"macro-F1 {float(result['macro_f1']):6.2f}%  ({timing}{extra})")
+
+    def report(self, plan: OneShotPlan, results: dict) -> Report:
+        return build_report(plan, results)
+
+
+PROTOCOLS.register("oneshot", OneShotProtocol(), summary="one-shot matching of classes never seen in training "
+                   "(Liu et al.), Siamese against NN and LMNN")
+
+__all__ = ["OneShotPlan", "OneShotProtocol"]

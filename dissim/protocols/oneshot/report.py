@@ -1,0 +1,149 @@
+"""What a one-shot run reports: accuracy and macro-F1 per method and partition, the Siamese rows
+against the baselines, predictions, a t-SNE of unseen classes and the training curves."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from ... import __version__
+from ...eval.report import Figure, Report, Row, RowTable, Section
+from .settings import FIGURE_PARTITION, parse_method, preprocessings
+
+
+def comparison_lines(rows: list[Row]) -> list[str]:
+    """How each Siamese row fares against the nearest-neighbour rows on the same input, partition by partition."""
+    by_name = {row.name: row for row in rows}
+    lines = []
+    for row in rows:
+        if not row.name.startswith("siamese"):
+            continue
+        suffix = row.name[len("siamese"):]
+        for other in (f"nn-l2{suffix}", f"nn-cosine{suffix}", f"lmnn{suffix}"):
+            if other not in by_name:
+                continue
+            diff = np.subtract(row.values, by_name[other].values)
+            wins = int(np.sum(diff > 0))
+            verdict = "better" if diff.mean() > 0 else "worse" if diff.mean() < 0 else "equal"
+            lines.append(f"- {row.name} vs {other}: {verdict} by {abs(diff.mean()):.2f} accuracy points on average "
+                         f"({row.mean:.2f}% vs {by_name[other].mean:.2f}%); higher on {wins} of {len(diff)} partitions.")
+    return lines
+
+
+def _header(plan) -> list[str]:
+    s, data, partitions = plan.recipe.settings, plan.dataset, plan.partitions
+    summaries = [p.summary() for p in partitions]
+    eligible = int(np.sum(data.class_counts() >= s.min_spectra_per_class))
+    refs = summaries[0]["references"]
+    distractor_text = (f"one reference per test class plus {refs - summaries[0]['test_classes']} distractor "
+                       f"references (the single spectrum of every class with fewer than {s.min_spectra_per_class})"
+                       if s.distractors else "one random reference spectrum per test class, no distractors")
+    queries = [x["queries"] for x in summaries]
+    return [
+        plan.recipe.description,
+        f"Data set: {data.name} ({len(data)} spectra, {data.n_classes} classes, {data.length} points "
+        f"{data.wavenumbers[0]:g}-{data.wavenumbers[-1]:g} {data.axis}); {eligible} classes with "
+        f">= {s.min_spectra_per_class} spectra are split into {summaries[0]['train_classes']} training / "
+        f"{summaries[0]['validation_classes']} validation / {summaries[0]['test_classes']} test classes "
+        f"(fractions {list(s.fractions)}) in each of {len(partitions)} random partitions.",
+        f"Test: {distractor_text}; every other test spectrum ({min(queries)}-{max(queries)} per partition) is a "
+        "query, classified by its most similar reference. All methods share the partitions and references.",
+        f"Input: each spectrum min-max scaled to [0, 1]; -als rows first subtract an asymmetric-least-squares "
+        f"baseline (pybaselines asls, lam={s.als_lam:g}, p={s.als_p:g}).",
+        f"Siamese: {s.topology} twin (features {'σ(CNN(x))' if s.features == 'sigmoid' else 'CNN(x)'}), weighted L1 + "
+        f"sigmoid head, BCE, balanced bootstrap pairs, Adam lr {s.lr:g} "
+        f"halved every {s.lr_halving_epochs} epochs, at most {s.epochs} epochs of batch {s.batch_size} pairs, "
+        f"early stopping on validation pairs ({'nearest-neighbour accuracy' if s.early_stopping == 'ranking' else 'BCE'}, "
+        f"patience {s.patience}){', augmented' if s.augment else ''}. "
+        f"LMNN: metric-learn, k={s.lmnn_k}, {s.lmnn_max_iter} iterations at most, on {s.lmnn_pca} PCA components "
+        "fitted on the training classes.",
+        f"Seed {plan.options.seed}; device {plan.device}, {plan.threads} thread(s); dissim {__version__}; "
+        "the command line and versions are in config.json.",
+    ]
+
+
+def _figures(plan, outcomes: dict) -> list[Figure]:
+    s, data = plan.recipe.settings, plan.dataset
+    siamese = [m for m in s.methods if parse_method(m)[0] == "siamese"]
+    partition = next((p for p in plan.partitions if p.number == FIGURE_PARTITION), None)
+    if not siamese or partition is None:
+        return []
+    figures = []
+    method = siamese[0]
+    outcome = outcomes[method][plan.partitions.index(partition)]
+    test = np.concatenate([partition.reference_index, partition.query_index])
+    labels = data.labels[test]
+    counts = {c: int(np.sum(labels == c)) for c in np.unique(labels)}
+    keep = np.array([counts[c] >= s.tsne_min_spectra for c in labels])
+    if "embeddings" in outcome and keep.sum() >= 6 and len(set(labels[keep])) >= 2:
+        als = parse_method(method)[1]
+        x_input = preprocessings(s)[als](data.spectra[test[keep]])
+        views = [("input spectra (min-max" + (", ALS" if als else "") + ")", x_input),
+                 (f"{method} features f(x)", outcome["embeddings"][keep])]
+        n_classes = len(set(labels[keep].tolist()))
+        figures.append(Figure(f"tsne-partition{partition.number}.png", "tsne", {
+            "views": views, "labels": labels[keep], "class_names": data.class_names, "seed": partition.number,
+            "title": f"{data.name}: unseen test classes of partition {partition.number} with >= {s.tsne_min_spectra} "
+                     f"spectra ({n_classes} classes, {int(keep.sum())} spectra)"}))
+    curves, marks = [], []
+    for i, m in enumerate(siamese):
+        outcome = outcomes[m][plan.partitions.index(partition)]
+        if "history" not in outcome:
+            continue
+        history = json.loads(str(outcome["history"]))
+        epochs = np.arange(1, len(history["train_loss"]) + 1)
+        curves.append({"label": f"{m} training pairs", "x": epochs, "y": history["train_loss"], "color": f"C{i}"})
+        if history["val_loss"]:
+            curves.append({"label": f"{m} validation pairs", "x": epochs, "y": history["val_loss"], "color": f"C{i}",
+                           "linestyle": "--"})
+        if history["best_epoch"]:
+            marks.append({"x": history["best_epoch"], "color": f"C{i}"})
+    if curves:
+        figures.append(Figure(f"training-partition{partition.number}.png", "curves", {
+            "curves": curves, "vlines": marks, "xlabel": "epoch (bootstrap iteration)", "ylabel": "binary cross-entropy",
+            "title": f"Siamese training, partition {partition.number} (vertical line: epoch kept)", "size": (6.5, 4)}))
+    return figures
+
+
+def build_report(plan, results: dict) -> Report:
+    s, data = plan.recipe.settings, plan.dataset
+    outcomes = {m: [results[t.key] for t in plan.tasks if t.method == m] for m in s.methods}
+    numbers = tuple(p.number for p in plan.partitions)
+    accuracy = RowTable(tuple(Row(m, tuple(float(o["accuracy"]) for o in outcomes[m]),
+                                  kind="member" if parse_method(m)[0] == "siamese" else "baseline")
+                              for m in s.methods), numbers, column="partition", bold_best=True)
+    macro_f1 = RowTable(tuple(Row(m, tuple(float(o["macro_f1"]) for o in outcomes[m])) for m in s.methods),
+                        numbers, column="partition", bold_best=True)
+    sections = [Section(accuracy, heading="Accuracy (%) of one-shot matching on unseen classes"),
+                Section(macro_f1, heading="Macro-F1 (%) (averaged over the test classes that have queries)")]
+    comparison = comparison_lines(list(accuracy.rows))
+    if comparison:
+        sections.append(Section(tuple(comparison),
+                                heading="Siamese against the baselines (same partitions, same references)"))
+    scores = {m: {key: value for p, o in zip(plan.partitions, outcomes[m])
+                  for key, value in ((f"partition_{p.number}_predicted", o["predicted"]),
+                                     (f"partition_{p.number}_query_index", p.query_index),
+                                     (f"partition_{p.number}_reference_index", p.reference_index))}
+              for m in s.methods}
+    figures = _figures(plan, outcomes)
+    config = {
+        "dataset": {"name": data.name, "spectra": len(data), "classes": data.n_classes, "points": data.length,
+                    "axis": [float(data.wavenumbers[0]), float(data.wavenumbers[-1])], "axis_unit": data.axis,
+                    "fingerprint": data.fingerprint, "protocol": data.protocol, "provenance": data.provenance,
+                    "eligible_classes": int(np.sum(data.class_counts() >= s.min_spectra_per_class)),
+                    "notes": data.notes},
+        "partitions": [dict(p.summary(), test_classes_names=[data.class_names[c] for c in p.test_classes])
+                       for p in plan.partitions],
+        "device": plan.device, "threads": plan.threads,
+        "results": {m: {"accuracy": [float(o["accuracy"]) for o in outcomes[m]],
+                        "macro_f1": [float(o["macro_f1"]) for o in outcomes[m]],
+                        "seconds": [round(float(o["seconds"]), 2) for o in outcomes[m]]} for m in s.methods},
+        "siamese_training": {m: [{k: v for k, v in json.loads(str(o["history"])).items() if k != "lr"}
+                                 for o in outcomes[m] if "history" in o]
+                             for m in s.methods if parse_method(m)[0] == "siamese"},
+        "figures": [f.name for f in figures],
+    }
+    return Report(title=f"{data.name} · {plan.recipe.name}", header=[h for h in _header(plan) if h],
+                  sections=sections, csv={"table.csv": accuracy, "table-macro-f1.csv": macro_f1}, scores=scores,
+                  figures=figures, config=config)

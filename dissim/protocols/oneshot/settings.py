@@ -1,0 +1,131 @@
+"""One-shot recipes: ``protocol = "oneshot"`` (``kind = "oneshot"`` is read too) and a [settings] table.
+
+    protocol = "oneshot"
+    description = "..."
+    [settings]
+    methods = ["nn-l2", "nn-cosine", "lmnn", "siamese", "nn-l2-als", ...]   # suffix -als: ALS-corrected input
+    partitions = 5                  # random class partitions (each seeded from --seed)
+    fractions = [0.5, 0.1, 0.4]     # train / validation / test classes
+    min_spectra_per_class = 2       # classes with fewer spectra are not split (see distractors)
+    distractors = false             # true: their single spectra join the references as distractors
+    topology = "liu-spectra"        # the Siamese twin (layer table name or path)
+    features = "sigmoid"            # f(x) = σ(CNN(x)) ("none": the CNN output as it is)
+    epochs = 30                     # bootstrap iterations (--iterations overrides)
+    batch_size = 32                 # pairs per mini-batch, even (--batch-size overrides)
+    lr = 1e-3
+    lr_halving_epochs = 10
+    patience = 10                   # early stopping on validation classes
+    early_stopping = "ranking"      # best epoch by validation nearest-neighbour accuracy ("loss": pair BCE)
+    augment = false                 # random shift/gain/tilt/noise of training spectra (not in the paper)
+    als_lam = 1e6                   # ALS baseline (Eilers & Boelens): smoothness
+    als_p = 0.01                    # ALS asymmetry
+    lmnn_pca = 50                   # PCA components before LMNN (fitted on training classes)
+    lmnn_k = 1
+    lmnn_max_iter = 200
+    threads = 1                     # torch/BLAS threads per task (--threads overrides)
+    tsne_min_spectra = 3            # t-SNE figure: test classes with at least this many spectra
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from ...data.spectral import SpectralPreprocessing
+from ...data.splits import check_fractions
+from ...errors import UserError
+from ...eval.matchers import MATCHERS
+from ...settings import parse_settings, setting
+from ...train.validation import EARLY_STOPPING
+
+SECTIONS = ("settings",)
+ALS_SUFFIX = "-als"
+FIGURE_PARTITION = 1  # the partition whose Siamese features the t-SNE figure shows
+
+
+@dataclass(frozen=True)
+class OneShotSettings:
+    methods: tuple[str, ...] = setting(("nn-l2", "nn-cosine", "lmnn", "siamese", "nn-l2-als", "nn-cosine-als",
+                                        "lmnn-als", "siamese-als"), nonempty=True)
+    partitions: int = setting(5, minimum=1)
+    fractions: tuple[float, float, float] = (0.5, 0.1, 0.4)
+    min_spectra_per_class: int = setting(2, minimum=2)
+    distractors: bool = False
+    topology: str = "liu-spectra"
+    features: str = setting("sigmoid", choices=("sigmoid", "none"))
+    epochs: int = setting(30, minimum=1)
+    batch_size: int = setting(32, minimum=2, even=True)
+    lr: float = setting(1e-3, positive=True)
+    lr_halving_epochs: int = setting(10, minimum=1)
+    patience: int = setting(10, minimum=1)
+    early_stopping: str = setting("ranking", choices=EARLY_STOPPING)
+    augment: bool = False
+    als_lam: float = setting(1e6, positive=True)
+    als_p: float = setting(0.01, positive=True, below=1.0)
+    lmnn_pca: int = setting(50, minimum=1)
+    lmnn_k: int = setting(1, minimum=1)
+    lmnn_max_iter: int = setting(200, minimum=1)
+    threads: int = setting(1, minimum=1)
+    tsne_min_spectra: int = setting(3, minimum=1)
+
+
+@dataclass(frozen=True)
+class OneShotRecipe:
+    name: str
+    description: str
+    settings: OneShotSettings
+    source: str
+    protocol: str = "oneshot"
+
+    def to_dict(self) -> dict:
+        values = asdict(self.settings)
+        settings = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+        return {"name": self.name, "protocol": self.protocol, "description": self.description, "settings": settings,
+                "source": self.source}
+
+
+def parse_method(name: str) -> tuple[str, bool]:
+    """'lmnn-als' -> ('lmnn', True): the matcher and whether it runs on ALS-corrected spectra."""
+    base, als = (name[:-len(ALS_SUFFIX)], True) if name.endswith(ALS_SUFFIX) else (name, False)
+    if base not in MATCHERS:
+        raise UserError(f"unknown one-shot method {name!r}: known are {', '.join(MATCHERS.names())}, each also with "
+                        f"the suffix {ALS_SUFFIX} (baseline-corrected spectra)")
+    return base, als
+
+
+def check(settings: OneShotSettings, where: str) -> OneShotSettings:
+    for method in settings.methods:
+        parse_method(method)
+    if len(set(settings.methods)) != len(settings.methods):
+        raise UserError(f"{where}: a method is listed twice in {list(settings.methods)}")
+    return replace(settings, fractions=check_fractions(settings.fractions))
+
+
+def parse(doc: dict, path: Path, profile: str | None = None) -> OneShotRecipe:
+    if profile is not None:
+        raise UserError("--profile does not apply to one-shot recipes; their settings are in the recipe's [settings]")
+    where = f"{path} [settings]"
+    settings = check(parse_settings(OneShotSettings, doc.get("settings") or {}, where), where)
+    return OneShotRecipe(name=path.stem, description=doc.get("description", ""), settings=settings, source=str(path))
+
+
+def apply_flags(recipe: OneShotRecipe, flags: dict) -> OneShotRecipe:
+    """--iterations sets the epochs, --batch-size the pairs per batch, --topologies the (one) twin."""
+    changes = {}
+    if "iterations" in flags:
+        changes["epochs"] = flags["iterations"]
+    if "batch_size" in flags:
+        changes["batch_size"] = flags["batch_size"]
+    if "topologies" in flags:
+        if len(flags["topologies"]) != 1:
+            raise UserError(f"--topologies {','.join(flags['topologies'])}: a one-shot run trains one twin "
+                            "network; give one")
+        changes["topology"] = flags["topologies"][0]
+    settings = parse_settings(OneShotSettings, {**asdict(recipe.settings), **changes}, "command line",
+                              flags={"epochs": "--iterations", "batch_size": "--batch-size", "topology": "--topologies"})
+    return replace(recipe, settings=check(settings, "command line"))
+
+
+def preprocessings(s: OneShotSettings) -> dict[bool, SpectralPreprocessing]:
+    """Min-max scaling, without (False) and after (True) ALS baseline correction."""
+    return {als: SpectralPreprocessing(als=als, als_lam=s.als_lam, als_p=s.als_p) for als in (False, True)}

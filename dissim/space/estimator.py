@@ -1,0 +1,198 @@
+"""``SiameseDissimilarity``: a scikit-learn transformer from images or spectra to dissimilarity vectors."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from ..data.arrays import check_inputs, is_spectra, natural_size, to_network_input
+from ..nets import get_topology
+from ..provenance import resolve_device
+from ..train import TwinConfig, get_loss, train_twin
+from .dct import DCT_KEEP, dct_reduce
+from .dissimilarity import SPACES
+from .prototypes import ClassWiseKMeans
+
+
+def _as_tuple(value, name: str, kind) -> tuple:
+    values = (value,) if isinstance(value, kind) else tuple(value)
+    if not values:
+        raise ValueError(f"{name} is empty")
+    return values
+
+
+def resolve_seed(random_state) -> int:
+    """An int seed from ``random_state`` (an int is used as is; None or a RandomState draws one)."""
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        if random_state < 0:
+            raise ValueError(f"random_state must be non-negative, got {random_state}")
+        return int(random_state)
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+class SiameseDissimilarity(TransformerMixin, BaseEstimator):
+    """Dissimilarity space of a Siamese network (Nanni et al., Sensors 2021).
+
+    ``fit(X, y)`` trains a Siamese twin of ``topology`` on class-balanced pairs (``loss="bce"``) or
+    triplets (``"triplet"``) with ``optimizer`` ("adam", "dgrad", "decaydgrad", a registered name or
+    ``pkg.module:Factory``), then picks ``prototypes`` class-wise k-means centroids per class in input
+    space. ``transform(X)`` embeds every item once and returns, per prototype, its dissimilarity to
+    the item: ``(n_samples, prototypes × n_classes)``, float32. ``space`` is "fully" (the loss's
+    FULLY feature: head similarity for BCE, Euclidean distance for triplet) or "deeper" (cosine
+    distance of the per-channel DCT of the topology's DEEPER layer). Sequences of spaces and of k
+    give their blocks side by side, k-major (all spaces of the first k, then the next k), one
+    network for all; ``feature_blocks_`` says which columns are which.
+
+    X: images ``(n, H, W)`` / ``(n, H, W, C)`` (uint8, integers 0-255 or floats in [0, 1]) or spectra
+    ``(n, L)`` (a 1-D topology). ``input_size=None`` means the larger of the inputs' size and the
+    topology's minimum valid input; images are zero-padded to a square and resized to it.
+    ``iterations`` and ``batch_size`` (pairs or triplets) default to the paper's 3000 and 180.
+    """
+
+    def __init__(self, topology="sn8", loss="bce", optimizer="adam", space="fully", prototypes=15,
+                 iterations=3000, batch_size=180, lr=1e-4, betas=(0.9, 0.99), loss_options=None,
+                 optimizer_options=None, input_size=None, embed_batch_size=128, device="auto", random_state=None,
+                 verbose=False):
+        self.topology = topology
+        self.loss = loss
+        self.optimizer = optimizer
+        self.space = space
+        self.prototypes = prototypes
+        self.iterations = iterations
+        self.batch_size = batch_size
+        self.lr = lr
+        self.betas = betas
+        self.loss_options = loss_options
+        self.optimizer_options = optimizer_options
+        self.input_size = input_size
+        self.embed_batch_size = embed_batch_size
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- fitting ---------------------------------------------------------------------------------
+    def fit(self, X, y, **fit_params) -> "SiameseDissimilarity":
+        """Train the twin on (X, y) and pick the prototypes; returns self."""
+        inputs = check_inputs(X)
+        y = np.asarray(y)
+        if y.ndim != 1 or len(y) != len(inputs):
+            raise ValueError(f"y must be 1-D with one label per item of X ({len(inputs)}), got shape {y.shape}")
+        topology = get_topology(self.topology)
+        spaces, ks = self._spaces(topology), _as_tuple(self.prototypes, "prototypes", numbers.Integral)
+        self._check_params(ks)
+        self.classes_, labels = np.unique(y, return_inverse=True)
+        counts = np.bincount(labels)
+        if len(self.classes_) < 2:
+            raise ValueError(f"SiameseDissimilarity needs at least two classes; y has 1 class ({self.classes_[0]!r})")
+        if counts.min() < max(ks):
+            worst = int(np.argmin(counts))
+            raise ValueError(f"class {self.classes_[worst]!r} has {counts[worst]} items, fewer than the "
+                             f"{max(ks)} prototypes per class asked: use prototypes <= {counts[worst]}")
+        network_inputs = self._network_inputs(inputs, topology, fitting=True)
+        seed = resolve_seed(self.random_state)
+        rng = np.random.default_rng(seed)
+        self.device_ = resolve_device(self.device)
+        config = TwinConfig(topology=topology, loss=self.loss, loss_options=dict(self.loss_options or {}),
+                            optimizer=self.optimizer, optimizer_options=dict(self.optimizer_options or {}),
+                            lr=float(self.lr), betas=tuple(self.betas), batch_size=int(self.batch_size),
+                            iterations=int(self.iterations))
+        twin = train_twin(network_inputs, labels, config, seed=seed, rng=rng, device=self.device_,
+                          progress=bool(self.verbose), desc=f"{topology.name}-{self.loss}-{self.optimizer}")
+        self.net_, self.loss_, self.history_ = twin.net, twin.loss, twin.history
+        self.spaces_, self.feature_blocks_, start = {}, [], 0
+        for k in ks:  # each k's prototypes, embedded once for every space
+            kmeans = ClassWiseKMeans(k=k, random_state=int(rng.integers(2**31 - 1))).fit(network_inputs, labels)
+            representations = self._represent(kmeans.prototypes_, spaces)
+            for space in spaces:
+                transformer = SPACES.get(space).for_loss(self.loss_, self.device_)
+                self.spaces_[(space, k)] = transformer.fit(representations[transformer.source])
+                width = k * len(self.classes_)
+                self.feature_blocks_.append((space, k, slice(start, start + width)))
+                start += width
+        self.n_output_features_ = start
+        self.topology_ = topology
+        return self
+
+    def _check_params(self, ks) -> None:
+        for name, value, least in (("iterations", self.iterations, 1), ("batch_size", self.batch_size, 2),
+                                   ("embed_batch_size", self.embed_batch_size, 1)):
+            if not isinstance(value, numbers.Integral) or value < least:
+                raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
+        if any(k < 1 for k in ks):
+            raise ValueError(f"prototypes must be positive integers (k per class), got {self.prototypes!r}")
+        if not (isinstance(self.lr, numbers.Real) and np.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+        get_loss(self.loss)
+
+    def _spaces(self, topology) -> tuple[str, ...]:
+        spaces = tuple(SPACES.canonical(s) for s in _as_tuple(self.space, "space", str))
+        if "deeper" in spaces and topology.deeper is None:
+            raise ValueError(f"topology {topology.name} names no DEEPER layer: use space='fully'")
+        return spaces
+
+    def _network_inputs(self, inputs: np.ndarray, topology, fitting: bool) -> np.ndarray:
+        spectra = is_spectra(inputs)
+        if spectra != (topology.dims == 1):
+            raise ValueError(f"topology {topology.name} is {topology.dims}-D but X holds "
+                             f"{'spectra (n, L)' if spectra else 'images'}: use a {'1' if spectra else '2'}-D topology")
+        channels = 1 if spectra else inputs.shape[-1]
+        if fitting:
+            minimum = topology.min_input_size(channels)
+            if self.input_size is None:
+                size = max(natural_size(inputs), minimum)
+            elif not isinstance(self.input_size, numbers.Integral) or self.input_size < minimum:
+                raise ValueError(f"input_size must be an integer >= {minimum} (the minimum of topology "
+                                 f"{topology.name}), got {self.input_size!r}; None picks it")
+            else:
+                size = int(self.input_size)
+            self.input_size_, self.n_channels_ = size, channels
+            if spectra:
+                self.n_features_in_ = inputs.shape[1]
+        else:
+            if spectra and inputs.shape[1] != self.n_features_in_:
+                raise ValueError(f"X has {inputs.shape[1]} features, but SiameseDissimilarity is expecting "
+                                 f"{self.n_features_in_} features as input")
+            if channels != self.n_channels_:
+                raise ValueError(f"X has {channels} channels, the network was trained on {self.n_channels_}")
+        return to_network_input(inputs, self.input_size_)
+
+    def _represent(self, network_inputs: np.ndarray, spaces) -> dict[str, torch.Tensor]:
+        """Every input through the twin once: its features and, for DEEPER, its reduced inner layer."""
+        deeper = any(SPACES.get(s).source == "deeper" for s in spaces)
+        features, taps = self.net_.embed(network_inputs, batch_size=self.embed_batch_size,
+                                         tap=(lambda a: dct_reduce(a, DCT_KEEP)) if deeper else None)
+        return {"features": features, "deeper": taps}
+
+    # -- transforming -----------------------------------------------------------------------------
+    def transform(self, X) -> np.ndarray:
+        """Dissimilarity vectors (n, n_output_features_) float32, blocks as ``feature_blocks_``."""
+        check_is_fitted(self)
+        inputs = check_inputs(X)
+        representations = self._represent(self._network_inputs(inputs, self.topology_, False),
+                                           {space for space, _, _ in self.feature_blocks_})
+        out = np.empty((len(inputs), self.n_output_features_), dtype=np.float32)
+        for space, k, columns in self.feature_blocks_:
+            transformer = self.spaces_[(space, k)]
+            out[:, columns] = transformer.transform(representations[transformer.source])
+        return out
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """``<space>_k<k>_<class>_<j>`` for every output column."""
+        check_is_fitted(self)
+        return np.array([f"{space}_k{k}_{c}_{j}" for space, k, _ in self.feature_blocks_
+                         for c in self.classes_ for j in range(k)], dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.input_tags.three_d_array = True
+        tags.non_deterministic = False
+        return tags
+
+
+__all__ = ["SiameseDissimilarity", "resolve_seed"]

@@ -1,0 +1,67 @@
+"""Siamese training objectives, one per module, on one registry.
+
+A loss is a small ``nn.Module`` (it may own learnable parameters, like the BCE head) that declares
+what generic code needs, so that nothing outside it tests a loss's name:
+
+- ``arity``: 2 (pairs) or 3 (triplets), the groups of features ``forward`` takes;
+- ``default_sampler``: the sampler it trains on unless told otherwise (:mod:`dissim.train.samplers`);
+- ``profile_options``: constructor argument -> recipe profile setting (e.g. the triplet margin); these
+  settings become part of a trained member's cache key;
+- ``forward(*features, target=None)``: the batch loss;
+- ``fully(fx, fp)``: the FULLY dissimilarity feature between every image and prototype embedding;
+- ``similarity(fx, fr)``: how alike queries and references are (higher = more alike), for matching;
+- ``pair_logits(f1, f2)`` (optional): logits of "same class" for pairs, for validation pair losses.
+
+Register new ones with ``@register_loss("name")``.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from ...errors import UserError
+from ...registry import Registry
+
+
+def _register_builtins() -> None:
+    from . import bce, triplet  # noqa: F401  (their decorators register them)
+
+
+LOSSES = Registry("loss", populate=_register_builtins, plural="losses")
+
+
+def register_loss(name: str):
+    """Class decorator registering a Siamese loss under ``name``."""
+
+    def decorate(cls):
+        LOSSES.register(name, cls)
+        cls.name = name
+        return cls
+
+    return decorate
+
+
+def list_losses() -> list[str]:
+    return LOSSES.names()
+
+
+def get_loss(name: str) -> type[nn.Module]:
+    """The loss class registered as ``name`` (or at ``pkg.module:Name``)."""
+    return LOSSES.get(name)
+
+
+def check_loss(name: str) -> str:
+    get_loss(name)
+    return name
+
+
+def create_loss(name: str, embedding_dim: int, **options) -> nn.Module:
+    """An instance of loss ``name`` for embeddings of ``embedding_dim``."""
+    cls = get_loss(name)
+    try:
+        return cls(embedding_dim, **options)
+    except TypeError as exc:
+        raise UserError(f"loss {name!r} does not take the options {sorted(options)}: {exc}") from None
+
+
+__all__ = ["LOSSES", "check_loss", "create_loss", "get_loss", "list_losses", "register_loss"]

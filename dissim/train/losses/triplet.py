@@ -1,0 +1,46 @@
+"""The triplet loss (the paper's "Triplet"): anchors nearer their positives than their negatives."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import register_loss
+
+
+def euclidean(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """sqrt(Σ(a − b)² + 1e-6) along the last axis (the authors' triplet distance)."""
+    return torch.sqrt(((a - b) ** 2).sum(-1) + 1e-6)
+
+
+def all_pairs_euclidean(fx: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
+    """:func:`euclidean` between every row of ``fx`` and of ``fp``: (N, P)."""
+    sq = (fx * fx).sum(1, keepdim=True) - 2 * fx @ fp.T + (fp * fp).sum(1)
+    return torch.sqrt(sq.clamp_min(0) + 1e-6)
+
+
+@register_loss("triplet")
+class TripletLoss(nn.Module):
+    """max(‖A − P‖₂ − ‖A − N‖₂ + margin, 0), averaged over the batch; no head.
+
+    FULLY is the Euclidean distance sqrt(Σ(F(x) − F(p))² + 1e-6) (the authors' repository README);
+    the matching similarity is its negative.
+    """
+
+    arity = 3
+    default_sampler = "class-balanced-triplets"
+    profile_options = {"margin": "triplet_margin"}
+
+    def __init__(self, embedding_dim: int, margin: float = 1.0):
+        super().__init__()
+        self.margin = margin
+
+    def forward(self, anchor, positive, negative, target=None) -> torch.Tensor:
+        return F.relu(euclidean(anchor, positive) - euclidean(anchor, negative) + self.margin).mean()
+
+    def fully(self, fx: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
+        return all_pairs_euclidean(fx, fp)
+
+    def similarity(self, fx: torch.Tensor, fr: torch.Tensor) -> torch.Tensor:
+        return -all_pairs_euclidean(fx, fr)

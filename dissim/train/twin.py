@@ -1,0 +1,106 @@
+"""Build a Siamese network (twin, loss, optimizer, sampler) from its settings and train it: the
+shared core behind every estimator and protocol that learns a similarity."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import UserError
+from ..nets import SiameseNet, Topology
+from ..optim import create_optimizer
+from .augment import AUGMENTATIONS
+from .loop import TrainHistory, fit
+from .losses import create_loss, get_loss
+from .samplers import SAMPLERS
+from .validation import Validator
+
+
+@dataclass(frozen=True)
+class TwinConfig:
+    """How a Siamese network is built and trained.
+
+    Budget: ``iterations`` steps in one epoch, or ``epochs`` epochs of the sampler's epoch length
+    (``BalancedBootstrapPairSampler``: one bootstrap iteration). ``lr_halving_epochs`` halves the
+    learning rate every so many epochs; with validation items, the best epoch's weights are kept
+    and ``patience`` epochs without improvement stop training. ``augmentation`` names a policy of
+    :mod:`dissim.train.augment` (None: no augmentation, and no random stream reserved for it).
+    """
+
+    topology: Topology
+    loss: str = "bce"
+    loss_options: dict = field(default_factory=dict)
+    optimizer: str = "adam"
+    optimizer_options: dict = field(default_factory=dict)
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.99)
+    batch_size: int = 180
+    iterations: int | None = 3000
+    epochs: int | None = None
+    sampler: str | None = None  # None: the loss's default
+    activation: str = "sigmoid"
+    lr_halving_epochs: int | None = None
+    patience: int | None = None
+    early_stopping: str = "ranking"
+    augmentation: str | None = None
+
+
+@dataclass
+class TrainedTwin:
+    """A trained twin with the loss that compares its features, and how training went."""
+
+    net: SiameseNet
+    loss: nn.Module
+    history: TrainHistory
+
+
+def _devices_to_fork(device: torch.device) -> list[int]:
+    return [device.index or 0] if device.type == "cuda" else []
+
+
+def train_twin(inputs: np.ndarray, labels: np.ndarray, config: TwinConfig, *, seed: int, rng: np.random.Generator,
+               device: torch.device | str = "cpu", validation: tuple | None = None, progress: bool = False,
+               desc: str = "train") -> TrainedTwin:
+    """Train a twin on ``inputs`` (N, C, H, W) images or (N, L) spectra with class ``labels``.
+
+    ``seed`` seeds the network's initialisation (torch, forked: the caller's global torch random
+    state is left as it was); ``rng`` draws the pairs or triplets (and validation pairs and the
+    augmentation seed), and goes on for the caller afterwards. ``validation`` = (inputs, labels).
+    """
+    device = torch.device(device)
+    inputs = np.asarray(inputs)
+    in_channels, size = (1, inputs.shape[-1]) if inputs.ndim == 2 else (inputs.shape[1], inputs.shape[-1])
+    loss_class = get_loss(config.loss)
+    sampler_class = SAMPLERS.get(config.sampler or loss_class.default_sampler)
+    if (config.iterations is None) == (config.epochs is None):
+        raise UserError("give the training budget as iterations or as epochs (one of them)")
+    with torch.random.fork_rng(devices=_devices_to_fork(device)):
+        torch.manual_seed(seed)
+        net = SiameseNet(config.topology, in_channels, size, config.activation).to_device(device)
+        loss = create_loss(config.loss, net.embedding_dim, **config.loss_options).to(device)
+        sampler = sampler_class(labels, rng)
+        steps = config.iterations or sampler.batches_per_epoch(config.batch_size)
+        epochs = config.epochs or 1
+        optimizer = create_optimizer(config.optimizer, list(net.parameters()) + list(loss.parameters()),
+                                     lr=config.lr, betas=tuple(config.betas), niter=epochs * steps,
+                                     **config.optimizer_options)
+        scheduler = (torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_halving_epochs, gamma=0.5)
+                     if config.lr_halving_epochs else None)
+        validator = Validator(*validation, rng) if validation is not None else None
+        augment = (AUGMENTATIONS.create(config.augmentation, int(rng.integers(2**63)))
+                   if config.augmentation is not None else None)
+        data = torch.as_tensor(_training_array(inputs)).to(device)
+        history = fit(net, loss, optimizer, data, sampler, batch_size=config.batch_size, epochs=epochs,
+                      steps_per_epoch=steps, augment=augment, validator=validator, patience=config.patience,
+                      early_stopping=config.early_stopping, scheduler=scheduler, progress=progress, desc=desc)
+    return TrainedTwin(net, loss, history)
+
+
+def _training_array(inputs: np.ndarray) -> np.ndarray:
+    """Images keep their dtype (uint8 stays compact on the device); spectra become float32."""
+    if inputs.ndim == 2:
+        return np.ascontiguousarray(inputs, dtype=np.float32)
+    return np.ascontiguousarray(inputs)
