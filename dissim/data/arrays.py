@@ -67,3 +67,54 @@ def to_network_input(inputs: np.ndarray, size: int) -> np.ndarray:
     for i, image in enumerate(inputs):
         out[i] = preprocess_one(image, size)
     return out
+
+
+def check_labelled(X, y, owner: str) -> tuple[np.ndarray, np.ndarray]:
+    """(checked inputs, labels) for fitting ``owner``; ValueError when y is missing or does not match X."""
+    if y is None:
+        raise ValueError(f"{owner} requires y to be passed, but the target y is None")
+    inputs = check_inputs(X)
+    y = np.asarray(y)
+    if y.ndim != 1 or len(y) != len(inputs):
+        raise ValueError(f"y must be 1-D with one label per item of X ({len(inputs)}), got shape {y.shape}")
+    return inputs, y
+
+
+class InputShape:
+    """The network input a fitted estimator brings every later X to: side (or length) and channels.
+
+    ``fit`` picks the size (``input_size``, or the larger of the inputs' size and the topology's
+    minimum) and remembers the channels (and, for spectra, the length, as ``n_features``);
+    calling it on checked inputs returns them at that size, refusing inputs the network cannot take.
+    """
+
+    def __init__(self, topology, input_size, owner: str):
+        self.topology, self.input_size, self.owner = topology, input_size, owner
+
+    def _check_kind(self, inputs: np.ndarray) -> None:
+        spectra, topology = is_spectra(inputs), self.topology
+        if spectra != (topology.dims == 1):
+            raise ValueError(f"topology {topology.name} is {topology.dims}-D but X holds "
+                             f"{'spectra (n, L)' if spectra else 'images'}: use a {'1' if spectra else '2'}-D topology")
+
+    def fit(self, inputs: np.ndarray) -> "InputShape":
+        self._check_kind(inputs)
+        self.channels = 1 if is_spectra(inputs) else inputs.shape[-1]
+        minimum = self.topology.min_input_size(self.channels)
+        size = self.input_size if self.input_size is not None else max(natural_size(inputs), minimum)
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < minimum:
+            raise ValueError(f"input_size must be an integer >= {minimum} (the minimum of topology "
+                             f"{self.topology.name}), got {self.input_size!r}; None picks it")
+        self.size = int(size)
+        self.n_features = inputs.shape[1] if is_spectra(inputs) else None
+        return self
+
+    def __call__(self, inputs: np.ndarray) -> np.ndarray:
+        self._check_kind(inputs)
+        if self.n_features is not None and inputs.shape[1] != self.n_features:
+            raise ValueError(f"X has {inputs.shape[1]} features, but {self.owner} is expecting {self.n_features} "
+                             "features as input")
+        channels = 1 if is_spectra(inputs) else inputs.shape[-1]
+        if channels != self.channels:
+            raise ValueError(f"X has {channels} channels, the network was trained on {self.channels}")
+        return to_network_input(inputs, self.size)

@@ -82,6 +82,8 @@ class SumRuleEnsemble(ClassifierMixin, _BaseComposition):
         for name, estimator in self.members:
             if not (hasattr(estimator, "decision_function") or hasattr(estimator, "predict_proba")):
                 raise ValueError(f"member {name!r} has neither decision_function nor predict_proba")
+        if y is None:
+            raise ValueError("SumRuleEnsemble requires y to be passed, but the target y is None")
         y = np.asarray(y)
         check_classification_targets(y)
         self.classes_ = np.unique(y)
@@ -105,7 +107,13 @@ class SumRuleEnsemble(ClassifierMixin, _BaseComposition):
         return fused[:, 1] - fused[:, 0] if len(self.classes_) == 2 else fused
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[np.argmax(self._fused(X), axis=1)]
+        fused = self._fused(X)
+        return self.classes_[np.argmax(fused, axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # X goes to the members as it is: they accept it or refuse it
+        return tags
 
     def predict_proba(self, X) -> np.ndarray:
         fused = self._fused(X)

@@ -25,7 +25,7 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..data.arrays import check_inputs, is_spectra, natural_size, to_network_input
+from ..data.arrays import InputShape, check_inputs, check_labelled
 from ..data.splits import class_validation_split
 from ..errors import UserError
 from ..nets import get_topology
@@ -139,6 +139,7 @@ class LMNNMatcher(_Matcher):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # convergence chatter; max_iter bounds the run
             self.lmnn_ = lmnn.fit(self.pca_.transform(X), y)
+        self.n_iter_ = getattr(self.lmnn_, "n_iter_", self.max_iter)
         return self
 
     def transform(self, X) -> np.ndarray:
@@ -186,10 +187,7 @@ class SiameseMatcher(_Matcher):
         self.verbose = verbose
 
     def fit(self, X, y, validation=None) -> "SiameseMatcher":
-        inputs = check_inputs(X)
-        y = np.asarray(y)
-        if y.ndim != 1 or len(y) != len(inputs):
-            raise ValueError(f"y must be 1-D with one label per item of X ({len(inputs)}), got shape {y.shape}")
+        inputs, y = check_labelled(X, y, "SiameseMatcher")
         for name in ("epochs", "batch_size", "lr_halving_epochs", "patience"):
             value = getattr(self, name)
             if not isinstance(value, numbers.Integral) or value < 1:
@@ -205,10 +203,13 @@ class SiameseMatcher(_Matcher):
                 validation = (inputs[held_out], y[held_out])
                 inputs, y = inputs[train], y[train]
         self.topology_, self.device_ = topology, resolve_device(self.device)
-        network_inputs = self._network_inputs(inputs, fitting=True)
+        self.input_shape_ = InputShape(topology, self.input_size, "SiameseMatcher").fit(inputs)
+        self.input_size_ = self.input_shape_.size
+        if self.input_shape_.n_features is not None:
+            self.n_features_in_ = self.input_shape_.n_features
+        network_inputs = self.input_shape_(inputs)
         if validation is not None:
-            validation = (self._network_inputs(check_inputs(validation[0], name="validation X"), fitting=False),
-                          np.asarray(validation[1]))
+            validation = (self.input_shape_(check_inputs(validation[0], name="validation X")), np.asarray(validation[1]))
         config = TwinConfig(topology=topology, loss=self.loss, optimizer=self.optimizer, lr=float(self.lr),
                             betas=tuple(self.betas), batch_size=int(self.batch_size), iterations=None,
                             epochs=int(self.epochs), sampler=self.sampler, activation=self.activation,
@@ -220,36 +221,23 @@ class SiameseMatcher(_Matcher):
         self.net_, self.loss_, self.history_ = twin.net, twin.loss, twin.history
         return self
 
-    def _network_inputs(self, inputs: np.ndarray, fitting: bool) -> np.ndarray:
-        spectra, topology = is_spectra(inputs), self.topology_
-        if spectra != (topology.dims == 1):
-            raise ValueError(f"topology {topology.name} is {topology.dims}-D but X holds "
-                             f"{'spectra (n, L)' if spectra else 'images'}: use a {'1' if spectra else '2'}-D topology")
-        if fitting:
-            minimum = topology.min_input_size(1 if spectra else inputs.shape[-1])
-            size = self.input_size if self.input_size is not None else max(natural_size(inputs), minimum)
-            if not isinstance(size, numbers.Integral) or size < minimum:
-                raise ValueError(f"input_size must be an integer >= {minimum} (the minimum of topology "
-                                 f"{topology.name}), got {size!r}; None picks it")
-            self.input_size_ = int(size)
-            self.input_shape_ = inputs.shape[1:]
-            if spectra:
-                self.n_features_in_ = inputs.shape[1]
-        elif spectra and inputs.shape[1] != self.input_shape_[0]:
-            raise ValueError(f"X has {inputs.shape[1]} features, but SiameseMatcher is expecting "
-                             f"{self.input_shape_[0]} features as input")
-        return to_network_input(inputs, self.input_size_)
-
     def embed(self, X):
         """f(x) of every item, as a float32 tensor on the network's device."""
         check_is_fitted(self)
-        return self.net_.embed(self._network_inputs(check_inputs(X), fitting=False))[0]
+        return self.net_.embed(self.input_shape_(check_inputs(X)))[0]
 
     def transform(self, X) -> np.ndarray:
         return self.embed(X).float().cpu().numpy()
 
     def similarity(self, queries, references) -> np.ndarray:
         return self.compare(self.embed(queries), self.embed(references))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.input_tags.three_d_array = True
+        tags.transformer_tags.preserves_dtype = ["float32"]  # network features: float32 whatever comes in
+        return tags
 
     def compare(self, fq, fr) -> np.ndarray:
         """The loss's similarity of embeddings (Q, D) and (R, D): (Q, R) float32."""
@@ -277,7 +265,8 @@ def matcher_state(matcher) -> dict:
         return {"kind": "siamese", "params": params, "net": matcher.net_.spec(),
                 "net_state": {k: v.detach().cpu().clone() for k, v in matcher.net_.state_dict().items()},
                 "loss_state": {k: v.detach().cpu().clone() for k, v in matcher.loss_.state_dict().items()},
-                "input_size": matcher.input_size_, "input_shape": list(matcher.input_shape_)}
+                "input_size": matcher.input_shape_.size, "channels": matcher.input_shape_.channels,
+                "n_features": matcher.input_shape_.n_features}
     if isinstance(matcher, (NearestL2, NearestCosine)):
         return {"kind": "nn-l2" if isinstance(matcher, NearestL2) else "nn-cosine", "params": params,
                 "n_features_in": int(matcher.n_features_in_)}
@@ -301,7 +290,9 @@ def matcher_from_state(state: dict):
     matcher = SiameseMatcher(**{**state["params"], "topology": net.topology, "device": "cpu"})
     matcher.net_, matcher.loss_, matcher.history_ = net.eval(), loss.eval(), None
     matcher.topology_, matcher.device_ = net.topology, "cpu"
-    matcher.input_size_, matcher.input_shape_ = int(state["input_size"]), tuple(state["input_shape"])
-    if net.topology.dims == 1:
-        matcher.n_features_in_ = matcher.input_shape_[0]
+    shape = InputShape(net.topology, None, "SiameseMatcher")
+    shape.size, shape.channels, shape.n_features = int(state["input_size"]), state["channels"], state["n_features"]
+    matcher.input_shape_, matcher.input_size_ = shape, shape.size
+    if shape.n_features is not None:
+        matcher.n_features_in_ = shape.n_features
     return matcher

@@ -24,9 +24,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import scipy.sparse
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.exceptions import NotFittedError
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from .. import __version__
 from ..data.spectral import SpectralPreprocessing, resample
@@ -42,7 +44,7 @@ FORMAT_VERSION = 2  # version 1 (dissim 0.1 before the shared core) is still rea
 class Match:
     """One answer to a query: a class, its similarity and the reference that gave it."""
 
-    label: str
+    label: object  # as given to fit/add (class names are strings for spectra libraries)
     similarity: float
     reference: str
 
@@ -61,7 +63,12 @@ class ReferenceLibrary(ClassifierMixin, BaseEstimator):
     # -- fitting and changes -------------------------------------------------------------------
     def fit(self, X, y, ids=None, wavenumbers=None) -> "ReferenceLibrary":
         """Train the matcher on (X, y) if it is not trained yet; then hold exactly X as references."""
+        if y is None:
+            raise ValueError("ReferenceLibrary requires y to be passed, but the target y is None")
         prepared = self.prepare(X, wavenumbers, where="fit")
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        self.n_features_in_ = prepared.shape[1]
         matcher = self.matcher if self.matcher is not None else NearestCosine()
         try:
             check_is_fitted(matcher)
@@ -84,9 +91,8 @@ class ReferenceLibrary(ClassifierMixin, BaseEstimator):
 
     def _empty(self) -> None:
         self.embeddings_, self.labels_, self.ids_ = None, [], []
-        self.embedded_rows = getattr(self, "embedded_rows", 0)  # items passed through the matcher (adds, queries)
 
-    def add(self, X, y: str | Sequence[str], ids: Sequence[str] | None = None, wavenumbers=None) -> int:
+    def add(self, X, y, ids: Sequence[str] | None = None, wavenumbers=None) -> int:
         """Embed and store new references (nothing stored is recomputed); returns how many."""
         if not hasattr(self, "labels_"):
             self.clear()
@@ -94,17 +100,18 @@ class ReferenceLibrary(ClassifierMixin, BaseEstimator):
 
     def _store(self, prepared: np.ndarray, y, ids) -> int:
         n = len(prepared)
-        labels = [y] * n if isinstance(y, str) else [str(label) for label in np.asarray(y).tolist()]
+        labels = [y] * n if np.ndim(y) == 0 else np.asarray(y).tolist()
         if len(labels) != n:
             raise UserError(f"add: {n} items but {len(labels)} labels; give one label per item (or one for all)")
-        if any(not label.strip() for label in labels):
+        labels = [label.strip() if isinstance(label, str) else label for label in labels]
+        if any(label == "" for label in labels):
             raise UserError("add: empty label; every reference needs a class name")
         ids = [f"ref-{len(self.ids_) + i}" for i in range(n)] if ids is None else [str(i) for i in ids]
         if len(ids) != n:
             raise UserError(f"add: {n} items but {len(ids)} reference ids")
         features = self._embed(prepared)
         self.embeddings_ = features if self.embeddings_ is None else np.concatenate([self.embeddings_, features])
-        self.labels_ += [label.strip() for label in labels]
+        self.labels_ += labels
         self.ids_ += ids
         return n
 
@@ -114,7 +121,7 @@ class ReferenceLibrary(ClassifierMixin, BaseEstimator):
         keep = [i for i, known in enumerate(self.labels_) if known != label]
         removed = len(self.labels_) - len(keep)
         if removed == 0:
-            near = [c for c in self.classes_ if c.lower() == str(label).lower()]
+            near = [c.item() for c in self.classes_ if str(c).lower() == str(label).lower()]
             hint = f" (did you mean {near[0]!r}?)" if near else ""
             raise UserError(f"remove: the library holds no class {label!r}{hint}; "
                             f"it holds {len(self.classes_)} classes (list them with `info --classes`)")
@@ -130,7 +137,7 @@ class ReferenceLibrary(ClassifierMixin, BaseEstimator):
     @property
     def classes_(self) -> np.ndarray:
         """The distinct labels held, sorted."""
-        return np.array(sorted(set(self.labels_)), dtype=object)
+        return np.unique(np.asarray(self.labels_))
 
     @property
     def references(self) -> list[tuple[str, str]]:
@@ -146,19 +153,20 @@ class ReferenceLibrary(ClassifierMixin, BaseEstimator):
     # -- input checks and embedding ------------------------------------------------------------------
     def to_grid(self, X, wavenumbers=None, where: str = "spectra") -> np.ndarray:
         """Items (N, L) or one item (L,) as float64 (N, L), on the library's grid if it has one."""
-        try:
-            array = np.asarray(X, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise UserError(f"{where}: not an array of numbers (ragged rows?): give items of equal length") from None
-        if array.ndim == 1:
-            array = array[None, :]
-        if array.ndim != 2 or array.shape[0] == 0:
-            raise UserError(f"{where}: expected one item or a 2-D array (items x points), got shape {array.shape}")
+        if scipy.sparse.issparse(X):
+            raise TypeError(f"{where}: sparse input is not supported; give a dense array")
+        X = np.asarray(X)
+        if X.ndim == 1:
+            X = X[None, :]
+        array = check_array(X, dtype=np.float64, ensure_all_finite=False, input_name=where)
         bad = ~np.isfinite(array).all(axis=1)
         if bad.any():
             raise UserError(f"{where}: item {int(np.flatnonzero(bad)[0])} contains NaN or infinite values; "
                             "clean it (or drop it) first")
         if self.wavenumbers is None:
+            if hasattr(self, "n_features_in_") and array.shape[1] != self.n_features_in_:
+                raise ValueError(f"X has {array.shape[1]} features, but ReferenceLibrary is expecting "
+                                 f"{self.n_features_in_} features as input")
             return array
         grid = np.asarray(self.wavenumbers, dtype=np.float64)
         if wavenumbers is not None:
@@ -181,18 +189,19 @@ class ReferenceLibrary(ClassifierMixin, BaseEstimator):
         return self.preprocessing(array) if self.preprocessing is not None else array
 
     def _embed(self, prepared: np.ndarray) -> np.ndarray:
-        self.embedded_rows = getattr(self, "embedded_rows", 0) + len(prepared)
         return np.concatenate([self.matcher_.transform(prepared[i:i + self.batch_size])
                                for i in range(0, len(prepared), self.batch_size)])
 
     # -- queries -------------------------------------------------------------------------------------
     def _class_scores(self, X, wavenumbers=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(similarity to every reference (Q, R), best per class (Q, C), class codes of references, classes)."""
+        empty = ("the library is empty; add references first (ReferenceLibrary.fit or add, or python -m dissim.library "
+                 "add)")
+        check_is_fitted(self, "labels_", msg=f"query: {empty}")
         if len(self) == 0:
-            raise UserError("query: the library is empty; add references first "
-                            "(ReferenceLibrary.add, or python -m dissim.library add)")
+            raise UserError(f"query: {empty}")
         features = self._embed(self.prepare(X, wavenumbers, where="query"))
-        classes, codes = np.unique(np.asarray(self.labels_, dtype=object), return_inverse=True)
+        classes, codes = np.unique(np.asarray(self.labels_), return_inverse=True)
         order = np.argsort(codes, kind="stable")
         starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
         similarity = np.concatenate([self.matcher_.compare(features[i:i + self.batch_size], self.embeddings_)
@@ -212,13 +221,15 @@ class ReferenceLibrary(ClassifierMixin, BaseEstimator):
             matches = []
             for c in order:  # the reference that gave class c its score
                 ref = int(np.argmax(np.where(codes == c, similarity[row], -np.inf)))
-                matches.append(Match(str(classes[c]), float(best[row, c]), self.ids_[ref]))
+                matches.append(Match(classes[c].item(), float(best[row, c]), self.ids_[ref]))
             answers.append(matches)
         return answers
 
     def decision_function(self, X) -> np.ndarray:
-        """Each class's best similarity (Q, C), columns in ``classes_`` order."""
-        return self._class_scores(X)[1]
+        """Each class's best similarity (Q, C), columns in ``classes_`` order; with two classes the
+        second column minus the first (Q,), positive for ``classes_[1]``."""
+        best = self._class_scores(X)[1]
+        return best[:, 1] - best[:, 0] if best.shape[1] == 2 else best
 
     def predict(self, X) -> np.ndarray:
         _, best, _, classes = self._class_scores(X)
@@ -235,7 +246,9 @@ class ReferenceLibrary(ClassifierMixin, BaseEstimator):
             "axis": self.axis, "batch_size": self.batch_size,
             "preprocessing": None if self.preprocessing is None else self.preprocessing.to_dict(),
             "info": dict(info if info is not None else getattr(self, "info_", {})),
-            "embeddings": None if self.embeddings_ is None else torch.as_tensor(self.embeddings_), "labels": list(self.labels_), "ids": list(self.ids_),
+            "n_features_in": getattr(self, "n_features_in_", None),
+            "embeddings": None if self.embeddings_ is None else torch.as_tensor(self.embeddings_),
+            "labels": np.asarray(self.labels_).tolist(), "ids": list(self.ids_),
         }
         return atomic_write(Path(path), lambda tmp: torch.save(state, tmp))
 
@@ -264,8 +277,9 @@ class ReferenceLibrary(ClassifierMixin, BaseEstimator):
         embeddings = state["embeddings"]
         library.embeddings_ = None if embeddings is None or not len(state["labels"]) else embeddings.numpy()
         library.labels_, library.ids_ = list(state["labels"]), list(state["ids"])
+        if state.get("n_features_in") is not None:
+            library.n_features_in_ = state["n_features_in"]
         library.info_ = dict(state.get("info") or {})
-        library.embedded_rows = 0
         return library
 
 
@@ -278,5 +292,5 @@ def _from_version_1(state: dict) -> dict:
     matcher = {"kind": "siamese", "params": {"loss": "bce"}, "net": net,
                "net_state": {k: v for k, v in weights.items() if k.startswith("backbone.")},
                "loss_state": {k: v for k, v in weights.items() if k.startswith("head.")},
-               "input_size": spec["length"], "input_shape": [spec["length"]]}
+               "input_size": spec["length"], "channels": 1, "n_features": spec["length"]}
     return {**state, "matcher": matcher}

@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ..data.arrays import check_inputs, is_spectra, natural_size, to_network_input
+from ..data.arrays import InputShape, check_inputs, check_labelled
 from ..nets import get_topology
 from ..provenance import resolve_device
 from ..train import TwinConfig, get_loss, train_twin
@@ -78,10 +78,7 @@ class SiameseDissimilarity(TransformerMixin, BaseEstimator):
     # -- fitting ---------------------------------------------------------------------------------
     def fit(self, X, y, **fit_params) -> "SiameseDissimilarity":
         """Train the twin on (X, y) and pick the prototypes; returns self."""
-        inputs = check_inputs(X)
-        y = np.asarray(y)
-        if y.ndim != 1 or len(y) != len(inputs):
-            raise ValueError(f"y must be 1-D with one label per item of X ({len(inputs)}), got shape {y.shape}")
+        inputs, y = check_labelled(X, y, "SiameseDissimilarity")
         topology = get_topology(self.topology)
         spaces, ks = self._spaces(topology), _as_tuple(self.prototypes, "prototypes", numbers.Integral)
         self._check_params(ks)
@@ -93,7 +90,11 @@ class SiameseDissimilarity(TransformerMixin, BaseEstimator):
             worst = int(np.argmin(counts))
             raise ValueError(f"class {self.classes_[worst]!r} has {counts[worst]} items, fewer than the "
                              f"{max(ks)} prototypes per class asked: use prototypes <= {counts[worst]}")
-        network_inputs = self._network_inputs(inputs, topology, fitting=True)
+        self.input_shape_ = InputShape(topology, self.input_size, "SiameseDissimilarity").fit(inputs)
+        self.input_size_ = self.input_shape_.size
+        if self.input_shape_.n_features is not None:
+            self.n_features_in_ = self.input_shape_.n_features
+        network_inputs = self.input_shape_(inputs)
         seed = resolve_seed(self.random_state)
         rng = np.random.default_rng(seed)
         self.device_ = resolve_device(self.device)
@@ -135,32 +136,6 @@ class SiameseDissimilarity(TransformerMixin, BaseEstimator):
             raise ValueError(f"topology {topology.name} names no DEEPER layer: use space='fully'")
         return spaces
 
-    def _network_inputs(self, inputs: np.ndarray, topology, fitting: bool) -> np.ndarray:
-        spectra = is_spectra(inputs)
-        if spectra != (topology.dims == 1):
-            raise ValueError(f"topology {topology.name} is {topology.dims}-D but X holds "
-                             f"{'spectra (n, L)' if spectra else 'images'}: use a {'1' if spectra else '2'}-D topology")
-        channels = 1 if spectra else inputs.shape[-1]
-        if fitting:
-            minimum = topology.min_input_size(channels)
-            if self.input_size is None:
-                size = max(natural_size(inputs), minimum)
-            elif not isinstance(self.input_size, numbers.Integral) or self.input_size < minimum:
-                raise ValueError(f"input_size must be an integer >= {minimum} (the minimum of topology "
-                                 f"{topology.name}), got {self.input_size!r}; None picks it")
-            else:
-                size = int(self.input_size)
-            self.input_size_, self.n_channels_ = size, channels
-            if spectra:
-                self.n_features_in_ = inputs.shape[1]
-        else:
-            if spectra and inputs.shape[1] != self.n_features_in_:
-                raise ValueError(f"X has {inputs.shape[1]} features, but SiameseDissimilarity is expecting "
-                                 f"{self.n_features_in_} features as input")
-            if channels != self.n_channels_:
-                raise ValueError(f"X has {channels} channels, the network was trained on {self.n_channels_}")
-        return to_network_input(inputs, self.input_size_)
-
     def _represent(self, network_inputs: np.ndarray, spaces) -> dict[str, torch.Tensor]:
         """Every input through the twin once: its features and, for DEEPER, its reduced inner layer."""
         deeper = any(SPACES.get(s).source == "deeper" for s in spaces)
@@ -173,7 +148,7 @@ class SiameseDissimilarity(TransformerMixin, BaseEstimator):
         """Dissimilarity vectors (n, n_output_features_) float32, blocks as ``feature_blocks_``."""
         check_is_fitted(self)
         inputs = check_inputs(X)
-        representations = self._represent(self._network_inputs(inputs, self.topology_, False),
+        representations = self._represent(self.input_shape_(inputs),
                                            {space for space, _, _ in self.feature_blocks_})
         out = np.empty((len(inputs), self.n_output_features_), dtype=np.float32)
         for space, k, columns in self.feature_blocks_:
@@ -192,6 +167,7 @@ class SiameseDissimilarity(TransformerMixin, BaseEstimator):
         tags.target_tags.required = True
         tags.input_tags.three_d_array = True
         tags.non_deterministic = False
+        tags.transformer_tags.preserves_dtype = ["float32"]  # network features: float32 whatever comes in
         return tags
 
 

@@ -15,9 +15,15 @@ def euclidean(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def all_pairs_euclidean(fx: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
-    """:func:`euclidean` between every row of ``fx`` and of ``fp``: (N, P)."""
-    sq = (fx * fx).sum(1, keepdim=True) - 2 * fx @ fp.T + (fp * fp).sum(1)
-    return torch.sqrt(sq.clamp_min(0) + 1e-6)
+    """:func:`euclidean` between every row of ``fx`` and of ``fp``: (N, P), float32.
+
+    Expanded as |x|² − 2x·p + |p|² in float64: in float32 the cancellation for nearly equal
+    features (saturated sigmoids) is of the order of the distances themselves, and it depends on
+    how the product is blocked, so an item's features would change with the batch it came in.
+    """
+    x, p = fx.double(), fp.double()
+    sq = (x * x).sum(1, keepdim=True) - 2 * x @ p.T + (p * p).sum(1)
+    return torch.sqrt(sq.clamp_min(0) + 1e-6).float()
 
 
 @register_loss("triplet")
