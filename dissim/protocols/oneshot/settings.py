@@ -44,6 +44,21 @@ FIGURE_PARTITION = 1  # the partition whose Siamese features the t-SNE figure sh
 
 
 @dataclass(frozen=True)
+class OneShotRecipe:
+    name: str
+    description: str
+    settings: OneShotSettings
+    source: str
+    protocol: str = "oneshot"
+
+    def to_dict(self) -> dict:
+        values = asdict(self.settings)
+        settings = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+        return {"name": self.name, "protocol": self.protocol, "description": self.description, "settings": settings,
+                "source": self.source}
+
+
+@dataclass(frozen=True)
 class OneShotSettings:
     methods: tuple[str, ...] = setting(("nn-l2", "nn-cosine", "lmnn", "siamese", "nn-l2-als", "nn-cosine-als",
                                         "lmnn-als", "siamese-als"), nonempty=True)
@@ -67,21 +82,6 @@ class OneShotSettings:
     lmnn_max_iter: int = setting(200, minimum=1)
     threads: int = setting(1, minimum=1)
     tsne_min_spectra: int = setting(3, minimum=1)
-
-
-@dataclass(frozen=True)
-class OneShotRecipe:
-    name: str
-    description: str
-    settings: OneShotSettings
-    source: str
-    protocol: str = "oneshot"
-
-    def to_dict(self) -> dict:
-        values = asdict(self.settings)
-        settings = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
-        return {"name": self.name, "protocol": self.protocol, "description": self.description, "settings": settings,
-                "source": self.source}
 
 
 def parse_method(name: str) -> tuple[str, bool]:
