@@ -185,3 +185,19 @@ def test_dry_run_describes_the_default_recipe(capsys):
     assert run_main(["--pipeline", "oneshot", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "pipeline oneshot on rruff-ir" in out and "86 train / 17 validation / 69 test classes" in out
+
+
+def test_one_runner_serves_one_shot_too_parallel_tasks_and_fuse_only_give_the_same_table(tmp_path, capsys,
+                                                                                          monkeypatch):
+    recipe = write_recipe(tmp_path / "small.toml", methods=["nn-cosine", "siamese"])
+    base = ["--pipeline", str(recipe), "--no-progress"]
+    assert run_main([*base, "--out", str(tmp_path / "one")]) == 0
+    monkeypatch.setenv("DISSIM_CACHE", str(tmp_path / "fresh-cache"))
+    assert run_main([*base, "--jobs", "2", "--out", str(tmp_path / "two")]) == 0
+    assert run_main([*base, "--fuse-only", "--out", str(tmp_path / "again")]) == 0
+    capsys.readouterr()
+    table = (tmp_path / "one" / "table.csv").read_text()
+    assert (tmp_path / "two" / "table.csv").read_text() == table
+    assert (tmp_path / "again" / "table.csv").read_text() == table
+    predicted = np.load(tmp_path / "one" / "scores" / "siamese.npz")
+    assert len(predicted["partition_1_predicted"]) == len(predicted["partition_1_query_index"])

@@ -30,6 +30,8 @@ from .report import build_report
 
 
 class EnsembleProtocol:
+    """Members (topology x method x space x k) trained per fold, scored by SVMs, fused by the sum rule."""
+
     name = "ensemble"
     sections = ensemble_recipe.SECTIONS
     default_dataset = "digits"
@@ -44,6 +46,8 @@ class EnsembleProtocol:
         if not isinstance(dataset, ImageSet):
             raise UserError(f"{dataset.name} is not an image data set: pipeline {recipe.name} builds image "
                             "dissimilarity spaces; for spectra use --pipeline oneshot")
+        if dataset.n_classes < 2:
+            raise UserError(f"{dataset.name} has {dataset.n_classes} class: classification needs at least two")
         n_folds = len(dataset.folds)
         folds = list(recipe.folds) if recipe.folds else list(range(1, n_folds + 1))
         bad = [f for f in folds if not 1 <= f <= n_folds]

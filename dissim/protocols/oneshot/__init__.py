@@ -71,6 +71,8 @@ def _cache_key(data: SpectraSet, partition: Partition, method: str, s: OneShotSe
 
 
 class OneShotProtocol:
+    """Matchers learned on training classes, tested on unseen classes with one reference each."""
+
     name = "oneshot"
     sections = oneshot_settings.SECTIONS
     default_dataset = "rruff-ir"
