@@ -37,9 +37,10 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prototypes", help="k per class, e.g. 15,30")
     p.add_argument("--folds", help="which folds to run, e.g. 1,2 (default: all)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--jobs", type=int, default=1, help="tasks (trainings) run in parallel (default 1)")
-    p.add_argument("--threads", type=int, help="torch CPU threads per task (default: cores / jobs for ensembles, the "
-                   "recipe's for one-shot); results are bit-identical only for the same thread count")
+    p.add_argument("--jobs", type=int, help="tasks (trainings) run in parallel (default: one per CPU core, at most 4; "
+                   "one per GPU on CUDA); results do not depend on it")
+    p.add_argument("--threads", type=int, help="torch CPU threads per task (default 1; one-shot: the recipe's); results "
+                   "are bit-identical only for the same thread count")
     p.add_argument("--backend", default="loky", choices=["loky", "dask", "ray"], help="joblib backend")
     p.add_argument("--scheduler", help="address of an existing dask scheduler / ray cluster")
     p.add_argument("--seed", type=int, default=1, help="seeds everything (default 1)")
@@ -140,7 +141,7 @@ def recipe_flags(args) -> dict:
 
 
 def _check_run_options(args) -> None:
-    if args.jobs < 1:
+    if args.jobs is not None and args.jobs < 1:
         raise UserError(f"--jobs {args.jobs}: must be at least 1")
     if args.threads is not None and args.threads < 1:
         raise UserError(f"--threads {args.threads}: must be at least 1")

@@ -82,11 +82,12 @@ spaces = {list(spaces)!r}
 
 @pytest.fixture
 def cli(capsys):
-    """Run the CLI in-process: returns (exit status, stdout, stderr)."""
+    """Run the CLI in-process (one task at a time unless --jobs is given): returns (exit status, stdout, stderr)."""
     from dissim.pipelines.run import main
 
     def run(*args: str):
-        status = main([str(a) for a in args])
+        args = [str(a) for a in args]
+        status = main(args if "--jobs" in args or "--list" in args else [*args, "--jobs", "1"])
         captured = capsys.readouterr()
         return status, captured.out, captured.err
 

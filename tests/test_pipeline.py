@@ -19,7 +19,7 @@ def read_csv(path):
 
 
 def options(tree, out, **kw):
-    return RunOptions(dataset="folder", data_root=str(tree), out=out, progress=False, threads=1, **kw)
+    return RunOptions(dataset="folder", data_root=str(tree), out=out, progress=False, threads=1, **{"jobs": 1, **kw})
 
 
 @pytest.fixture

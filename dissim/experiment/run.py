@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from .. import __version__
 from ..data import load_dataset
 from ..errors import UserError
 from ..protocols import PROTOCOLS, RunOptions
-from ..provenance import device_name, versions
+from ..protocols.base import resolve_jobs
+from ..provenance import device_name, resolve_device, versions
 from ..storage import cache_root, check_writable_folder
 from .cache import ResultCache
 from .figures import write_figures
-from .runner import execute, split_cached
+from .runner import check_backend, execute, split_cached
 from .tables import write_config, write_report
 
 
 def run_experiment(recipe, options: RunOptions, on_task_done=None) -> Path:
     """Run (or re-fuse) a recipe and write its outputs; returns the output directory."""
     started = time.time()
+    options = replace(options, jobs=resolve_jobs(options.jobs, resolve_device(options.device)))
     protocol = PROTOCOLS.get(recipe.protocol)
     dataset = load_dataset(options.dataset or protocol.default_dataset, options.data_root, options.seed)
     out = Path(options.out) if options.out else Path("results") / dataset.name / recipe.name
@@ -28,6 +31,7 @@ def run_experiment(recipe, options: RunOptions, on_task_done=None) -> Path:
         print(protocol.describe(plan))
         return out
     check_writable_folder(out, "--out")  # before any work, not after it
+    check_backend(options.backend)
     cache = ResultCache(cache_root() / protocol.cache_folder)
     results, pending = split_cached(plan.tasks, cache)
     if options.fuse_only and pending:

@@ -11,6 +11,7 @@ entry as soon as its task ends, so a killed run loses only the tasks in flight.
 from __future__ import annotations
 
 import contextlib
+import importlib
 from collections.abc import Callable, Iterator
 
 import joblib
@@ -27,6 +28,18 @@ def _run_and_store(task, cache_root: str) -> tuple[str, Result]:
     result = task.run()
     ResultCache(cache_root).save(task.key, result)
     return task.key, result
+
+
+def check_backend(backend: str) -> None:
+    """The joblib backend can be used here (its extra is installed); UserError naming the extra otherwise."""
+    modules = {"loky": None, "dask": "dask.distributed", "ray": "ray.util.joblib"}
+    if backend not in modules:
+        raise UserError(f"unknown --backend {backend!r}: use loky, dask or ray")
+    if modules[backend]:
+        try:
+            importlib.import_module(modules[backend])
+        except ImportError:
+            raise UserError(f"--backend {backend} needs the {backend} extra: pip install 'dissim[{backend}]'") from None
 
 
 @contextlib.contextmanager
@@ -95,6 +108,7 @@ def execute(tasks: list, pending: list, results: dict[str, Result], cache: Resul
     with contextlib.ExitStack() as stack:
         bar = stack.enter_context(tqdm(total=len(tasks), initial=len(tasks) - len(pending), desc="tasks",
                                        disable=not progress, dynamic_ncols=True))
+        jobs = min(jobs, len(pending)) if backend == "loky" else jobs
         if jobs == 1 and backend == "loky":  # in this process: simplest to debug, no pickling
             outputs = (_run_and_store(t, str(cache.root)) for t in pending)
         else:

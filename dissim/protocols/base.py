@@ -50,8 +50,8 @@ class RunOptions:
     data_root: str | None = None
     seed: int = 1
     device: str = "auto"
-    jobs: int = 1
-    threads: int | None = None  # torch/BLAS threads per task; None: the protocol's default
+    jobs: int | None = None  # tasks at once; None: resolve_jobs picks
+    threads: int | None = None  # torch/BLAS threads per task; None: the protocol's default (results depend on it)
     backend: str = "loky"
     scheduler: str | None = None
     out: Path | None = None
@@ -67,9 +67,17 @@ def task_seed(*identity) -> int:
     return int(stable_hash(list(identity))[:8], 16)
 
 
-def default_threads(jobs: int) -> int:
-    """CPU cores shared evenly between parallel tasks."""
-    return max(1, (os.cpu_count() or 1) // max(1, jobs))
+DEFAULT_THREADS = 1  # per task; fixed, so that results do not depend on --jobs (float sums depend on threads)
+MAX_AUTO_JOBS = 4  # parallel trainings a CPU run starts by itself (each holds its own network and data)
+
+
+def resolve_jobs(jobs: int | None, device: str) -> int:
+    """``jobs``, or by default: one task per GPU on CUDA, one per CPU core (at most MAX_AUTO_JOBS) elsewhere."""
+    if jobs:
+        return jobs
+    if device.startswith("cuda"):
+        return 1 if ":" in device else max(1, torch.cuda.device_count())
+    return max(1, min(os.cpu_count() or 1, MAX_AUTO_JOBS))
 
 
 @contextlib.contextmanager

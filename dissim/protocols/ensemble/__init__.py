@@ -22,7 +22,7 @@ from ...nets import get_topology
 from ...provenance import resolve_device
 from ...storage import stable_hash
 from ...train import get_loss
-from ..base import PROTOCOLS, RunOptions, default_threads, task_seed
+from ..base import DEFAULT_THREADS, PROTOCOLS, RunOptions, task_seed
 from . import recipe as ensemble_recipe
 from .members import EnsemblePlan, UnitTask, keyed_profile, index_digest, plan_members, plan_units, score_key, unit_of
 from .recipe import EnsembleRecipe
@@ -71,7 +71,7 @@ class EnsembleProtocol:
             sizes[name] = max(recipe.profile.input_size, topology.min_input_size(dataset.channels))
         device = resolve_device(options.device)
         n_gpus = torch.cuda.device_count() if device == "cuda" else 0
-        threads = options.threads or default_threads(options.jobs)
+        threads = options.threads or DEFAULT_THREADS
         units, tasks = plan_units(recipe), []
         for unit in units:
             topology = topologies[unit.topology]
@@ -84,7 +84,8 @@ class EnsembleProtocol:
                     "topology": {"layers": topology.layers, "dims": topology.dims, "deeper": topology.deeper},
                     "method": {"loss": unit.method.loss, "optimizer": unit.method.optimizer,
                                "options": unit.method.options},
-                    "ks": unit.ks, "profile": keyed_profile(recipe.profile, unit), "seed": options.seed})
+                    "ks": unit.ks, "profile": keyed_profile(recipe.profile, unit), "seed": options.seed,
+                    "threads": threads})
                 tasks.append(UnitTask(
                     unit=unit, fold=fold, key=key, seed=task_seed(options.seed, unit.name, fold), topology=topology,
                     input_size=sizes[unit.topology], labels=dataset.labels, train_index=train, test_index=test,

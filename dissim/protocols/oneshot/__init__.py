@@ -52,9 +52,10 @@ def matcher_params(matcher: str, s: OneShotSettings, seed: int, device: str, pro
     return {}
 
 
-def _cache_key(data: SpectraSet, partition: Partition, method: str, s: OneShotSettings, seed: int) -> str:
+def _cache_key(data: SpectraSet, partition: Partition, method: str, s: OneShotSettings, seed: int, threads: int) -> str:
     base, als = parse_method(method)
     payload = {"v": CACHE_VERSION, "dissim": __version__, "data": data.fingerprint, "method": method, "seed": seed,
+               "threads": threads,
                "partition": partition.number,
                "index": stable_hash([partition.train_index.tolist(), partition.val_index.tolist(),
                                      partition.reference_index.tolist(), partition.query_index.tolist()])}
@@ -107,7 +108,7 @@ class OneShotProtocol:
                 seed = task_seed(options.seed, partition.number, method)
                 tasks.append(MatchTask(
                     method=method, matcher=base, als=als, partition=partition,
-                    key=_cache_key(data, partition, method, s, options.seed),
+                    key=_cache_key(data, partition, method, s, options.seed, threads),
                     params=matcher_params(base, s, seed, device, options.progress and options.jobs == 1),
                     labels=data.labels, threads=threads,
                     keep_embeddings=base == "siamese" and partition.number == FIGURE_PARTITION))
