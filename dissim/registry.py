@@ -72,9 +72,9 @@ class Registry:
         if entry_point is not None:
             try:
                 obj = entry_point.load()
-            except (ImportError, AttributeError) as exc:
+            except Exception as exc:  # an installed plugin that does not import is the user's to fix
                 raise UserError(f"{self.kind} {text!r} (entry point {entry_point.value!r}) cannot be loaded: "
-                                f"{exc}") from None
+                                f"{type(exc).__name__}: {exc}") from None
             return self._adapted(obj, text)
         where = f" ({self.flag})" if self.flag else ""
         raise UserError(f"unknown {self.kind} {text!r}{where}: known {self.plural} are {', '.join(self.names())}; "
@@ -133,6 +133,9 @@ def _import_attribute(path: str, kind: str, hint: str):
         obj = importlib.import_module(module_name)
     except ImportError as exc:
         raise UserError(f"{kind} {path!r}: cannot import module {module_name!r}: {exc}") from None
+    except Exception as exc:  # the user's module failed while importing (SyntaxError, its own errors, ...)
+        raise UserError(f"{kind} {path!r}: importing module {module_name!r} failed with "
+                        f"{type(exc).__name__}: {exc}; fix that module") from None
     for part in attribute.split("."):
         try:
             obj = getattr(obj, part)

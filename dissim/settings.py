@@ -29,17 +29,20 @@ def setting(default=dataclasses.MISSING, *, minimum=None, maximum=None, below=No
     return dataclasses.field(default=default, metadata=metadata)
 
 
-def recipe_path(name_or_path: str) -> Path:
-    """A packaged recipe by name (``pipelines/<name>.toml``) or a path to a .toml file."""
+def recipe_path(name_or_path: str, flag: str = "--pipeline") -> Path:
+    """A packaged recipe by name (``pipelines/<name>.toml``) or a path to a .toml file; ``flag`` says
+    where the name came from, for the error message."""
+    if not isinstance(name_or_path, (str, Path)) or not str(name_or_path).strip():
+        raise UserError(f"{flag}: give a recipe name or a path to a .toml file, got {name_or_path!r}")
     candidate = Path(name_or_path).expanduser()
     if candidate.suffix == ".toml" or candidate.is_file():
         if not candidate.is_file():
-            raise UserError(f"pipeline file {name_or_path} does not exist (--pipeline)")
+            raise UserError(f"pipeline file {name_or_path} does not exist ({flag})")
         return candidate
     packaged = resource_dir("pipelines") / f"{name_or_path}.toml"
     if not packaged.is_file():
         known = ", ".join(sorted(p.stem for p in resource_dir("pipelines").glob("*.toml")))
-        raise UserError(f"unknown pipeline {name_or_path!r} (--pipeline): known pipelines are {known}, "
+        raise UserError(f"unknown pipeline {name_or_path!r} ({flag}): known pipelines are {known}, "
                         "or give a path to a .toml recipe")
     return packaged
 

@@ -7,6 +7,7 @@ import io
 import re
 import threading
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -18,6 +19,7 @@ from .splits import stratified_folds
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm", ".webp"}
 _FOLD_DIR = re.compile(r"^fold[ _-]?(\d+)$", re.IGNORECASE)
+UNREADABLE = (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError, EOFError)
 GREY_MODES = {"L", "1", "LA", "F", "I", "I;16", "I;16B", "I;16L"}
 LAYOUT_HELP = "expected root/<class>/<image> or root/Fold<k>/<class>/<image>"
 
@@ -38,12 +40,15 @@ class FileTree:
             self._info = {i.filename: i for i in infos if not i.is_dir() and _is_image(i.filename)}
             self.files = sorted(self._info)
         else:
-            self.files = sorted(p.relative_to(self.root).as_posix()
-                                for p in self.root.rglob("*") if p.is_file() and _is_image(p.as_posix()))
+            relative = (p.relative_to(self.root).as_posix() for p in self.root.rglob("*") if p.is_file())
+            self.files = sorted(name for name in relative if _is_image(name))  # hidden parts below the root only
 
     def read_bytes(self, name: str) -> bytes:
-        with self._open(name) as handle:
-            return handle.read()
+        try:
+            with self._open(name) as handle:
+                return handle.read()
+        except (OSError, zipfile.BadZipFile, zlib.error, EOFError, RuntimeError) as exc:
+            raise UserError(f"cannot read {self.describe(name)} ({exc}): fix or remove the file") from None
 
     def fingerprint(self) -> str:
         """A digest of the files' names and contents (CRC-32 from a zip's directory)."""
@@ -54,19 +59,18 @@ class FileTree:
                 info = self._info[name]
                 digest.update(f"{info.CRC}:{info.file_size}".encode())
             else:
-                digest.update(hashlib.blake2b((self.root / name).read_bytes(), digest_size=20).digest())
+                digest.update(hashlib.blake2b(self.read_bytes(name), digest_size=20).digest())
         return digest.hexdigest()
 
     def channels(self) -> int:
         """1 if every image is grey, else 3; reads only the image headers."""
         for name in self.files:
-            try:
-                handle = self._open(name)
-                with handle, Image.open(handle) as img:
+            try:  # the header only: Pillow reads no further than it needs for the mode
+                with self._open(name) as handle, Image.open(handle) as img:
                     mode = img.mode
                     grey = mode in GREY_MODES or (mode == "P" and _palette_is_grey(img))
-            except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-                raise UserError(f"cannot read image {self.describe(name)} ({exc}): fix or remove the file") from None
+            except (*UNREADABLE, zipfile.BadZipFile, zlib.error) as exc:
+                raise UserError(f"cannot read image {self.describe(name)} ({_reason(exc)}): fix or remove the file") from None
             if not grey:
                 return 3
         return 1
@@ -102,9 +106,18 @@ def decode_image(data: bytes, where: str) -> np.ndarray:
                 array = np.asarray(img.convert("L"))[:, :, None]
             else:
                 array = np.asarray(img.convert("RGB"))
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise UserError(f"cannot read image {where} ({exc}): fix or remove the file") from None
+    except UNREADABLE as exc:
+        raise UserError(f"cannot read image {where} ({_reason(exc)}): fix or remove the file") from None
     return np.ascontiguousarray(array)
+
+
+def _reason(exc: Exception) -> str:
+    """Why Pillow refused a file, without the repr of the in-memory stream it was given."""
+    if isinstance(exc, UnidentifiedImageError):
+        return "not an image format Pillow can read"
+    if isinstance(exc, Image.DecompressionBombError):
+        return "its header claims more pixels than Pillow's decompression-bomb limit"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _palette_is_grey(img: Image.Image) -> bool:

@@ -274,16 +274,29 @@ def matcher_state(matcher) -> dict:
                     "nearest-neighbour matcher")
 
 
-def matcher_from_state(state: dict):
-    """The fitted matcher that :func:`matcher_state` described (on the CPU)."""
+def matcher_from_state(state: dict, where: str = "saved matcher"):
+    """The fitted matcher that :func:`matcher_state` described (on the CPU); UserError naming
+    ``where`` when the description is damaged."""
+    try:
+        return _matcher_from_state(state, where)
+    except UserError:
+        raise
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+        raise UserError(f"{where}: the matcher stored there is damaged ({type(exc).__name__}: {exc}); "
+                        "rebuild the file") from None
+
+
+def _matcher_from_state(state: dict, where: str):
     from ..nets import SiameseNet
     from ..train import create_loss
 
+    if state["kind"] not in ("siamese", "nn-l2", "nn-cosine"):
+        raise UserError(f"{where}: unknown matcher kind {state['kind']!r}")
     if state["kind"] != "siamese":
         matcher = MATCHERS.get(state["kind"])(**state["params"])
         matcher.n_features_in_ = state["n_features_in"]
         return matcher
-    net = SiameseNet.from_spec(state["net"])
+    net = SiameseNet.from_spec(state["net"], where)
     net.load_state_dict(state["net_state"])
     loss = create_loss(state["params"].get("loss", "bce"), net.embedding_dim)
     loss.load_state_dict(state["loss_state"])

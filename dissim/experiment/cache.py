@@ -9,8 +9,8 @@ list of arrays it must hold; an entry that fails to load or does not match is tr
 
 from __future__ import annotations
 
+import hashlib
 import json
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -38,12 +38,15 @@ class ResultCache:
                 manifest = json.loads(str(archive[_MANIFEST]))
                 if manifest.get("key") != key or set(manifest["arrays"]) != set(archive.files) - {_MANIFEST}:
                     return None
-                return {name: archive[name] for name in manifest["arrays"]}
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError):
+                arrays = {name: archive[name] for name in manifest["arrays"]}
+            if manifest.get("digest") != _digest(arrays):
+                return None
+            return arrays
+        except Exception:  # damaged in any way (zip, npy header, manifest, digest): absent, recomputed
             return None
 
     def save(self, key: str, arrays: dict[str, np.ndarray]) -> Path:
-        manifest = np.array(json.dumps({"key": key, "arrays": sorted(arrays)}))
+        manifest = np.array(json.dumps({"key": key, "arrays": sorted(arrays), "digest": _digest(arrays)}))
 
         def write(tmp: Path) -> None:
             with open(tmp, "wb") as handle:
@@ -53,3 +56,13 @@ class ResultCache:
 
     def __contains__(self, key: str) -> bool:
         return self.load(key) is not None
+
+
+def _digest(arrays: dict[str, np.ndarray]) -> str:
+    """A digest of every array's name, dtype, shape and bytes: an entry changed in place does not match."""
+    digest = hashlib.blake2b(digest_size=20)
+    for name in sorted(arrays):
+        array = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()

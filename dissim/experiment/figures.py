@@ -108,16 +108,27 @@ def tsne(plt, data: dict):
 DRAWINGS = {"confusion": confusion, "bars": bars, "curves": curves, "tsne": tsne}
 
 
-def write_figures(folder: Path, figures: list[Figure]) -> list[Path]:
-    """Draw every figure into ``folder``; returns the paths written."""
+def write_figures(folder: Path, figures: list[Figure], warn=print) -> list[Path]:
+    """Draw every figure into ``folder``; returns the paths written.
+
+    A figure that cannot be drawn is reported through ``warn`` and skipped: a finished run's tables
+    are never lost to a figure.
+    """
     if not figures:
         return []
     plt = _pyplot()
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for figure in figures:
-        fig = DRAWINGS[figure.kind](plt, figure.data)
-        _save(fig, folder / figure.name, dpi=90 if figure.kind == "tsne" else 110)
-        plt.close(fig)
+        try:
+            fig = DRAWINGS[figure.kind](plt, figure.data)
+            try:
+                _save(fig, folder / figure.name, dpi=90 if figure.kind == "tsne" else 110)
+            finally:
+                plt.close(fig)
+        except Exception as exc:  # drawing is the last step: report it, keep the results
+            warn(f"warning: figure {figure.name} could not be drawn ({type(exc).__name__}: {exc}); "
+                 "the tables and scores are written")
+            continue
         written.append(folder / figure.name)
     return written

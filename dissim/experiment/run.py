@@ -49,7 +49,7 @@ def run_experiment(recipe, options: RunOptions, on_task_done=None) -> Path:
                       scheduler=options.scheduler, on_done=done, progress=options.progress)
     report = protocol.report(plan, results)
     write_report(out, report)
-    figures = write_figures(out / "figures", report.figures)
+    figures = write_figures(out / "figures", report.figures, warn=options.log)
     device = report.config.get("device") or options.device
     write_config(out, {
         "recipe": recipe.to_dict(),

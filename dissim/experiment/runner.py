@@ -113,7 +113,8 @@ def execute(tasks: list, pending: list, results: dict[str, Result], cache: Resul
             outputs = (_run_and_store(t, str(cache.root)) for t in pending)
         else:
             stack.enter_context(backend_context(backend, jobs, scheduler))
-            outputs = joblib.Parallel(return_as="generator_unordered")(
+            # results as they finish (each is cached by its worker as it ends); ray's joblib backend returns a list
+            outputs = joblib.Parallel(return_as="list" if backend == "ray" else "generator_unordered")(
                 joblib.delayed(_run_and_store)(t, str(cache.root)) for t in pending)
         for key, result in outputs:
             results[key] = result

@@ -263,13 +263,23 @@ class ReferenceLibrary(ClassifierMixin, BaseEstimator):
             raise UserError(f"{path} is not a readable dissim reference library ({type(exc).__name__})") from None
         if not isinstance(state, dict) or state.get("format") != FORMAT:
             raise UserError(f"{path} is not a dissim reference library")
+        try:
+            return cls._from_state(state, path)
+        except UserError:
+            raise
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+            raise UserError(f"{path}: a damaged dissim reference library ({type(exc).__name__}: {exc}); "
+                            "rebuild it") from None
+
+    @classmethod
+    def _from_state(cls, state: dict, path: Path) -> "ReferenceLibrary":
         if state.get("version") == 1:
             state = _from_version_1(state)
         elif state.get("version") != FORMAT_VERSION:
             raise UserError(f"{path}: library format version {state.get('version')} is not supported "
                             f"(this dissim reads versions 1 and {FORMAT_VERSION})")
         preprocessing = state.get("preprocessing")
-        library = cls(matcher_from_state(state["matcher"]),
+        library = cls(matcher_from_state(state["matcher"], str(path)),
                       None if state["wavenumbers"] is None else state["wavenumbers"].numpy(),
                       None if preprocessing is None else SpectralPreprocessing.from_dict(preprocessing),
                       axis=state.get("axis", "wavenumber (cm^-1)"), batch_size=state.get("batch_size", 256))

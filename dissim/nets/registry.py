@@ -31,9 +31,20 @@ TOPOLOGIES = Registry("topology", populate=_register_packaged, plural="topologie
 
 
 def register_topology(topology: Topology | str | Path) -> Topology:
-    """Make a topology (or a TOML layer-table file) available by its name; a later one replaces an earlier."""
+    """Make a topology (or a TOML layer-table file) available by its name.
+
+    A name already taken by a different table (a packaged one like sn1, or another file) is refused:
+    a table must never say sn1 while running something else. The same table again is fine.
+    """
     if not isinstance(topology, Topology):
         topology = load_topology_file(Path(topology))
+    if topology.name in TOPOLOGIES:
+        known = get_topology(topology.name)
+        same = (known.layers, known.dims, known.deeper) == (topology.layers, topology.dims, topology.deeper)
+        if not same:
+            where = topology.source or "this topology"
+            raise UserError(f"{where}: name {topology.name!r} is already taken by "
+                            f"{known.source or 'a registered topology'}; give your table another name = \"...\"")
     TOPOLOGIES.register(topology.name, topology, summary=topology.description, replace=True)
     return topology
 

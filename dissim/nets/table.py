@@ -165,9 +165,19 @@ def parse_topology(text: str, source: Path | None = None, default_name: str | No
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"{where}: not valid TOML ({exc})") from None
+    return topology_from_dict(doc, where, source, default_name)
+
+
+def topology_from_dict(doc: dict, where: str = "topology table", source: Path | None = None,
+                       default_name: str | None = None) -> Topology:
+    """Validate a layer table given as a dict (a parsed TOML file, or a saved model's description)."""
+    if not isinstance(doc, dict):
+        raise UserError(f"{where}: a layer table must be a table, got {type(doc).__name__}")
     name = doc.get("name", default_name)
     if not name:
         raise UserError(f"{where}: give the topology a name = \"...\"")
+    if not isinstance(name, str) or not name.strip() or any(c in name for c in "/:,"):
+        raise UserError(f"{where}: name must be a word (no '/', ':' or ','), got {name!r}")
     dims = doc.get("dims", 2)
     if dims not in (1, 2):
         raise UserError(f"{where}: dims must be 1 (signals) or 2 (images), got {dims!r}")
@@ -196,6 +206,17 @@ def parse_topology(text: str, source: Path | None = None, default_name: str | No
                                 f"got {layer[key]!r}")
         if kind == "maxpool" and 2 * layer.get("padding", 0) > layer["kernel"]:
             raise UserError(f"{where}: layer {layer['name']} padding must be at most half the pooling kernel")
+        if kind == "dropout" and not (_is_number(layer.get("p", 0.5)) and 0 <= layer.get("p", 0.5) < 1):
+            raise UserError(f"{where}: layer {layer['name']} dropout p must be a number in [0, 1), got {layer['p']!r}")
+        if kind == "leakyrelu" and not (_is_number(layer.get("slope", 0.01)) and layer.get("slope", 0.01) >= 0):
+            raise UserError(f"{where}: layer {layer['name']} slope must be a non-negative number, got {layer['slope']!r}")
+        if "bias" in layer and not isinstance(layer["bias"], bool):
+            raise UserError(f"{where}: layer {layer['name']} bias must be true or false, got {layer['bias']!r}")
+        if kind in ("conv", "maxpool") and any(l["type"] in ("fc", "flatten") for l in layers):
+            raise UserError(f"{where}: layer {layer['name']} ({kind}) follows a flattened layer; convolutions and "
+                            "pooling must come before the first fc or flatten")
+        if not isinstance(layer["name"], str):
+            raise UserError(f"{where}: layer {i} name must be a string, got {layer['name']!r}")
         if layer.get("init", "narrow-normal") not in INITS:
             raise UserError(f"{where}: layer {layer['name']} init must be one of {sorted(INITS)}")
         if kind == "conv" and layer["filters"] % layer.get("groups", 1):
@@ -211,6 +232,10 @@ def parse_topology(text: str, source: Path | None = None, default_name: str | No
         raise UserError(f"{where}: deeper = {deeper!r} names no layer of the table")
     return Topology(name=name, layers=tuple(layers), dims=dims, deeper=deeper,
                     description=doc.get("description", ""), source=source)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _is_int(value) -> bool:

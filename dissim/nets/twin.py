@@ -15,8 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..errors import UserError
 from .backbone import Backbone
-from .table import Topology
+from .table import Topology, topology_from_dict
 
 ACTIVATIONS = ("sigmoid", "none")
 
@@ -122,8 +123,17 @@ class SiameseNet(nn.Module):
                              "layers": [dict(layer) for layer in t.layers]}}
 
     @classmethod
-    def from_spec(cls, spec: dict) -> "SiameseNet":
+    def from_spec(cls, spec: dict, where: str = "saved network", max_parameters: int = 2 * 10**9) -> "SiameseNet":
+        """The (untrained) twin a :meth:`spec` describes, checked like a layer-table file and bounded in size."""
+        if not isinstance(spec, dict) or not isinstance(spec.get("topology"), dict):
+            raise UserError(f"{where}: the network description is missing or damaged")
         t = spec["topology"]
-        topology = Topology(name=t["name"], layers=tuple(dict(layer) for layer in t["layers"]), dims=t["dims"],
-                            deeper=t.get("deeper"), description=t.get("description", ""))
-        return cls(topology, spec["in_channels"], spec["input_size"], spec.get("activation", "sigmoid"))
+        doc = {key: t[key] for key in ("name", "dims", "deeper", "description", "layers") if t.get(key) is not None}
+        topology = topology_from_dict(doc, where)
+        channels, size = spec.get("in_channels"), spec.get("input_size")
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in (channels, size)):
+            raise UserError(f"{where}: the network description has no valid input size and channels")
+        if topology.parameter_count(channels, size) > max_parameters:
+            raise UserError(f"{where}: the network it describes has more than {max_parameters:,} parameters; "
+                            "refusing to build it")
+        return cls(topology, channels, size, spec.get("activation", "sigmoid"))

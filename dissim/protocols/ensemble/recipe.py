@@ -146,9 +146,9 @@ def _jsonable(value):
     return value
 
 
-def load_profile(name_or_path: str, _seen: tuple = ()) -> dict:
+def load_profile(name_or_path: str, flag: str = "--pipeline", _seen: tuple = ()) -> dict:
     """The [profile] settings of a recipe, merged over those of its ``base`` profile (if any)."""
-    path = recipe_path(name_or_path)
+    path = recipe_path(name_or_path, flag)
     if str(path.resolve()) in _seen:
         raise UserError(f"{path}: profile base loops back on itself")
     own = read_toml(path).get("profile") or {}
@@ -156,7 +156,7 @@ def load_profile(name_or_path: str, _seen: tuple = ()) -> dict:
         raise UserError(f"{path}: [profile] must be a table of settings")
     own = dict(own)
     base = own.pop("base", None)
-    inherited = load_profile(base, _seen + (str(path.resolve()),)) if base else {}
+    inherited = load_profile(base, f"base = {base!r} in {path}", _seen + (str(path.resolve()),)) if base else {}
     return {**inherited, **own}
 
 
@@ -176,19 +176,40 @@ def _selection(raw: dict, where: str) -> Selection:
     return Selection(name=name, per_topology=bool(raw.get("per_topology", False)), **values)
 
 
+MEMBER_KEYS = ("topologies", "methods", "spaces")
+
+
+def _members(raw, where: str) -> dict:
+    """The [members] table: lists of names, nothing else."""
+    if not isinstance(raw, dict):
+        raise UserError(f"{where}: [members] must be a table with {', '.join(MEMBER_KEYS)}")
+    unknown = set(raw) - set(MEMBER_KEYS)
+    if unknown:
+        raise UserError(f"{where} [members]: unknown keys {sorted(unknown)}; known: {', '.join(MEMBER_KEYS)}")
+    for key, value in raw.items():
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+            raise UserError(f"{where} [members]: {key} must be a non-empty list of names, e.g. {key} = [\"...\"], "
+                            f"got {value!r}")
+    return raw
+
+
 def parse(doc: dict, path: Path, profile: str | None = None) -> EnsembleRecipe:
     """Read and validate an ensemble recipe document; ``profile`` (a recipe) replaces its [profile]."""
     where = str(path)
-    settings = load_profile(profile or str(path))
+    settings = load_profile(profile, "--profile") if profile else load_profile(str(path))
     profile_obj = parse_settings(Profile, settings, f"{profile or where} [profile]")
     methods_table = dict(PAPER_METHODS)
     options: dict[str, tuple] = {}
+    if not isinstance(doc.get("methods") or {}, dict):
+        raise UserError(f"{where}: [methods] must be a table of name = {{ loss = \"...\", optimizer = \"...\" }}")
     for name, raw in (doc.get("methods") or {}).items():
-        if not isinstance(raw, dict) or "loss" not in raw or "optimizer" not in raw:
+        if not isinstance(raw, dict) or not isinstance(raw.get("loss"), str) or not isinstance(raw.get("optimizer"), str):
             raise UserError(f"{where}: method {name} needs loss = \"...\" and optimizer = \"...\"")
+        if set(raw) - {"loss", "optimizer", "options"} or not isinstance(raw.get("options", {}), dict):
+            raise UserError(f"{where}: method {name} takes loss, optimizer and options = {{ ... }} only")
         methods_table[name] = (raw["loss"], raw["optimizer"])
         options[name] = tuple(sorted((raw.get("options") or {}).items()))
-    members = doc.get("members") or {}
+    members = _members(doc.get("members") or {}, where)
     methods = []
     for name in members.get("methods", ["Cross"]):
         if name not in methods_table:
@@ -199,6 +220,9 @@ def parse(doc: dict, path: Path, profile: str | None = None) -> EnsembleRecipe:
     table = None
     if "table" in doc:
         raw = doc["table"]
+        if not isinstance(raw, dict) or set(raw) - {"rows", "columns"} or not all(
+                isinstance(raw.get(k, []), list) for k in ("rows", "columns")):
+            raise UserError(f"{where}: [table] takes rows = [...] and columns = [...] (lists of filter tables)")
         rows = tuple(_selection(r, f"{where} [table] row") for r in raw.get("rows", []))
         cols = tuple(_selection(c, f"{where} [table] column") for c in raw.get("columns", [{"name": "accuracy"}]))
         if not rows:
@@ -211,9 +235,15 @@ def parse(doc: dict, path: Path, profile: str | None = None) -> EnsembleRecipe:
         name=path.stem, description=doc.get("description", ""), profile=profile_obj,
         topologies=tuple(resolve_topology(t, path.parent) for t in members.get("topologies", ["sn1"])),
         methods=tuple(methods), spaces=tuple(members.get("spaces", ["fully"])),
-        fusions=tuple(_selection(f, f"{where} [[fusions]]") for f in doc.get("fusions", [])),
+        fusions=tuple(_selection(f, f"{where} [[fusions]]") for f in _list(doc.get("fusions", []), "[[fusions]]", where)),
         table=table, folds=tuple(folds) if folds is not None else None, source=where)
     return check(recipe, where)
+
+
+def _list(value, what: str, where: str) -> list:
+    if not isinstance(value, list):
+        raise UserError(f"{where}: {what} must be an array of tables, got {value!r}")
+    return value
 
 
 def check(recipe: EnsembleRecipe, where: str) -> EnsembleRecipe:

@@ -1,0 +1,214 @@
+"""Bad and unusual inputs, as a new user makes them: each exits 2 with one line on stderr that names
+the file, flag or key (and the fix), no traceback, and stops before any training starts.
+
+Each case: (id, files to write, command-line arguments, words the message must hold). In files and
+arguments, ``{tmp}`` is the test's folder, ``{tree}`` a small image tree in it and ``{recipe}`` a
+tiny valid recipe (``{tmp}/r.toml``).
+"""
+
+from __future__ import annotations
+
+import struct
+import zipfile
+import zlib
+
+import pytest
+from conftest import TINY_TOPOLOGY, write_recipe, write_tree
+
+from dissim.storage import cache_root
+
+RECIPE_HEAD = f'''description = "bad"
+[members]
+topologies = ["{TINY_TOPOLOGY}"]
+'''
+PROFILE = "[profile]\ninput_size = 16\niterations = 2\nbatch_size = 4\nprototypes = [2]\n"
+ONESHOT = 'protocol = "oneshot"\n[settings]\nmethods = ["nn-l2"]\n'
+TINY_LAYERS = '''layers = [
+  { name = "conv1", type = "conv", filters = 4, kernel = 3 },
+  { name = "fc", type = "fc", units = 8 },
+]
+'''
+FOLDER = ["--dataset", "folder", "--data-root", "{tree}"]
+
+CASES = [
+    # -- the output folder, checked before anything runs
+    ("out-is-a-file", {"afile": "x"}, [*FOLDER, "--pipeline", "{recipe}", "--out", "{tmp}/afile"], ["--out", "cannot write"]),
+    ("out-is-dev-null", {}, [*FOLDER, "--pipeline", "{recipe}", "--out", "/dev/null"], ["--out /dev/null"]),
+    ("out-in-proc", {}, [*FOLDER, "--pipeline", "{recipe}", "--out", "/proc/dissim-out"], ["--out /proc/dissim-out"]),
+    # -- recipe [profile] values: type and range of every key, before any work
+    ("lr-word", {"p.toml": RECIPE_HEAD + PROFILE.replace("iterations", 'lr = "fast"\niterations')},
+     [*FOLDER, "--pipeline", "{tmp}/p.toml"], ["[profile]: lr must be a number"]),
+    ("prototypes-not-list", {"p.toml": RECIPE_HEAD + PROFILE.replace("prototypes = [2]", "prototypes = 5")},
+     [*FOLDER, "--pipeline", "{tmp}/p.toml"], ["prototypes must be a list of integers"]),
+    ("folds-not-list", {"p.toml": "folds = 1\n" + RECIPE_HEAD + PROFILE}, [*FOLDER, "--pipeline", "{tmp}/p.toml"],
+     ["folds must be a list of fold numbers"]),
+    ("betas-word", {"p.toml": RECIPE_HEAD + PROFILE + 'betas = "ab"\n'}, [*FOLDER, "--pipeline", "{tmp}/p.toml"],
+     ["betas must be a list of 2 numbers"]),
+    ("svm-C-negative", {"p.toml": RECIPE_HEAD + PROFILE + "svm_C = -5\n"}, [*FOLDER, "--pipeline", "{tmp}/p.toml"],
+     ["svm_C must be positive"]),
+    ("svm-gamma-nan", {"p.toml": RECIPE_HEAD + PROFILE + "svm_gamma = nan\n"}, [*FOLDER, "--pipeline", "{tmp}/p.toml"],
+     ["svm_gamma must be a finite number"]),
+    ("lr-inf", {"p.toml": RECIPE_HEAD + PROFILE + "lr = inf\n"}, [*FOLDER, "--pipeline", "{tmp}/p.toml"],
+     ["lr must be a finite number"]),
+    ("margin-negative", {"p.toml": RECIPE_HEAD + PROFILE + "triplet_margin = -1.0\n"},
+     [*FOLDER, "--pipeline", "{tmp}/p.toml"], ["triplet_margin must be >= 0.0"]),
+    ("betas-one", {"p.toml": RECIPE_HEAD + PROFILE + "betas = [0.9, 1.0]\n"}, [*FOLDER, "--pipeline", "{tmp}/p.toml"],
+     ["betas must be < 1.0"]),
+    ("profile-typo", {"p.toml": RECIPE_HEAD + PROFILE + "iteration = 3\n"}, [*FOLDER, "--pipeline", "{tmp}/p.toml"],
+     ["unknown settings ['iteration']"]),
+    # -- recipe structure
+    ("recipe-key-typo", {"p.toml": "fusion = []\n" + RECIPE_HEAD}, [*FOLDER, "--pipeline", "{tmp}/p.toml"],
+     ["unknown recipe keys ['fusion']"]),
+    ("members-string", {"p.toml": '[members]\ntopologies = "sn8"\n'}, [*FOLDER, "--pipeline", "{tmp}/p.toml"],
+     ["[members]: topologies must be a non-empty list of names"]),
+    ("members-typo", {"p.toml": RECIPE_HEAD + 'method = ["Cross"]\n'}, [*FOLDER, "--pipeline", "{tmp}/p.toml"],
+     ["[members]: unknown keys ['method']"]),
+    ("method-undefined", {"p.toml": RECIPE_HEAD + 'methods = ["Fast"]\n'}, [*FOLDER, "--pipeline", "{tmp}/p.toml"],
+     ["method 'Fast' is not defined"]),
+    ("method-no-optimizer", {"p.toml": RECIPE_HEAD + 'methods = ["M"]\n[methods]\nM = { loss = "bce" }\n'},
+     [*FOLDER, "--pipeline", "{tmp}/p.toml"], ["method M needs loss", "optimizer"]),
+    ("fusion-without-name", {"p.toml": RECIPE_HEAD + '[[fusions]]\nmethods = ["Cross"]\n'},
+     [*FOLDER, "--pipeline", "{tmp}/p.toml"], ["needs a name"]),
+    ("recipe-not-toml", {"p.toml": "[profile\n"}, [*FOLDER, "--pipeline", "{tmp}/p.toml"], ["not valid TOML"]),
+    ("recipe-missing", {}, [*FOLDER, "--pipeline", "{tmp}/none.toml"], ["pipeline file", "does not exist"]),
+    ("unknown-protocol", {"p.toml": 'protocol = "magic"\n'}, [*FOLDER, "--pipeline", "{tmp}/p.toml"],
+     ["unknown protocol 'magic'", "ensemble", "oneshot"]),
+    ("profile-unknown", {}, [*FOLDER, "--pipeline", "{recipe}", "--profile", "nope"],
+     ["unknown pipeline 'nope' (--profile)"]),
+    ("profile-base-unknown", {"p.toml": '[profile]\nbase = "nonexistent"\n'}, [*FOLDER, "--pipeline", "{tmp}/p.toml"],
+     ["unknown pipeline 'nonexistent' (base = 'nonexistent' in"]),
+    # -- flags
+    ("seed-negative", {}, [*FOLDER, "--pipeline", "{recipe}", "--seed", "-5"], ["--seed -5: must lie in"]),
+    ("seed-huge", {}, [*FOLDER, "--pipeline", "{recipe}", "--seed", str(2**70)], ["--seed", "must lie in"]),
+    ("jobs-zero", {}, [*FOLDER, "--pipeline", "{recipe}", "--jobs", "0"], ["--jobs 0: must be at least 1"]),
+    ("threads-zero", {}, [*FOLDER, "--pipeline", "{recipe}", "--threads", "0"], ["--threads 0: must be at least 1"]),
+    ("device-tpu", {}, [*FOLDER, "--pipeline", "{recipe}", "--device", "tpu"], ["--device 'tpu'"]),
+    ("device-cuda-9", {}, [*FOLDER, "--pipeline", "{recipe}", "--device", "cuda:9"], ["--device cuda:9"]),
+    ("iterations-zero", {}, [*FOLDER, "--pipeline", "{recipe}", "--iterations", "0"], ["--iterations 0: must be >= 1"]),
+    ("batch-one", {}, [*FOLDER, "--pipeline", "{recipe}", "--batch-size", "1"], ["--batch-size 1: must be >= 2"]),
+    ("prototypes-zero", {}, [*FOLDER, "--pipeline", "{recipe}", "--prototypes", "0,2"], ["--prototypes 0,2"]),
+    ("prototypes-words", {}, [*FOLDER, "--pipeline", "{recipe}", "--prototypes", "a,b"], ["--prototypes 'a,b'"]),
+    ("folds-out-of-range", {}, [*FOLDER, "--pipeline", "{recipe}", "--folds", "9"], ["--folds [9]", "folds 1..5"]),
+    ("spaces-unknown", {}, [*FOLDER, "--pipeline", "{recipe}", "--spaces", "fully,wide"], ["--spaces fully,wide"]),
+    ("backend-unknown", {}, [*FOLDER, "--pipeline", "{recipe}", "--backend", "mpi"], ["--backend", "invalid choice"]),
+    ("flag-unknown", {}, ["--bogus-flag"], ["unrecognized arguments: --bogus-flag"]),
+    # -- data
+    ("data-root-missing", {}, ["--dataset", "folder", "--data-root", "{tmp}/nowhere", "--pipeline", "{recipe}"],
+     ["--data-root", "does not exist"]),
+    ("data-root-empty", {"empty/readme.txt": "no images"}, ["--dataset", "folder", "--data-root", "{tmp}/empty"],
+     ["no images found under"]),
+    ("dataset-unknown", {}, ["--dataset", "imagenet"], ["unknown data set 'imagenet'"]),
+    ("spectra-for-images", {}, ["--dataset", "rruff-ir", "--pipeline", "{recipe}"], ["rruff-ir is not an image data set"]),
+    ("images-for-spectra", {"o.toml": ONESHOT}, ["--dataset", "digits", "--pipeline", "{tmp}/o.toml"],
+     ["not a spectral data set"]),
+    ("too-few-for-k", {}, [*FOLDER, "--pipeline", "{recipe}", "--prototypes", "40"], ["fewer than the 40 prototypes"]),
+    ("not-an-image", {"tree/a/zz-broken.png": "not an image"}, [*FOLDER, "--pipeline", "{recipe}"],
+     ["cannot read image", "zz-broken.png", "not an image format"]),
+    ("decompression-bomb", {"tree/a/zz-bomb.png": "BOMB"}, [*FOLDER, "--pipeline", "{recipe}"],
+     ["zz-bomb.png", "decompression-bomb"]),
+    ("zip-bad-crc", {"data.zip": "BADCRC"}, ["--dataset", "folder", "--data-root", "{tmp}/data.zip", "--pipeline",
+                                           "{recipe}"], ["data.zip:a/000.png"]),
+    ("one-class", {"one/only/a.png": "PNG", "one/only/b.png": "PNG", "one/only/c.png": "PNG", "one/only/d.png": "PNG",
+                   "one/only/e.png": "PNG"}, ["--dataset", "folder", "--data-root", "{tmp}/one", "--pipeline", "{recipe}"],
+     ["1 class", "at least two"]),
+    # -- topology files
+    ("topology-takes-sn1", {"t.toml": 'name = "sn1"\ndims = 2\n' + TINY_LAYERS}, [*FOLDER, "--pipeline", "{recipe}",
+                                                                              "--topologies", "{tmp}/t.toml"],
+     ["name 'sn1' is already taken"]),
+    ("dropout-p-2", {"t.toml": 'name = "dp"\n' + TINY_LAYERS.replace("]\n", '  { type = "dropout", p = 2.0 },\n]\n')},
+     [*FOLDER, "--pipeline", "{recipe}", "--topologies", "{tmp}/t.toml"], ["dropout p must be a number in [0, 1)"]),
+    ("slope-word", {"t.toml": 'name = "lr"\n' + TINY_LAYERS.replace(
+        '  { name = "fc"', '  { type = "leakyrelu", slope = "steep" },\n  { name = "fc"')},
+     [*FOLDER, "--pipeline", "{recipe}", "--topologies", "{tmp}/t.toml"], ["slope must be a non-negative number"]),
+    ("topology-name-number", {"t.toml": "name = 5\n" + TINY_LAYERS}, [*FOLDER, "--pipeline", "{recipe}",
+                                                                       "--topologies", "{tmp}/t.toml"],
+     ["name must be a word"]),
+    ("conv-after-fc", {"t.toml": 'name = "cf"\n' + TINY_LAYERS.replace(
+        "]\n", '  { name = "late", type = "conv", filters = 2, kernel = 1 },\n  { name = "out", type = "fc", units = 4 },\n]\n')},
+     [*FOLDER, "--pipeline", "{recipe}", "--topologies", "{tmp}/t.toml"], ["layer late (conv) follows a flattened layer"]),
+    ("topology-missing", {}, [*FOLDER, "--pipeline", "{recipe}", "--topologies", "{tmp}/none.toml"],
+     ["topology file", "does not exist"]),
+    ("deeper-missing", {"t.toml": 'name = "nd"\n' + TINY_LAYERS}, [*FOLDER, "--pipeline", "{recipe}", "--topologies",
+                                                                    "{tmp}/t.toml", "--spaces", "deeper"],
+     ["names no DEEPER layer"]),
+    # -- plug-ins that do not import
+    ("optimizer-raises-on-import", {"plug/badopt.py": "raise RuntimeError('broken plug-in')\n"},
+     [*FOLDER, "--pipeline", "{recipe}", "--optimizers", "badopt:make"], ["importing module 'badopt' failed",
+                                                                          "RuntimeError"]),
+    ("optimizer-syntax-error", {"plug/synopt.py": "def make(:\n"},
+     [*FOLDER, "--pipeline", "{recipe}", "--optimizers", "synopt:make"], ["SyntaxError"]),
+    ("optimizer-unknown", {}, [*FOLDER, "--pipeline", "{recipe}", "--optimizers", "sgdx"], ["unknown optimizer 'sgdx'"]),
+    ("loss-unknown", {}, [*FOLDER, "--pipeline", "{recipe}", "--losses", "hinge"], ["unknown loss 'hinge'"]),
+    # -- one-shot recipes
+    ("oneshot-prototypes", {"o.toml": ONESHOT}, ["--pipeline", "{tmp}/o.toml", "--prototypes", "3"],
+     ["--prototypes does not apply to oneshot recipes"]),
+    ("oneshot-setting-typo", {"o.toml": ONESHOT + "epoch = 3\n"}, ["--pipeline", "{tmp}/o.toml"],
+     ["unknown settings ['epoch']"]),
+    ("oneshot-fractions", {"o.toml": ONESHOT + "fractions = [0.6, 0.6, 0.1]\n"}, ["--pipeline", "{tmp}/o.toml"],
+     ["summing to 1"]),
+    ("oneshot-odd-batch", {"o.toml": ONESHOT}, ["--pipeline", "{tmp}/o.toml", "--batch-size", "7"],
+     ["--batch-size 7: must be an even integer"]),
+    ("oneshot-2d-topology", {"o.toml": ONESHOT}, ["--pipeline", "{tmp}/o.toml", "--topologies", "sn1"],
+     ["topology sn1 is 2-D"]),
+    ("oneshot-method-unknown", {"o.toml": ONESHOT.replace('"nn-l2"', '"knn"')}, ["--pipeline", "{tmp}/o.toml"],
+     ["unknown one-shot method 'knn'"]),
+    ("oneshot-too-few-classes", {"o.toml": ONESHOT}, ["--pipeline", "{tmp}/o.toml", "--dataset", "coffee"],
+     ["needs at least 15 classes"]),
+    # -- cache
+    ("fuse-only-empty", {}, [*FOLDER, "--pipeline", "{recipe}", "--fuse-only", "--out", "{tmp}/o"],
+     ["--fuse-only", "not in the cache"]),
+]
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height pixels (and holds no pixel data worth the name)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0")) + chunk(b"IEND", b"")
+
+
+def _write(path, content: str, tmp_path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if content == "BOMB":
+        path.write_bytes(_png_claiming(30000, 30000))
+    elif content == "PNG":
+        from conftest import synthetic_image
+        import numpy as np
+        from PIL import Image
+
+        Image.fromarray(synthetic_image(0, np.random.default_rng(0))).save(path)
+    elif content == "BADCRC":
+        tree = write_tree(tmp_path / "for-zip", per_class=6)
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
+            for file in sorted(tree.rglob("*.png")):
+                archive.write(file, file.relative_to(tree).as_posix())
+        data = bytearray(path.read_bytes())
+        start = data.index(b"IDAT") + 8  # a byte inside the first member's pixel data, same size
+        data[start] ^= 0xFF
+        path.write_bytes(bytes(data))
+    else:
+        path.write_text(content)
+
+
+@pytest.mark.parametrize("case, files, args, words", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_one_clear_line_before_any_training(case, files, args, words, cli, tmp_path, monkeypatch):
+    tree = write_tree(tmp_path / "tree", per_class=6)
+    write_recipe(tmp_path / "r.toml")
+    for name, content in files.items():
+        _write(tmp_path / name, content, tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path / "plug"))
+    values = {"tmp": tmp_path, "tree": tree, "recipe": tmp_path / "r.toml"}
+    status, _, err = cli(*[a.format(**values) for a in args], "--no-progress")
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert status == 2, err
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
+    for word in words:
+        assert word in lines[0], lines[0]
+    trained = [p for p in (cache_root() / "members").rglob("*.npz")] if (cache_root() / "members").exists() else []
+    assert not trained, "an input that can be checked up front was found only after training"
+
+
+def test_there_are_at_least_forty_cases():
+    assert len(CASES) >= 40 and len({c[0] for c in CASES}) == len(CASES)
