@@ -5,8 +5,8 @@ The public API (imported on first use, so ``import dissim`` stays light):
 - estimators (scikit-learn contract): :class:`SiameseDissimilarity` (images or spectra to
   dissimilarity vectors), :class:`SumRuleEnsemble` (the paper's fusion of z-scored member scores),
   the matchers :class:`SiameseMatcher`, :class:`NearestL2`, :class:`NearestCosine`,
-  :class:`LMNNMatcher`, and :class:`ReferenceLibrary` (nearest-reference classification whose
-  classes are added and removed without retraining);
+  :class:`LMNNMatcher`, :class:`ReferenceLibrary` (nearest-reference classification whose
+  classes are added and removed without retraining) and :class:`PairVerifier` (same class or not);
 - data: :func:`load_dataset`, :func:`list_datasets`, :func:`register_dataset`;
 - the registries: ``list_*`` / ``create_*`` / ``register_*`` for topologies, losses, optimizers,
   matchers and protocols;
@@ -23,6 +23,7 @@ _EXPORTS = {
     "SiameseDissimilarity": "dissim.space",
     "SumRuleEnsemble": "dissim.eval",
     "SiameseMatcher": "dissim.eval",
+    "PairVerifier": "dissim.eval",
     "NearestL2": "dissim.eval",
     "NearestCosine": "dissim.eval",
     "LMNNMatcher": "dissim.eval",

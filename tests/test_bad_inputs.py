@@ -174,8 +174,8 @@ def _write(path, content: str, tmp_path) -> None:
     if content == "BOMB":
         path.write_bytes(_png_claiming(30000, 30000))
     elif content == "PNG":
-        from conftest import synthetic_image
         import numpy as np
+        from conftest import synthetic_image
         from PIL import Image
 
         Image.fromarray(synthetic_image(0, np.random.default_rng(0))).save(path)

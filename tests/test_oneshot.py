@@ -7,7 +7,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from dissim.data import load_dataset
 from dissim.data.splits import make_partitions

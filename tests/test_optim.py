@@ -11,6 +11,7 @@ import pytest
 import torch
 from torch import nn
 
+import dissim.registry as shared_registry
 from dissim.errors import UserError
 from dissim.optim import (
     DecayDGrad,
@@ -18,10 +19,9 @@ from dissim.optim import (
     create_optimizer,
     list_optimizers,
     register_optimizer,
+    registry,
     resolve_optimizer,
 )
-import dissim.registry as shared_registry
-from dissim.optim import registry
 from dissim.optim.dgrad import global_decay, impulse
 
 SHAPES = [(3, 4), (5,), (2, 3, 2)]

@@ -7,7 +7,12 @@ import torch
 from conftest import TINY_TOPOLOGY
 
 from dissim.nets import SiameseNet, get_topology
-from dissim.space import ClassWiseKMeans, DeeperDissimilarity, FullyDissimilarity, dct_reduce
+from dissim.space import (
+    ClassWiseKMeans,
+    DeeperDissimilarity,
+    FullyDissimilarity,
+    dct_reduce,
+)
 from dissim.train import create_loss
 
 

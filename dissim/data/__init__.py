@@ -3,7 +3,13 @@ checks that bring user arrays to a network's input."""
 
 from .dataset import ImageSet
 from .preprocess import preprocess, square_pad
-from .registry import DATASETS, canonical_name, list_datasets, load_dataset, register_dataset
+from .registry import (
+           DATASETS,
+           canonical_name,
+           list_datasets,
+           load_dataset,
+           register_dataset,
+)
 from .spectra import SpectraSet
 
 __all__ = ["DATASETS", "ImageSet", "SpectraSet", "canonical_name", "list_datasets", "load_dataset", "preprocess",

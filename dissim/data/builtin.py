@@ -10,8 +10,8 @@ import numpy as np
 from ..errors import UserError
 from .dataset import ImageSet
 from .folder import load_image_tree
-from .splits import stratified_folds
 from .registry import register_dataset
+from .splits import stratified_folds
 
 
 @register_dataset("digits", "scikit-learn's 8x8 handwritten digits (1797 images, 10 classes), stratified 5-fold; embedded")

@@ -2,8 +2,23 @@
 queries against references, and the report structures every protocol fills."""
 
 from .fusion import SumRuleEnsemble, ZScore, class_scores, sum_rule
-from .matchers import MATCHERS, LMNNMatcher, NearestCosine, NearestL2, SiameseMatcher, create_matcher
-from .metrics import accuracy, accuracy_and_macro_f1, mean_std
+from .matchers import (
+           MATCHERS,
+           LMNNMatcher,
+           NearestCosine,
+           NearestL2,
+           SiameseMatcher,
+           create_matcher,
+)
+from .metrics import (
+           accuracy,
+           accuracy_and_macro_f1,
+           best_f1_threshold,
+           mean_std,
+           pair_accuracy_jaccard,
+)
+from .verifier import PairVerifier
 
-__all__ = ["LMNNMatcher", "MATCHERS", "NearestCosine", "NearestL2", "SiameseMatcher", "SumRuleEnsemble", "ZScore",
-           "accuracy", "accuracy_and_macro_f1", "class_scores", "create_matcher", "mean_std", "sum_rule"]
+__all__ = ["LMNNMatcher", "MATCHERS", "NearestCosine", "NearestL2", "PairVerifier", "SiameseMatcher",
+           "SumRuleEnsemble", "ZScore", "accuracy", "accuracy_and_macro_f1", "best_f1_threshold", "class_scores",
+           "create_matcher", "mean_std", "pair_accuracy_jaccard", "sum_rule"]

@@ -44,6 +44,24 @@ class RowTable:
 
 
 @dataclass(frozen=True)
+class MetricRow:
+    """One method's results under named metrics (``kind`` as :class:`Row`)."""
+
+    name: str
+    values: dict
+    kind: str = "member"
+
+
+@dataclass(frozen=True)
+class MetricTable:
+    """Methods x named metrics (e.g. accuracy, Jaccard, threshold), written with ``digits`` decimals."""
+
+    rows: tuple[MetricRow, ...]
+    columns: tuple[str, ...]
+    digits: int = 2
+
+
+@dataclass(frozen=True)
 class Grid:
     """A recipe's table layout: one mean (or None, shown as –) per (row, column)."""
 
@@ -56,7 +74,7 @@ class Grid:
 class Section:
     """A part of table.md: optional heading, intro lines, then a table, a grid or text lines."""
 
-    body: RowTable | Grid | tuple[str, ...]
+    body: RowTable | MetricTable | Grid | tuple[str, ...]
     heading: str | None = None
     intro: tuple[str, ...] = ()
 
@@ -77,7 +95,7 @@ class Report:
     title: str
     header: list[str]
     sections: list[Section]
-    csv: dict[str, RowTable]  # file name -> table
+    csv: dict[str, RowTable | MetricTable]  # file name -> table
     scores: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # file stem -> arrays
     figures: list[Figure] = field(default_factory=list)
     config: dict = field(default_factory=dict)  # protocol-specific entries of config.json

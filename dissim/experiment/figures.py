@@ -2,7 +2,8 @@
 
 Kinds: ``confusion`` (a count matrix), ``bars`` (rows' mean ± std; members, fusions and baselines
 in their own colours), ``curves`` (lines over a common x, optional vertical marks) and ``tsne``
-(side-by-side t-SNE maps of several views of the same labelled items).
+(side-by-side t-SNE maps of several views of the same labelled items) and ``saliency`` (a pair of
+images with the input-gradient map of their similarity over each).
 """
 
 from __future__ import annotations
@@ -105,7 +106,25 @@ def tsne(plt, data: dict):
     return fig
 
 
-DRAWINGS = {"confusion": confusion, "bars": bars, "curves": curves, "tsne": tsne}
+def saliency(plt, data: dict):
+    """Two images of a pair and, under each, the map of the similarity's input gradient."""
+    fig, axes = plt.subplots(2, 2, figsize=(6, 6.4))
+    for column, (image, heat) in enumerate(zip(data["images"], data["maps"])):
+        image = np.asarray(image)
+        axes[0, column].imshow(image.squeeze(), cmap="gray" if image.ndim == 2 or image.shape[-1] == 1 else None)
+        axes[0, column].set_title(_plain(data["labels"][column]), fontsize=9)
+        axes[1, column].imshow(image.squeeze(), cmap="gray" if image.ndim == 2 or image.shape[-1] == 1 else None)
+        axes[1, column].imshow(np.asarray(heat), cmap="inferno", alpha=0.6)
+        for row in (0, 1):
+            axes[row, column].set_xticks([])
+            axes[row, column].set_yticks([])
+    axes[1, 0].set_ylabel("|∂ similarity / ∂ pixel|", fontsize=8)
+    fig.suptitle(_plain(data["title"]), fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+DRAWINGS = {"confusion": confusion, "bars": bars, "curves": curves, "tsne": tsne, "saliency": saliency}
 
 
 def write_figures(folder: Path, figures: list[Figure], warn=print) -> list[Path]:

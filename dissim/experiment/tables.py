@@ -10,14 +10,20 @@ from pathlib import Path
 
 import numpy as np
 
-from ..eval.report import Grid, Report, RowTable, Section
+from ..eval.report import Grid, MetricTable, Report, RowTable, Section
 from ..storage import atomic_write, atomic_write_text
 
 
-def table_csv(table: RowTable) -> str:
-    """``method,<column>_1,…,<column>_n,mean,std``, values in % with two decimals."""
+def table_csv(table: RowTable | MetricTable) -> str:
+    """``method,<column>_1,…,<column>_n,mean,std`` (values in % with two decimals), or for a metric
+    table ``method,<metric>,…``."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
+    if isinstance(table, MetricTable):
+        writer.writerow(["method", *table.columns])
+        for row in table.rows:
+            writer.writerow([row.name, *[f"{row.values[c]:.{table.digits}f}" for c in table.columns]])
+        return out.getvalue()
     writer.writerow(["method", *[f"{table.column}_{n}" for n in table.numbers], "mean", "std"])
     for row in table.rows:
         writer.writerow([row.name, *[f"{v:.2f}" for v in row.values], f"{row.mean:.2f}", f"{row.std:.2f}"])
@@ -36,6 +42,14 @@ def _rows_markdown(table: RowTable) -> list[str]:
     return lines
 
 
+def _metrics_markdown(table: MetricTable) -> list[str]:
+    lines = ["| method | " + " | ".join(table.columns) + " |", "|---|" + "---:|" * len(table.columns)]
+    for row in table.rows:
+        name = f"{row.name} (baseline)" if row.kind == "baseline" else row.name
+        lines.append(f"| {name} | " + " | ".join(f"{row.values[c]:.{table.digits}f}" for c in table.columns) + " |")
+    return lines
+
+
 def _grid_markdown(grid: Grid) -> list[str]:
     lines = ["| | " + " | ".join(grid.column_names) + " |", "|---|" + "---:|" * len(grid.column_names)]
     for name, means in zip(grid.row_names, grid.means):
@@ -51,6 +65,8 @@ def _section(section: Section) -> list[str]:
         return lines + _rows_markdown(section.body)
     if isinstance(section.body, Grid):
         return lines + _grid_markdown(section.body)
+    if isinstance(section.body, MetricTable):
+        return lines + _metrics_markdown(section.body)
     return lines + list(section.body)
 
 

@@ -79,11 +79,24 @@ def _make_layer(layer: dict, dims: int, previous: tuple[int, ...]) -> nn.Module:
     raise ValueError(f"unknown layer type {kind!r}")
 
 
+def he_normal_(module: nn.Module, bias_mean: float = 0.5) -> None:
+    """He et al. 2015 for ReLU nets, as Borsani (2023) uses it: weights N(0, 2/D_in), biases
+    N(``bias_mean``, 2/D_in), D_in the layer's fan-in (input channels x kernel area, or inputs of an fc)."""
+    weight = module.weight
+    fan_in = weight[0].numel() if weight.dim() > 1 else weight.numel()  # a head's weight vector: its length
+    std = math.sqrt(2.0 / fan_in)
+    nn.init.normal_(module.weight, 0.0, std)
+    if module.bias is not None:
+        nn.init.normal_(module.bias, bias_mean, std)
+
+
 def _initialise(module: nn.Module, init: str) -> None:
     if init == "narrow-normal":
         nn.init.normal_(module.weight, 0.0, NARROW_NORMAL_STD)
         if module.bias is not None:
             nn.init.normal_(module.bias, 0.0, NARROW_NORMAL_STD)
+    elif init == "he":
+        he_normal_(module)
     else:  # glorot / xavier: MATLAB's default initialiser
         nn.init.xavier_uniform_(module.weight)
         if module.bias is not None:

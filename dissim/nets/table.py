@@ -27,7 +27,8 @@ Layer types and settings (defaults as MATLAB's):
     flatten
     fc         units, bias=true, init="narrow-normal" (flattens its input)
 ``init`` is "narrow-normal" (N(0, 0.01) weights and biases, the authors' choice), "glorot"
-(Glorot-uniform weights, zero bias: MATLAB's default) or "xavier" (alias of "glorot").
+(Glorot-uniform weights, zero bias: MATLAB's default), "xavier" (alias of "glorot") or "he"
+(weights N(0, 2/fan-in), biases N(0.5, 2/fan-in), as Borsani 2023).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ LAYER_SETTINGS = {
     "flatten": set(),
     "fc": {"units", "bias", "init"},
 }
-INITS = {"narrow-normal", "glorot", "xavier"}
+INITS = {"narrow-normal", "glorot", "xavier", "he"}
 _MAX_INPUT_SEARCH = 1 << 16
 
 

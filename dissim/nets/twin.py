@@ -29,10 +29,12 @@ def autocast_for(device: torch.device):
     return nullcontext()
 
 
-def to_input(x: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """Raw values as float32 on ``device`` (images stay 0-255: the authors do not normalise);
-    spectra (N, L) gain their channel axis; channels-last for images on CUDA."""
+def to_input(x: torch.Tensor, device: torch.device, scale: float = 1.0) -> torch.Tensor:
+    """Raw values as float32 on ``device``, times ``scale`` (images stay 0-255 by default: Nanni et
+    al. do not normalise); spectra (N, L) gain their channel axis; channels-last for images on CUDA."""
     x = x.to(device, non_blocking=True).float()
+    if scale != 1.0:
+        x = x * scale
     if x.dim() == 2:
         x = x[:, None, :]
     if device.type == "cuda" and x.dim() == 4:
@@ -44,12 +46,15 @@ class SiameseNet(nn.Module):
     """The twin sub-network of a Siamese network: ``features(x) = activation(backbone(x))``.
 
     ``activation`` is "sigmoid" (the authors' F = σ(f(x)), bounded features) or "none" (the raw
-    backbone output). ``embed`` runs inputs through it once, in batches and in eval mode, and can
-    hand the DEEPER layer's activations of the same pass to a reduction (``tap``).
+    backbone output); ``input_scale`` multiplies the raw inputs (1/255 gives images in [0, 1]).
+    ``embed`` runs inputs through it once, in batches and in eval mode, and can hand the DEEPER
+    layer's activations of the same pass to a reduction (``tap``).
     """
 
-    def __init__(self, topology: Topology, in_channels: int, input_size: int, activation: str = "sigmoid"):
+    def __init__(self, topology: Topology, in_channels: int, input_size: int, activation: str = "sigmoid",
+                 input_scale: float = 1.0):
         super().__init__()
+        self.input_scale = float(input_scale)
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
         self.topology = topology
@@ -82,7 +87,7 @@ class SiameseNet(nn.Module):
         """Features of a batch of raw inputs (any device; moved to the twin's)."""
         device = self.device
         with autocast_for(device):
-            out = self.backbone(to_input(x, device))
+            out = self.backbone(to_input(x, device, self.input_scale))
         return self._activate(out)
 
     @torch.no_grad()
@@ -100,7 +105,7 @@ class SiameseNet(nn.Module):
         features, reduced = [], []
         try:
             for start in range(0, len(inputs), batch_size):
-                x = to_input(inputs[start:start + batch_size], device)
+                x = to_input(inputs[start:start + batch_size], device, self.input_scale)
                 with autocast_for(device):
                     if tap is not None:
                         out, activations = self.backbone.forward_with_tap(x)
@@ -119,6 +124,7 @@ class SiameseNet(nn.Module):
     def spec(self) -> dict:
         t = self.topology
         return {"in_channels": self.in_channels, "input_size": self.input_size, "activation": self.activation,
+                "input_scale": self.input_scale,
                 "topology": {"name": t.name, "dims": t.dims, "deeper": t.deeper, "description": t.description,
                              "layers": [dict(layer) for layer in t.layers]}}
 
@@ -136,4 +142,4 @@ class SiameseNet(nn.Module):
         if topology.parameter_count(channels, size) > max_parameters:
             raise UserError(f"{where}: the network it describes has more than {max_parameters:,} parameters; "
                             "refusing to build it")
-        return cls(topology, channels, size, spec.get("activation", "sigmoid"))
+        return cls(topology, channels, size, spec.get("activation", "sigmoid"), float(spec.get("input_scale", 1.0)))

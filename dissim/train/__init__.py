@@ -3,10 +3,22 @@
 
 from .augment import AUGMENTATIONS, NoAugmentation, SpectrumJitter
 from .loop import TrainHistory, fit
-from .losses import LOSSES, check_loss, create_loss, get_loss, list_losses, register_loss
+from .losses import (
+           LOSSES,
+           check_loss,
+           create_loss,
+           get_loss,
+           list_losses,
+           register_loss,
+)
 from .losses.bce import BCEPairLoss
 from .losses.triplet import TripletLoss
-from .samplers import SAMPLERS, BalancedBootstrapPairSampler, ClassBalancedPairSampler, ClassBalancedTripletSampler
+from .samplers import (
+           SAMPLERS,
+           BalancedBootstrapPairSampler,
+           ClassBalancedPairSampler,
+           ClassBalancedTripletSampler,
+)
 from .twin import TrainedTwin, TwinConfig, train_twin
 from .validation import Validator
 

@@ -1,9 +1,10 @@
 """On-the-fly augmentation of training inputs; each policy owns its seeded random stream.
 
-A policy is built from a seed (``policy(seed)``) and called on a batch of raw inputs of one side
-of the pairs or triplets (``policy(x) -> x``). The trainer draws the seed from the training's random
-stream whenever a policy is given, the identity included, so that switching augmentation on or
-off leaves every other random draw (pairs, validation pairs, k-means) unchanged.
+A policy is built from a seed (``policy(seed, **options)``) and called on the raw inputs of one
+batch, one tensor per side of the pairs or triplets (``policy([a, b]) -> [a', b']``). The trainer
+draws the seed from the training's random stream whenever a policy is given, the identity included,
+so that switching augmentation on or off leaves every other random draw (pairs, validation pairs,
+k-means) unchanged.
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ class NoAugmentation:
     def __init__(self, seed: int):
         self.seed = seed
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return x
+    def __call__(self, sides: list[torch.Tensor]) -> list[torch.Tensor]:
+        return sides
 
 
 @AUGMENTATIONS.register("spectrum-jitter")
 class SpectrumJitter:
-    """Spectra (B, L) shifted by a few points, scaled, tilted and noised, each at random.
+    """Spectra (B, L) shifted by a few points, scaled, tilted and noised, each at random, each side
+    on its own.
 
     Shift: up to ``shift`` points either way (12 cm⁻¹ on the rruff-ir grid); gain: ×(1 ± ``gain``);
     a linear baseline of slope ± ``slope`` over the spectrum; Gaussian noise of std ``noise``.
@@ -38,7 +40,10 @@ class SpectrumJitter:
         self.generator = torch.Generator().manual_seed(int(seed))
         self.shift, self.gain, self.slope, self.noise = shift, gain, slope, noise
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+    def __call__(self, sides: list[torch.Tensor]) -> list[torch.Tensor]:
+        return [self._jitter(x) for x in sides]
+
+    def _jitter(self, x: torch.Tensor) -> torch.Tensor:
         b, length = x.shape
         g = dict(generator=self.generator, device="cpu")
         shift = torch.randint(-self.shift, self.shift + 1, (b, 1), **g).to(x.device)
@@ -49,3 +54,37 @@ class SpectrumJitter:
         ramp = torch.linspace(-0.5, 0.5, length)[None, :]
         noise = self.noise * torch.randn(b, length, **g)
         return x * gain.to(x.device) + (slope * ramp + noise).to(x.device)
+
+
+@AUGMENTATIONS.register("flips-greyscale")
+class FlipsGreyscale:
+    """Images (B, C, H, W): horizontal flip, vertical flip and greyscale, each applied with
+    probability ``p`` (Borsani 2023 §1.2: torchvision's RandomHorizontalFlip, RandomVerticalFlip and
+    RandomGrayscale). ``paired=True`` draws once per pair and applies the same to every side of it
+    (the pair stays a pair of the same view); ``False`` draws for each side on its own.
+    """
+
+    def __init__(self, seed: int, p: float = 0.7, paired: bool = True):
+        if not 0 <= p <= 1:
+            raise ValueError(f"augmentation probability p must lie in [0, 1], got {p}")
+        self.generator = torch.Generator().manual_seed(int(seed))
+        self.p, self.paired = p, paired
+
+    def _draw(self, n: int) -> torch.Tensor:
+        return torch.rand(n, 3, generator=self.generator) < self.p  # hflip, vflip, greyscale
+
+    def __call__(self, sides: list[torch.Tensor]) -> list[torch.Tensor]:
+        shared = self._draw(len(sides[0])) if self.paired else None
+        return [apply_flips_greyscale(x, shared if self.paired else self._draw(len(x))) for x in sides]
+
+
+def apply_flips_greyscale(x: torch.Tensor, choice: torch.Tensor) -> torch.Tensor:
+    """``x`` (B, C, H, W) with row i flipped left-right / up-down / turned grey where ``choice[i]`` says so."""
+    choice = choice.to(x.device)
+    x = torch.where(choice[:, 0, None, None, None], x.flip(-1), x)
+    x = torch.where(choice[:, 1, None, None, None], x.flip(-2), x)
+    if x.shape[1] == 3:  # ITU-R 601 luma, as torchvision's rgb_to_grayscale, kept on three channels
+        weights = torch.tensor([0.299, 0.587, 0.114], device=x.device)
+        grey = (x.float() * weights[None, :, None, None]).sum(1, keepdim=True).expand_as(x).to(x.dtype)
+        x = torch.where(choice[:, 2, None, None, None], grey, x)
+    return x

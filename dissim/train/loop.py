@@ -77,8 +77,8 @@ def fit(net: torch.nn.Module, loss: torch.nn.Module, optimizer: torch.optim.Opti
                 groups, target = sampler.sample(batch_size)
                 if augment is None:
                     x = data[torch.from_numpy(np.concatenate(groups)).to(device, non_blocking=True)]
-                else:  # each side of the pairs (triplets) is augmented on its own
-                    x = torch.cat([augment(data[torch.as_tensor(g, device=device)]) for g in groups])
+                else:  # the policy sees every side of the batch's pairs (triplets) at once
+                    x = torch.cat(augment([data[torch.as_tensor(g, device=device)] for g in groups]))
                 parts = net(x).split([len(g) for g in groups])
                 tgt = None if target is None else torch.from_numpy(target).to(device, non_blocking=True)
                 value = loss(*parts, target=tgt)

@@ -26,8 +26,9 @@ class TwinConfig:
     Budget: ``iterations`` steps in one epoch, or ``epochs`` epochs of the sampler's epoch length
     (``BalancedBootstrapPairSampler``: one bootstrap iteration). ``lr_halving_epochs`` halves the
     learning rate every so many epochs; with validation items, the best epoch's weights are kept
-    and ``patience`` epochs without improvement stop training. ``augmentation`` names a policy of
-    :mod:`dissim.train.augment` (None: no augmentation, and no random stream reserved for it).
+    and ``patience`` epochs without improvement stop training; ``lr_gamma`` multiplies it by gamma
+    after every epoch instead. ``augmentation`` names a policy of :mod:`dissim.train.augment` (None:
+    no augmentation, and no random stream reserved for it).
     """
 
     topology: Topology
@@ -41,11 +42,15 @@ class TwinConfig:
     iterations: int | None = 3000
     epochs: int | None = None
     sampler: str | None = None  # None: the loss's default
+    sampler_options: dict = field(default_factory=dict)
     activation: str = "sigmoid"
+    input_scale: float = 1.0
     lr_halving_epochs: int | None = None
+    lr_gamma: float | None = None  # exponential decay of the learning rate per epoch
     patience: int | None = None
     early_stopping: str = "ranking"
     augmentation: str | None = None
+    augmentation_options: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -79,18 +84,21 @@ def train_twin(inputs: np.ndarray, labels: np.ndarray, config: TwinConfig, *, se
         raise UserError("give the training budget as iterations or as epochs (one of them)")
     with torch.random.fork_rng(devices=_devices_to_fork(device)):
         torch.manual_seed(seed)
-        net = SiameseNet(config.topology, in_channels, size, config.activation).to_device(device)
+        net = SiameseNet(config.topology, in_channels, size, config.activation, config.input_scale).to_device(device)
         loss = create_loss(config.loss, net.embedding_dim, **config.loss_options).to(device)
-        sampler = sampler_class(labels, rng)
+        sampler = sampler_class(labels, rng, **config.sampler_options)
         steps = config.iterations or sampler.batches_per_epoch(config.batch_size)
         epochs = config.epochs or 1
         optimizer = create_optimizer(config.optimizer, list(net.parameters()) + list(loss.parameters()),
                                      lr=config.lr, betas=tuple(config.betas), niter=epochs * steps,
                                      **config.optimizer_options)
-        scheduler = (torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_halving_epochs, gamma=0.5)
-                     if config.lr_halving_epochs else None)
+        scheduler = None
+        if config.lr_halving_epochs:
+            scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_halving_epochs, gamma=0.5)
+        elif config.lr_gamma is not None:
+            scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config.lr_gamma)
         validator = Validator(*validation, rng) if validation is not None else None
-        augment = (AUGMENTATIONS.create(config.augmentation, int(rng.integers(2**63)))
+        augment = (AUGMENTATIONS.create(config.augmentation, int(rng.integers(2**63)), **config.augmentation_options)
                    if config.augmentation is not None else None)
         data = torch.as_tensor(_training_array(inputs)).to(device)
         history = fit(net, loss, optimizer, data, sampler, batch_size=config.batch_size, epochs=epochs,

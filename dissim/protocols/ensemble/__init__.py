@@ -24,7 +24,16 @@ from ...storage import stable_hash
 from ...train import get_loss
 from ..base import DEFAULT_THREADS, PROTOCOLS, RunOptions, task_seed
 from . import recipe as ensemble_recipe
-from .members import EnsemblePlan, UnitTask, keyed_profile, index_digest, plan_members, plan_units, score_key, unit_of
+from .members import (
+    EnsemblePlan,
+    UnitTask,
+    index_digest,
+    keyed_profile,
+    plan_members,
+    plan_units,
+    score_key,
+    unit_of,
+)
 from .recipe import EnsembleRecipe
 from .report import build_report
 

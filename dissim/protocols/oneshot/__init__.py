@@ -21,9 +21,10 @@ from ...nets import get_topology
 from ...provenance import resolve_device
 from ...storage import stable_hash
 from ..base import PROTOCOLS, RunOptions, task_seed
+from ..settings_recipe import SECTIONS, SettingsRecipe
 from . import settings as oneshot_settings
-from .settings import FIGURE_PARTITION, OneShotRecipe, OneShotSettings, parse_method, preprocessings
 from .report import build_report
+from .settings import FIGURE_PARTITION, OneShotSettings, parse_method, preprocessings
 from .task import MatchTask
 
 CACHE_VERSION = 2
@@ -31,7 +32,7 @@ CACHE_VERSION = 2
 
 @dataclass
 class OneShotPlan:
-    recipe: OneShotRecipe
+    recipe: SettingsRecipe
     dataset: SpectraSet
     options: RunOptions
     partitions: list[Partition]
@@ -75,14 +76,14 @@ class OneShotProtocol:
     """Matchers learned on training classes, tested on unseen classes with one reference each."""
 
     name = "oneshot"
-    sections = oneshot_settings.SECTIONS
+    sections = SECTIONS
     default_dataset = "rruff-ir"
     cache_folder = "oneshot"
     flags = {"topologies", "iterations", "batch_size"}
-    parse = staticmethod(oneshot_settings.parse)
-    apply_flags = staticmethod(oneshot_settings.apply_flags)
+    parse = staticmethod(oneshot_settings.RECIPES.parse)
+    apply_flags = staticmethod(oneshot_settings.RECIPES.apply_flags)
 
-    def plan(self, recipe: OneShotRecipe, data, options: RunOptions) -> OneShotPlan:
+    def plan(self, recipe: SettingsRecipe, data, options: RunOptions) -> OneShotPlan:
         s = recipe.settings
         if not isinstance(data, SpectraSet):
             raise UserError(f"pipeline {recipe.name} matches spectra; {data.name} is not a spectral data set "

@@ -28,34 +28,18 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass, replace
 
 from ...data.spectral import SpectralPreprocessing
 from ...data.splits import check_fractions
 from ...errors import UserError
 from ...eval.matchers import MATCHERS
-from ...settings import parse_settings, setting
+from ...settings import setting
 from ...train.validation import EARLY_STOPPING
+from ..settings_recipe import SettingsRecipes
 
-SECTIONS = ("settings",)
 ALS_SUFFIX = "-als"
 FIGURE_PARTITION = 1  # the partition whose Siamese features the t-SNE figure shows
-
-
-@dataclass(frozen=True)
-class OneShotRecipe:
-    name: str
-    description: str
-    settings: OneShotSettings
-    source: str
-    protocol: str = "oneshot"
-
-    def to_dict(self) -> dict:
-        values = asdict(self.settings)
-        settings = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
-        return {"name": self.name, "protocol": self.protocol, "description": self.description, "settings": settings,
-                "source": self.source}
 
 
 @dataclass(frozen=True)
@@ -101,29 +85,7 @@ def check(settings: OneShotSettings, where: str) -> OneShotSettings:
     return replace(settings, fractions=check_fractions(settings.fractions))
 
 
-def parse(doc: dict, path: Path, profile: str | None = None) -> OneShotRecipe:
-    if profile is not None:
-        raise UserError("--profile does not apply to one-shot recipes; their settings are in the recipe's [settings]")
-    where = f"{path} [settings]"
-    settings = check(parse_settings(OneShotSettings, doc.get("settings") or {}, where), where)
-    return OneShotRecipe(name=path.stem, description=doc.get("description", ""), settings=settings, source=str(path))
-
-
-def apply_flags(recipe: OneShotRecipe, flags: dict) -> OneShotRecipe:
-    """--iterations sets the epochs, --batch-size the pairs per batch, --topologies the (one) twin."""
-    changes = {}
-    if "iterations" in flags:
-        changes["epochs"] = flags["iterations"]
-    if "batch_size" in flags:
-        changes["batch_size"] = flags["batch_size"]
-    if "topologies" in flags:
-        if len(flags["topologies"]) != 1:
-            raise UserError(f"--topologies {','.join(flags['topologies'])}: a one-shot run trains one twin "
-                            "network; give one")
-        changes["topology"] = flags["topologies"][0]
-    settings = parse_settings(OneShotSettings, {**asdict(recipe.settings), **changes}, "command line",
-                              flags={"epochs": "--iterations", "batch_size": "--batch-size", "topology": "--topologies"})
-    return replace(recipe, settings=check(settings, "command line"))
+RECIPES = SettingsRecipes("oneshot", OneShotSettings, check)
 
 
 def preprocessings(s: OneShotSettings) -> dict[bool, SpectralPreprocessing]:

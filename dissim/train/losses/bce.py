@@ -23,9 +23,9 @@ class BCEPairLoss(nn.Module):
     default_sampler = "class-balanced-pairs"
     profile_options: dict[str, str] = {}
 
-    def __init__(self, embedding_dim: int):
+    def __init__(self, embedding_dim: int, head_init: str = "narrow-normal"):
         super().__init__()
-        self.head = PairHead(embedding_dim)
+        self.head = PairHead(embedding_dim, head_init)
 
     def forward(self, f1: torch.Tensor, f2: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.binary_cross_entropy_with_logits(self.head(f1, f2), target)

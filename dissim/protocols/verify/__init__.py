@@ -1,0 +1,125 @@
+"""The pair-verification protocol (Borsani 2023): are two images of the same class?
+
+Per random split (stratified 64/16/20 % train / validation / test images): a
+:class:`~dissim.eval.verifier.PairVerifier` trains on partner pairs of the training images, its
+decision threshold maximises F1 on validation pairs, and it is scored on test pairs (each test
+image with ``partners`` random others) and on the one-vs-15 test (each test image with 15 random
+others); the raw-pixel cosine baseline is scored on the same pairs, its threshold chosen on the
+same validation pairs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from ... import __version__
+from ...data import ImageSet
+from ...data.preprocess import PREPROCESS_VERSION, preprocess_to_cache
+from ...errors import UserError
+from ...eval.metrics import pair_accuracy_jaccard
+from ...eval.report import Report
+from ...nets import get_topology
+from ...provenance import resolve_device
+from ...storage import stable_hash
+from ..base import DEFAULT_THREADS, PROTOCOLS, RunOptions, task_seed
+from ..settings_recipe import SECTIONS, SettingsRecipe
+from . import settings as verify_settings
+from .report import build_report
+from .task import VerifyTask
+
+
+@dataclass
+class VerifyPlan:
+    recipe: SettingsRecipe
+    dataset: ImageSet
+    options: RunOptions
+    tasks: list[VerifyTask]
+    input_size: int
+    device: str
+
+
+def split(labels: np.ndarray, fractions, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stratified (train, validation, test) item indices in the given fractions."""
+    items = np.arange(len(labels))
+    rest, test = train_test_split(items, test_size=fractions[2], stratify=labels, random_state=seed)
+    train, val = train_test_split(rest, test_size=fractions[1] / (fractions[0] + fractions[1]),
+                                  stratify=labels[rest], random_state=seed)
+    return np.sort(train), np.sort(val), np.sort(test)
+
+
+class VerifyProtocol:
+    """A Siamese pair verifier and a raw-pixel cosine baseline on the same test pairs."""
+
+    name = "verify"
+    sections = SECTIONS
+    default_dataset = "digits"
+    cache_folder = "verify"
+    flags = {"topologies", "iterations", "batch_size", "input_size"}
+    parse = staticmethod(verify_settings.RECIPES.parse)
+    apply_flags = staticmethod(verify_settings.RECIPES.apply_flags)
+
+    def plan(self, recipe: SettingsRecipe, dataset, options: RunOptions) -> VerifyPlan:
+        s = recipe.settings
+        if not isinstance(dataset, ImageSet):
+            raise UserError(f"{dataset.name} is not an image data set: pipeline {recipe.name} verifies image pairs")
+        counts = np.bincount(dataset.labels, minlength=dataset.n_classes)
+        if dataset.n_classes < 2 or counts.min() < 5:
+            raise UserError(f"{dataset.name}: pair verification needs two or more classes of at least 5 images "
+                            f"each (for stratified train / validation / test splits); it has {dataset.n_classes} "
+                            f"classes, the smallest with {counts.min()}")
+        topology = get_topology(s.topology)
+        if topology.dims != 2:
+            raise UserError(f"topology {s.topology} is {topology.dims}-D; image pairs need a dims = 2 table")
+        size = max(s.input_size, topology.min_input_size(dataset.channels))
+        device = resolve_device(options.device)
+        threads = options.threads or DEFAULT_THREADS
+        tasks = []
+        for repeat in range(1, s.repeats + 1):
+            seed = task_seed(options.seed, "verify", repeat)
+            train, val, test = split(dataset.labels, s.fractions, seed % 2**31)
+            key = stable_hash({"dissim": __version__, "protocol": "verify", "data": dataset.fingerprint,
+                               "split": [stable_hash(i.tolist()) for i in (train, val, test)], "seed": seed,
+                               "preprocess": {"size": size, "version": PREPROCESS_VERSION},
+                               "topology": {"layers": topology.layers, "dims": topology.dims},
+                               "settings": {k: v for k, v in vars(s).items() if k not in ("repeats", "topology")},
+                               "threads": threads, "saliency": repeat == 1})
+            tasks.append(VerifyTask(repeat=repeat, key=key, seed=seed, labels=dataset.labels, train_index=train,
+                                    val_index=val, test_index=test, settings=s, input_size=size, device=device,
+                                    threads=threads, progress=options.progress and options.jobs == 1,
+                                    keep_saliency=repeat == 1))
+        return VerifyPlan(recipe, dataset, options, tasks, size, device)
+
+    def prepare(self, plan: VerifyPlan, tasks: list[VerifyTask]) -> list[VerifyTask]:
+        path = str(preprocess_to_cache(plan.dataset, plan.input_size))
+        return [replace(t, images_path=path) for t in tasks]
+
+    def describe(self, plan: VerifyPlan) -> str:
+        s, data, first = plan.recipe.settings, plan.dataset, plan.tasks[0]
+        return "\n".join([
+            f"pipeline {plan.recipe.name} on {data.name}: {len(data)} images, {data.n_classes} classes, "
+            f"{s.repeats} random splits on {plan.device}",
+            f"per split: {len(first.train_index)} train / {len(first.val_index)} validation / "
+            f"{len(first.test_index)} test images; {len(first.train_index) * s.partners} training pairs, "
+            f"{len(first.test_index) * s.partners} test pairs, {len(first.test_index) * s.test_partners} one-vs-"
+            f"{s.test_partners} pairs",
+            f"twin {s.topology} at {plan.input_size}x{plan.input_size}, {s.epochs} epochs of batch {s.batch_size} "
+            f"pairs, Adam lr {s.lr:g} (x{s.lr_gamma:g} per epoch), weight decay {s.weight_decay:g}"])
+
+    def task_line(self, task: VerifyTask, result: dict, cached: bool) -> str:
+        acc, jac = pair_accuracy_jaccard(result["siamese_test"], result["test_targets"],
+                                         float(result["siamese_threshold"]))
+        base, _ = pair_accuracy_jaccard(result["baseline_test"], result["test_targets"],
+                                        float(result["baseline_threshold"]))
+        return (f"{task.label}: verifier accuracy {acc:.2f}% Jaccard {jac:.2f}% (threshold "
+                f"{float(result['siamese_threshold']):.3f}); raw-pixel cosine accuracy {base:.2f}% "
+                f"({'cached' if cached else 'computed'})")
+
+    def report(self, plan: VerifyPlan, results: dict) -> Report:
+        return build_report(plan, results)
+
+
+PROTOCOLS.register("verify", VerifyProtocol(), summary="pair verification (Borsani 2023): a small Siamese CNN "
+                   "against raw-pixel cosine on the same pairs")

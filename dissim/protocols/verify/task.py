@@ -1,0 +1,83 @@
+"""One random split of a pair-verification run: train the verifier, score the test pairs, and the
+raw-pixel cosine baseline on exactly the same pairs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...eval.metrics import best_f1_threshold
+from ...eval.verifier import PairVerifier
+from ...train.samplers import partner_pairs
+from ..base import torch_threads
+from .settings import VerifySettings
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cosine similarity of the raw pixels of a[i] and b[i] (0 for a blank image)."""
+    a = a.reshape(len(a), -1).astype(np.float64)
+    b = b.reshape(len(b), -1).astype(np.float64)
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    return np.where(norms > 0, (a * b).sum(1) / np.maximum(norms, 1e-12), 0.0)
+
+
+@dataclass(frozen=True)
+class VerifyTask:
+    """Everything a worker needs for one split, picklable."""
+
+    repeat: int  # 1-based
+    key: str
+    seed: int
+    labels: np.ndarray
+    train_index: np.ndarray
+    val_index: np.ndarray
+    test_index: np.ndarray
+    settings: VerifySettings
+    input_size: int
+    device: str = "cpu"
+    threads: int = 1
+    progress: bool = False
+    keep_saliency: bool = False
+    images_path: str = ""  # the preprocessed (N, C, S, S) uint8 array, memory-mapped
+
+    @property
+    def label(self) -> str:
+        return f"split {self.repeat}"
+
+    def run(self) -> dict[str, np.ndarray]:
+        s, y = self.settings, np.asarray(self.labels)
+        images = np.load(self.images_path, mmap_mode="r").transpose(0, 2, 3, 1)  # channels last
+        test = np.asarray(images[self.test_index])
+        rng = np.random.default_rng([self.seed, 1])  # the test pairs: the same for every method
+        first, second = partner_pairs(len(test), s.partners, rng)
+        one_first, one_second = partner_pairs(len(test), s.test_partners, rng)
+        with torch_threads(self.threads):
+            verifier = PairVerifier(
+                topology=s.topology, epochs=s.epochs, batch_size=s.batch_size, lr=s.lr, weight_decay=s.weight_decay,
+                lr_gamma=s.lr_gamma, partners=s.partners, augment_p=s.augment_p, augment_paired=s.augment_paired,
+                input_size=self.input_size, validation_fraction=0, device=self.device, random_state=self.seed,
+                verbose=self.progress)
+            val = np.asarray(images[self.val_index])
+            verifier.fit(np.asarray(images[self.train_index]), y[self.train_index], validation=(val, y[self.val_index]))
+            result = {"siamese_test": verifier.similarity(test[first], test[second]),
+                      "siamese_one_vs": verifier.similarity(test[one_first], test[one_second]),
+                      "siamese_threshold": np.float64(verifier.threshold_),
+                      "history": np.array(json.dumps(verifier.history_.to_dict()))}
+            if self.keep_saliency:
+                same = np.flatnonzero(y[self.test_index][first] == y[self.test_index][second])
+                pick = same[0] if len(same) else 0
+                maps = verifier.saliency(test[first[pick]], test[second[pick]])
+                result.update({"saliency_images": np.stack([test[first[pick]], test[second[pick]]]),
+                               "saliency_maps": np.stack(maps[:2]), "saliency_score": np.float64(maps[2]),
+                               "saliency_labels": y[self.test_index][[first[pick], second[pick]]]})
+        val_first, val_second = verifier.validation_pairs_
+        result["baseline_threshold"] = np.float64(best_f1_threshold(
+            cosine(val[val_first], val[val_second]), y[self.val_index][val_first] == y[self.val_index][val_second]))
+        result["baseline_test"] = cosine(test[first], test[second])
+        result["baseline_one_vs"] = cosine(test[one_first], test[one_second])
+        test_labels = y[self.test_index]
+        result["test_targets"] = (test_labels[first] == test_labels[second]).astype(np.int8)
+        result["one_vs_targets"] = (test_labels[one_first] == test_labels[one_second]).astype(np.int8)
+        return result
