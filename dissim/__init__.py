@@ -6,7 +6,8 @@ The public API (imported on first use, so ``import dissim`` stays light):
   dissimilarity vectors), :class:`SumRuleEnsemble` (the paper's fusion of z-scored member scores),
   the matchers :class:`SiameseMatcher`, :class:`NearestL2`, :class:`NearestCosine`,
   :class:`LMNNMatcher`, :class:`ReferenceLibrary` (nearest-reference classification whose
-  classes are added and removed without retraining) and :class:`PairVerifier` (same class or not);
+  classes are added and removed without retraining), :class:`PairVerifier` (same class or not) and
+  :class:`OpenSetSiamese` / :class:`OpenSetCNN` (known classes, or "unknown");
 - data: :func:`load_dataset`, :func:`list_datasets`, :func:`register_dataset`;
 - the registries: ``list_*`` / ``create_*`` / ``register_*`` for topologies, losses, optimizers,
   matchers and protocols;
@@ -24,6 +25,8 @@ _EXPORTS = {
     "SumRuleEnsemble": "dissim.eval",
     "SiameseMatcher": "dissim.eval",
     "PairVerifier": "dissim.eval",
+    "OpenSetSiamese": "dissim.eval",
+    "OpenSetCNN": "dissim.eval",
     "NearestL2": "dissim.eval",
     "NearestCosine": "dissim.eval",
     "LMNNMatcher": "dissim.eval",

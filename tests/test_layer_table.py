@@ -70,7 +70,7 @@ def test_flops_count_convolutions_and_fc():
     ('name = "x"\nlayers = [{ type = "conv", filters = 4, kernel = 3, strid = 2 }, { type = "fc", units = 2 }]',
      "unknown settings"),
     ('name = "x"\ndeeper = "nope"\nlayers = [{ type = "fc", units = 2 }]', "names no layer"),
-    ('name = "x"\nlayers = [{ type = "conv", filters = 4, kernel = 3 }]', "last layer must be fc"),
+    ('name = "x"\nlayers = [{ type = "conv", filters = 4, kernel = 3 }]', "must end in the embedding vector"),
     ('name = "x"\nlayers = [', "not valid TOML"),
 ])
 def test_bad_tables_are_rejected_with_the_reason(text, message):

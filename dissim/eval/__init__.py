@@ -17,8 +17,9 @@ from .metrics import (
            mean_std,
            pair_accuracy_jaccard,
 )
+from .openset import OpenSetCNN, OpenSetSiamese
 from .verifier import PairVerifier
 
-__all__ = ["LMNNMatcher", "MATCHERS", "NearestCosine", "NearestL2", "PairVerifier", "SiameseMatcher",
-           "SumRuleEnsemble", "ZScore", "accuracy", "accuracy_and_macro_f1", "best_f1_threshold", "class_scores",
-           "create_matcher", "mean_std", "pair_accuracy_jaccard", "sum_rule"]
+__all__ = ["LMNNMatcher", "MATCHERS", "NearestCosine", "NearestL2", "OpenSetCNN", "OpenSetSiamese", "PairVerifier",
+           "SiameseMatcher", "SumRuleEnsemble", "ZScore", "accuracy", "accuracy_and_macro_f1", "best_f1_threshold",
+           "class_scores", "create_matcher", "mean_std", "pair_accuracy_jaccard", "sum_rule"]

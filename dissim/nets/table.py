@@ -51,6 +51,7 @@ LAYER_SETTINGS = {
     "fc": {"units", "bias", "init"},
 }
 INITS = {"narrow-normal", "glorot", "xavier", "he"}
+FLAT_TAIL = ("dropout", "batchnorm", "relu", "leakyrelu")  # layers that may follow the embedding's fc
 _MAX_INPUT_SEARCH = 1 << 16
 
 
@@ -226,8 +227,10 @@ def topology_from_dict(doc: dict, where: str = "topology table", source: Path | 
             raise UserError(f"{where}: layer name {layer['name']!r} is used twice")
         seen.add(layer["name"])
         layers.append(layer)
-    if layers[-1]["type"] not in ("fc", "flatten"):
-        raise UserError(f"{where}: the last layer must be fc (the embedding) or flatten")
+    flat_at = max((i for i, layer in enumerate(layers) if layer["type"] in ("fc", "flatten")), default=None)
+    if flat_at is None or any(layer["type"] not in FLAT_TAIL for layer in layers[flat_at + 1:]):
+        raise UserError(f"{where}: the table must end in the embedding vector: fc or flatten, optionally followed "
+                        f"by {', '.join(FLAT_TAIL)}")
     deeper = doc.get("deeper")
     if deeper is not None and deeper not in seen:
         raise UserError(f"{where}: deeper = {deeper!r} names no layer of the table")

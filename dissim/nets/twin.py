@@ -52,9 +52,12 @@ class SiameseNet(nn.Module):
     """
 
     def __init__(self, topology: Topology, in_channels: int, input_size: int, activation: str = "sigmoid",
-                 input_scale: float = 1.0):
+                 input_scale: float = 1.0, input_gate=None):
         super().__init__()
         self.input_scale = float(input_scale)
+        # the fixed (untrained) data-processing layer h = σ(x ⊙ b) of the EMIS Siamese-CNN (b: background noise)
+        self.register_buffer("input_gate", None if input_gate is None else torch.as_tensor(
+            np.asarray(input_gate, dtype=np.float32)).reshape(1, 1, -1))
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
         self.topology = topology
@@ -79,6 +82,10 @@ class SiameseNet(nn.Module):
             self.to(memory_format=torch.channels_last)
         return self
 
+    def _prepare(self, x: torch.Tensor, device: torch.device) -> torch.Tensor:
+        x = to_input(x, device, self.input_scale)
+        return x if self.input_gate is None else torch.sigmoid(x * self.input_gate)
+
     def _activate(self, out: torch.Tensor) -> torch.Tensor:
         out = out.float()  # the features (and the heads that compare them) stay in float32
         return torch.sigmoid(out) if self.activation == "sigmoid" else out
@@ -87,7 +94,7 @@ class SiameseNet(nn.Module):
         """Features of a batch of raw inputs (any device; moved to the twin's)."""
         device = self.device
         with autocast_for(device):
-            out = self.backbone(to_input(x, device, self.input_scale))
+            out = self.backbone(self._prepare(x, device))
         return self._activate(out)
 
     @torch.no_grad()
@@ -105,7 +112,7 @@ class SiameseNet(nn.Module):
         features, reduced = [], []
         try:
             for start in range(0, len(inputs), batch_size):
-                x = to_input(inputs[start:start + batch_size], device, self.input_scale)
+                x = self._prepare(inputs[start:start + batch_size], device)
                 with autocast_for(device):
                     if tap is not None:
                         out, activations = self.backbone.forward_with_tap(x)
@@ -125,6 +132,7 @@ class SiameseNet(nn.Module):
         t = self.topology
         return {"in_channels": self.in_channels, "input_size": self.input_size, "activation": self.activation,
                 "input_scale": self.input_scale,
+                "input_gate": None if self.input_gate is None else int(self.input_gate.numel()),
                 "topology": {"name": t.name, "dims": t.dims, "deeper": t.deeper, "description": t.description,
                              "layers": [dict(layer) for layer in t.layers]}}
 
@@ -142,4 +150,6 @@ class SiameseNet(nn.Module):
         if topology.parameter_count(channels, size) > max_parameters:
             raise UserError(f"{where}: the network it describes has more than {max_parameters:,} parameters; "
                             "refusing to build it")
-        return cls(topology, channels, size, spec.get("activation", "sigmoid"), float(spec.get("input_scale", 1.0)))
+        gate = np.ones(spec["input_gate"], np.float32) if spec.get("input_gate") else None  # values: the state dict
+        return cls(topology, channels, size, spec.get("activation", "sigmoid"), float(spec.get("input_scale", 1.0)),
+                   gate)

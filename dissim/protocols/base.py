@@ -28,7 +28,7 @@ from ..storage import stable_hash
 
 
 def _register_builtins() -> None:
-    from . import ensemble, oneshot, verify  # noqa: F401  (they register themselves)
+    from . import ensemble, oneshot, openset, verify  # noqa: F401  (they register themselves)
 
 
 PROTOCOLS = Registry("protocol", populate=_register_builtins)

@@ -48,14 +48,15 @@ class TrainHistory:
 
 
 def fit(net: torch.nn.Module, loss: torch.nn.Module, optimizer: torch.optim.Optimizer, data: torch.Tensor,
-        sampler, *, batch_size: int, epochs: int = 1, steps_per_epoch: int, augment=None,
+        sampler, *, batch_size: int, epochs: int = 1, steps_per_epoch: int, labels=None, augment=None,
         validator: Validator | None = None, patience: int | None = None, early_stopping: str = "ranking",
         scheduler=None, progress: bool = False, desc: str = "train") -> TrainHistory:
     """Train ``net`` (the twin) and ``loss`` (and its own parameters, e.g. a head) in place.
 
     ``data`` holds the training inputs (raw images (N, C, H, W) or spectra (N, L)) on the training
     device; ``sampler.sample(batch_size)`` gives index groups (pairs or triplets) into it. The
-    features of every input of a batch are computed in one forward pass of ``net``.
+    features of every input of a batch are computed in one forward pass of ``net``. A loss with
+    ``prepare_epoch`` is given the net, ``data`` and ``labels`` before every epoch.
     """
     if sampler.arity != loss.arity:
         raise UserError(f"the sampler gives groups of {sampler.arity} but loss {getattr(loss, 'name', loss)!r} "
@@ -71,6 +72,8 @@ def fit(net: torch.nn.Module, loss: torch.nn.Module, optimizer: torch.optim.Opti
     bar = tqdm(total=epochs * steps_per_epoch, desc=desc, disable=not progress, leave=False, dynamic_ncols=True)
     try:
         for epoch in range(1, epochs + 1):
+            if hasattr(loss, "prepare_epoch"):
+                loss.prepare_epoch(net, data, labels)
             net.train()
             loss.train()
             for _ in range(steps_per_epoch):

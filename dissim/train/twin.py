@@ -45,6 +45,7 @@ class TwinConfig:
     sampler_options: dict = field(default_factory=dict)
     activation: str = "sigmoid"
     input_scale: float = 1.0
+    input_gate: object = None  # a fixed vector b: the twin's input becomes σ(x ⊙ b) (None: x)
     lr_halving_epochs: int | None = None
     lr_gamma: float | None = None  # exponential decay of the learning rate per epoch
     patience: int | None = None
@@ -84,7 +85,8 @@ def train_twin(inputs: np.ndarray, labels: np.ndarray, config: TwinConfig, *, se
         raise UserError("give the training budget as iterations or as epochs (one of them)")
     with torch.random.fork_rng(devices=_devices_to_fork(device)):
         torch.manual_seed(seed)
-        net = SiameseNet(config.topology, in_channels, size, config.activation, config.input_scale).to_device(device)
+        net = SiameseNet(config.topology, in_channels, size, config.activation, config.input_scale,
+                         config.input_gate).to_device(device)
         loss = create_loss(config.loss, net.embedding_dim, **config.loss_options).to(device)
         sampler = sampler_class(labels, rng, **config.sampler_options)
         steps = config.iterations or sampler.batches_per_epoch(config.batch_size)
@@ -102,7 +104,7 @@ def train_twin(inputs: np.ndarray, labels: np.ndarray, config: TwinConfig, *, se
                    if config.augmentation is not None else None)
         data = torch.as_tensor(_training_array(inputs)).to(device)
         history = fit(net, loss, optimizer, data, sampler, batch_size=config.batch_size, epochs=epochs,
-                      steps_per_epoch=steps, augment=augment, validator=validator, patience=config.patience,
+                      steps_per_epoch=steps, labels=labels, augment=augment, validator=validator, patience=config.patience,
                       early_stopping=config.early_stopping, scheduler=scheduler, progress=progress, desc=desc)
     return TrainedTwin(net, loss, history)
 

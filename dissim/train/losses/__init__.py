@@ -10,7 +10,9 @@ what generic code needs, so that nothing outside it tests a loss's name:
 - ``forward(*features, target=None)``: the batch loss;
 - ``fully(fx, fp)``: the FULLY dissimilarity feature between every image and prototype embedding;
 - ``similarity(fx, fr)``: how alike queries and references are (higher = more alike), for matching;
-- ``pair_logits(f1, f2)`` (optional): logits of "same class" for pairs, for validation pair losses.
+- ``pair_logits(f1, f2)`` (optional): logits of "same class" for pairs, for validation pair losses;
+- ``prepare_epoch(net, data, labels)`` (optional): called before every epoch (e.g. to recompute a
+  margin from the current features).
 
 Register new ones with ``@register_loss("name")``.
 """
@@ -24,7 +26,7 @@ from ...registry import Registry
 
 
 def _register_builtins() -> None:
-    from . import bce, triplet  # noqa: F401  (their decorators register them)
+    from . import bce, contrastive, triplet  # noqa: F401  (their decorators register them)
 
 
 LOSSES = Registry("loss", populate=_register_builtins, plural="losses")

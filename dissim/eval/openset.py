@@ -1,0 +1,201 @@
+"""Open-set identification: classify into the known classes, or answer "unknown" for a class never
+seen in training (the EMIS Siamese-CNN, J. Electron. Test. 2023; and the closed-set baselines).
+
+Both estimators train a twin of ``topology`` on the known classes, then calibrate a rejection
+threshold on their training items with one rule: the threshold lets through all but a fraction
+``false_rejection`` of the training items (their score for their own class), so a query is called
+unknown when it looks less like any known class than that fraction of the training data looks like
+its own. ``threshold`` sets it by hand instead.
+
+- :class:`OpenSetSiamese`: a Siamese twin (``loss="contrastive-ce"``, the paper's eq. 22, or
+  ``"contrastive"``, eq. 21 alone); a query goes to the known class whose centre (mean training
+  feature) is nearest, or is unknown when that distance exceeds the threshold.
+- :class:`OpenSetCNN`: the same sub-network as a plain softmax classifier (cross-entropy); with
+  ``reject=True`` a query whose largest softmax probability falls below the threshold is unknown
+  (the maximum-softmax-probability baseline), with ``reject=False`` it never answers unknown (the
+  closed-set CNN).
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from ..data.arrays import InputShape, check_inputs, check_labelled
+from ..nets import get_topology
+from ..provenance import resolve_device
+from ..space.estimator import resolve_seed
+from ..train import TwinConfig, train_twin
+
+
+class _OpenSet(ClassifierMixin, BaseEstimator):
+    """Training, calibration and prediction shared by the open-set estimators."""
+
+    def _train(self, X, y, loss: str, loss_options: dict, sampler_options: dict | None = None):
+        if y is not None:
+            y = column_or_1d(y, warn=True)
+            check_classification_targets(y)
+        inputs, y = check_labelled(X, y, type(self).__name__)
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not 0 <= self.false_rejection < 1:
+            raise ValueError(f"false_rejection must lie in [0, 1), got {self.false_rejection!r}")
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(f"{type(self).__name__} needs at least two known classes; y has 1 class")
+        topology = get_topology(self.topology)
+        self.input_shape_ = InputShape(topology, self.input_size, type(self).__name__).fit(inputs)
+        if self.input_shape_.n_features is not None:
+            self.n_features_in_ = self.input_shape_.n_features
+        gate = None
+        if self.input_gate is not None:
+            gate = np.asarray(self.input_gate, dtype=np.float32).ravel()
+            if len(gate) != self.input_shape_.size:
+                raise ValueError(f"input_gate has {len(gate)} values; the network input has {self.input_shape_.size}")
+        seed = resolve_seed(self.random_state)
+        self.device_ = resolve_device(self.device)
+        config = TwinConfig(topology=topology, loss=loss, loss_options={"n_classes": len(self.classes_), **loss_options},
+                            optimizer="adam", lr=float(self.lr), betas=tuple(self.betas), batch_size=int(self.batch_size),
+                            iterations=None, epochs=int(self.epochs), sampler_options=sampler_options or {},
+                            activation="none", input_gate=gate)
+        network_inputs = self.input_shape_(inputs)
+        twin = train_twin(network_inputs, codes, config, seed=seed, rng=np.random.default_rng(seed),
+                          device=self.device_, progress=bool(self.verbose), desc=f"{type(self).__name__} {topology.name}")
+        self.net_, self.loss_, self.history_ = twin.net, twin.loss, twin.history
+        return network_inputs, codes
+
+    def _calibrate(self, own_scores: np.ndarray) -> None:
+        """The threshold that rejects a fraction ``false_rejection`` of the training items."""
+        if self.threshold is not None:
+            self.threshold_ = float(self.threshold)
+        else:  # a query is unknown when its best class score is below the threshold
+            self.threshold_ = float(np.quantile(own_scores, self.false_rejection))
+
+    def _features(self, X) -> torch.Tensor:
+        check_is_fitted(self)
+        return self.net_.embed(self.input_shape_(check_inputs(X)))[0]
+
+    def decision_function(self, X) -> np.ndarray:
+        """The per-class scores (n, classes) (``class_scores``); with two classes the second minus the first (n,)."""
+        scores = self.class_scores(X)
+        return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
+
+    def predict(self, X) -> np.ndarray:
+        """A known class, or ``unknown_label`` (then the array holds objects)."""
+        scores = self.class_scores(X)
+        labels = self.classes_[np.argmax(scores, axis=1)]
+        rejected = scores.max(axis=1) < self.threshold_
+        if not rejected.any():
+            return labels
+        out = labels.astype(object)
+        out[rejected] = self.unknown_label
+        return out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        return tags
+
+
+class OpenSetSiamese(_OpenSet):
+    """The open-set Siamese-CNN: nearest known-class centre in the twin's feature space, or unknown.
+
+    Its class scores are minus the distance to every known class centre (n, classes); a query
+    is unknown when its smallest distance exceeds ``threshold_`` (calibrated as the module says, on
+    the distances of the training items to their own class centre). ``loss``, ``margin`` (None: the
+    largest distance between class centres, eq. 10), ``alpha1``, ``alpha2``, ``ce_margin`` and
+    ``ce_weight`` are those of :mod:`dissim.train.losses.contrastive`; pairs hold
+    ``negatives_per_positive`` different-class pairs per same-class pair; ``input_gate`` is the
+    fixed background vector b of the input layer σ(x ⊙ b).
+    """
+
+    def __init__(self, topology="emis-cnn1d", loss="contrastive-ce", margin=None, alpha1=1.0, alpha2=1.0,
+                 ce_margin=2.5, ce_weight=1.0, negatives_per_positive=3, epochs=200, batch_size=64, lr=1e-3,
+                 betas=(0.9, 0.999), input_gate=None, false_rejection=0.05, threshold=None, unknown_label="unknown",
+                 input_size=None, device="auto", random_state=None, verbose=False):
+        self.topology = topology
+        self.loss = loss
+        self.margin = margin
+        self.alpha1 = alpha1
+        self.alpha2 = alpha2
+        self.ce_margin = ce_margin
+        self.ce_weight = ce_weight
+        self.negatives_per_positive = negatives_per_positive
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.betas = betas
+        self.input_gate = input_gate
+        self.false_rejection = false_rejection
+        self.threshold = threshold
+        self.unknown_label = unknown_label
+        self.input_size = input_size
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def fit(self, X, y) -> "OpenSetSiamese":
+        if self.loss not in ("contrastive", "contrastive-ce"):
+            raise ValueError(f"loss must be 'contrastive' or 'contrastive-ce', got {self.loss!r}")
+        options = {"margin": self.margin}
+        if self.loss == "contrastive-ce":
+            options.update(alpha1=self.alpha1, alpha2=self.alpha2, ce_margin=self.ce_margin, ce_weight=self.ce_weight)
+        inputs, codes = self._train(X, y, self.loss, options, {"negatives_per_positive": int(self.negatives_per_positive)})
+        features = self.net_.embed(inputs)[0]
+        self.centres_ = torch.stack([features[torch.as_tensor(codes == c)].mean(0) for c in range(len(self.classes_))])
+        own = torch.linalg.norm(features - self.centres_[torch.as_tensor(codes)], dim=1).cpu().numpy()
+        self._calibrate(-own)
+        return self
+
+    def class_scores(self, X) -> np.ndarray:
+        """Minus the distance to every known class centre (n, classes)."""
+        return -torch.cdist(self._features(X), self.centres_).cpu().numpy()
+
+
+class OpenSetCNN(_OpenSet):
+    """The same sub-network as a softmax classifier over the known classes (cross-entropy), the
+    paper's closed-set CNN; ``reject=True`` adds the maximum-softmax-probability rejection.
+
+    Its class scores are the softmax probabilities (n, classes).
+    """
+
+    def __init__(self, topology="emis-cnn1d", reject=True, epochs=200, batch_size=64, lr=1e-3, betas=(0.9, 0.999),
+                 input_gate=None, false_rejection=0.05, threshold=None, unknown_label="unknown", input_size=None,
+                 device="auto", random_state=None, verbose=False):
+        self.topology = topology
+        self.reject = reject
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.betas = betas
+        self.input_gate = input_gate
+        self.false_rejection = false_rejection
+        self.threshold = threshold
+        self.unknown_label = unknown_label
+        self.input_size = input_size
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def fit(self, X, y) -> "OpenSetCNN":
+        inputs, codes = self._train(X, y, "cross-entropy", {})
+        probabilities = self._probabilities(self.net_.embed(inputs)[0])
+        self._calibrate(probabilities[np.arange(len(codes)), codes])
+        if not self.reject:
+            self.threshold_ = 0.0  # a closed-set classifier never answers unknown
+        return self
+
+    def _probabilities(self, features: torch.Tensor) -> np.ndarray:
+        with torch.no_grad():
+            return torch.softmax(self.loss_.logits(features).float(), dim=1).cpu().numpy()
+
+    def class_scores(self, X) -> np.ndarray:
+        """The softmax probabilities (n, classes)."""
+        return self._probabilities(self._features(X))

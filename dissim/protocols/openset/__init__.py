@@ -1,0 +1,145 @@
+"""The open-set protocol (EMIS Siamese-CNN, J. Electron. Test. 2023, §4): identify known classes
+and detect a class never seen in training.
+
+Classes with at least ``min_per_class`` spectra take part. Each of them is held out in turn as the
+unknown class: every other class gives ``train_per_class`` random spectra to training and the rest
+to test; all spectra of the held-out class are test spectra that should come out "unknown". Every
+method sees the same splits: the open-set Siamese-CNN (contrastive + cross-entropy, eq. 22), the
+same with the contrastive loss alone, and the sub-network as a closed-set softmax CNN, without and
+with maximum-softmax-probability rejection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from ... import __version__
+from ...data.spectra import SpectraSet
+from ...data.spectral import SpectralPreprocessing
+from ...errors import UserError
+from ...eval.report import Report
+from ...nets import get_topology
+from ...provenance import resolve_device
+from ...storage import stable_hash
+from ..base import DEFAULT_THREADS, PROTOCOLS, RunOptions, task_seed
+from ..settings_recipe import SECTIONS, SettingsRecipe
+from . import settings as openset_settings
+from .report import build_report
+from .task import OpenSetTask
+
+FAMILIES = {"siamese-contrastive-ce": "siamese-contrastive-ce", "siamese-contrastive": "siamese-contrastive",
+            "cnn-closed-set": "cnn", "cnn-max-softmax": "cnn"}
+
+
+@dataclass
+class OpenSetPlan:
+    recipe: SettingsRecipe
+    dataset: SpectraSet
+    options: RunOptions
+    classes: np.ndarray  # the class codes that take part
+    tasks: list[OpenSetTask]
+    device: str
+    background: str
+
+
+def background_vector(spec: str, data: SpectraSet, prepared: np.ndarray) -> tuple[np.ndarray | None, int | None]:
+    """(b of the input layer, or None; the class it came from, which then leaves the data, or None)."""
+    if not spec:
+        return None, None
+    kind, _, value = spec.partition(":")
+    if kind == "class":
+        if value not in data.class_names:
+            raise UserError(f"background = {spec!r}: {data.name} has no class {value!r}")
+        code = data.class_names.index(value)
+        return prepared[data.labels == code].mean(0), code
+    path = Path(value).expanduser()
+    try:
+        vector = np.load(path, allow_pickle=False) if path.suffix == ".npy" else np.loadtxt(path, ndmin=1)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"background = {spec!r}: cannot read {path} ({exc})") from None
+    vector = np.asarray(vector, dtype=np.float64).ravel()
+    if len(vector) != data.length or not np.all(np.isfinite(vector)):
+        raise UserError(f"background = {spec!r}: needs {data.length} finite values, one per point, got {len(vector)}")
+    return vector, None
+
+
+class OpenSetProtocol:
+    """Known classes identified, a held-out class rejected as unknown; Siamese-CNN against CNN baselines."""
+
+    name = "openset"
+    sections = SECTIONS
+    default_dataset = "coffee"
+    cache_folder = "openset"
+    flags = {"topologies", "iterations", "batch_size"}
+    parse = staticmethod(openset_settings.RECIPES.parse)
+    apply_flags = staticmethod(openset_settings.RECIPES.apply_flags)
+
+    def plan(self, recipe: SettingsRecipe, data, options: RunOptions) -> OpenSetPlan:
+        s = recipe.settings
+        if not isinstance(data, SpectraSet):
+            raise UserError(f"pipeline {recipe.name} identifies spectra; {data.name} is not a spectral data set "
+                            "(use --dataset coffee or rruff-ir)")
+        topology = get_topology(s.topology)
+        if topology.dims != 1:
+            raise UserError(f"topology {s.topology} is {topology.dims}-D; spectra need a dims = 1 table")
+        topology.layer_shapes(1, data.length)
+        prepared = SpectralPreprocessing()(data.spectra)
+        gate, gate_class = background_vector(s.background, data, prepared)
+        counts = data.class_counts()
+        classes = np.array([c for c in np.flatnonzero(counts >= s.min_per_class) if c != gate_class])
+        if len(classes) < 3:
+            raise UserError(f"open-set identification on {data.name} needs at least 3 classes with >= "
+                            f"{s.min_per_class} spectra (two known, one unknown); it has {len(classes)}")
+        device, threads = resolve_device(options.device), options.threads or DEFAULT_THREADS
+        families = list(dict.fromkeys(FAMILIES[m] for m in s.methods))
+        tasks = []
+        for held in classes:
+            rng = np.random.default_rng([options.seed, int(held)])
+            train = np.sort(np.concatenate([rng.permutation(np.flatnonzero(data.labels == c))[:s.train_per_class]
+                                            for c in classes if c != held]))
+            test = np.setdiff1d(np.flatnonzero(np.isin(data.labels, classes)), train)
+            for family in families:
+                seed = task_seed(options.seed, data.class_names[held], family)
+                key = stable_hash({"dissim": __version__, "protocol": "openset", "data": data.fingerprint,
+                                   "held_out": int(held), "family": family, "seed": seed, "threads": threads,
+                                   "train": stable_hash(train.tolist()), "test": stable_hash(test.tolist()),
+                                   "topology": topology.layers, "background": s.background,
+                                   "settings": {k: v for k, v in vars(s).items() if k not in ("methods",)}})
+                tasks.append(OpenSetTask(held_out=int(held), family=family, key=key, seed=seed, labels=data.labels,
+                                         train_index=train, test_index=test, settings=s, device=device,
+                                         threads=threads, progress=options.progress and options.jobs == 1,
+                                         label_text=f"{family} without {data.class_names[held]}", gate=gate))
+        return OpenSetPlan(recipe, data, options, classes, tasks, device, s.background)
+
+    def prepare(self, plan: OpenSetPlan, tasks: list[OpenSetTask]) -> list[OpenSetTask]:
+        prepared = SpectralPreprocessing()(plan.dataset.spectra)
+        return [replace(t, inputs=prepared) for t in tasks]
+
+    def describe(self, plan: OpenSetPlan) -> str:
+        s, data = plan.recipe.settings, plan.dataset
+        names = ", ".join(data.class_names[c] for c in plan.classes)
+        return "\n".join([
+            f"pipeline {plan.recipe.name} on {data.name}: {len(plan.classes)} classes ({names}), each held out in "
+            f"turn; {s.train_per_class} training spectra per known class; {len(plan.tasks)} trainings on {plan.device}",
+            f"methods: {', '.join(s.methods)}; {s.topology}, {s.epochs} epochs of batch {s.batch_size}, Adam lr {s.lr:g}"])
+
+    def task_line(self, task: OpenSetTask, result: dict, cached: bool) -> str:
+        y = np.asarray(task.labels)[task.test_index]
+        parts = []
+        for key in (k for k in result if k.startswith("pred_")):
+            predicted = result[key]
+            known = y != task.held_out
+            parts.append(f"{key[5:]} known {100 * np.mean(predicted[known] == y[known]):.1f}% unknown "
+                         f"{100 * np.mean(predicted[~known] == -1):.1f}%")
+        timing = "cached" if cached else f"{float(result['seconds']):.0f} s"
+        return f"{task.label}: {'; '.join(parts)} ({timing})"
+
+    def report(self, plan: OpenSetPlan, results: dict) -> Report:
+        return build_report(plan, results)
+
+
+PROTOCOLS.register("openset", OpenSetProtocol(), summary="open-set identification (EMIS Siamese-CNN): known classes "
+                   "and a held-out unknown class, against closed-set and maximum-softmax CNNs")

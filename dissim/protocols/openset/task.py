@@ -1,0 +1,70 @@
+"""One held-out class and one model family: train on the known classes, predict every test spectrum
+(a known class, or unknown)."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...eval.openset import OpenSetCNN, OpenSetSiamese
+from ..base import torch_threads
+from .settings import OpenSetSettings
+
+UNKNOWN = -1  # the code of "unknown" in the stored predictions
+
+
+@dataclass(frozen=True)
+class OpenSetTask:
+    """``family`` "siamese-contrastive-ce", "siamese-contrastive" or "cnn" (which serves the closed-set
+    and the maximum-softmax rows from one training)."""
+
+    held_out: int  # class code held out as unknown
+    family: str
+    key: str
+    seed: int
+    labels: np.ndarray
+    train_index: np.ndarray
+    test_index: np.ndarray
+    settings: OpenSetSettings
+    label_text: str
+    device: str = "cpu"
+    threads: int = 1
+    progress: bool = False
+    inputs: np.ndarray | None = None  # preprocessed spectra of the whole data set (set by prepare)
+    gate: np.ndarray | None = None
+
+    @property
+    def label(self) -> str:
+        return self.label_text
+
+    def _model(self):
+        s = self.settings
+        common = dict(topology=s.topology, epochs=s.cnn_epochs if self.family == "cnn" else s.epochs,
+                      batch_size=s.batch_size, lr=s.lr, input_gate=self.gate,
+                      false_rejection=s.false_rejection, device=self.device, random_state=self.seed,
+                      verbose=self.progress)
+        if self.family == "cnn":
+            return OpenSetCNN(reject=True, **common)
+        return OpenSetSiamese(loss=self.family.removeprefix("siamese-"), margin=s.margin or None, alpha1=s.alpha1,
+                              alpha2=s.alpha2, ce_margin=s.ce_margin, ce_weight=s.ce_weight,
+                              negatives_per_positive=s.negatives_per_positive, **common)
+
+    def run(self) -> dict[str, np.ndarray]:
+        x, y = self.inputs, np.asarray(self.labels)
+        start = time.perf_counter()
+        with torch_threads(self.threads):
+            model = self._model().fit(x[self.train_index], y[self.train_index])
+            scores = model.class_scores(x[self.test_index])
+            open_set = model.predict(x[self.test_index])
+        codes = np.array([UNKNOWN if p == model.unknown_label else int(p) for p in open_set])
+        result = {"history": np.array(json.dumps(model.history_.to_dict())), "threshold": np.float64(model.threshold_),
+                  "seconds": np.float64(time.perf_counter() - start)}
+        if self.family == "cnn":
+            result["pred_cnn-closed-set"] = model.classes_[np.argmax(scores, axis=1)].astype(np.int64)
+            result["pred_cnn-max-softmax"] = codes
+        else:
+            result[f"pred_{self.family}"] = codes
+        return result
