@@ -26,6 +26,7 @@ def run_experiment(recipe, options: RunOptions, on_task_done=None) -> Path:
     protocol = PROTOCOLS.get(recipe.protocol)
     dataset = load_dataset(options.dataset or protocol.default_dataset, options.data_root, options.seed)
     out = Path(options.out) if options.out else Path("results") / dataset.name / recipe.name
+    protocol.check_data(recipe, dataset)
     plan = protocol.plan(recipe, dataset, options)
     if options.dry_run:
         print(protocol.describe(plan))

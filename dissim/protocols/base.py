@@ -21,8 +21,10 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from ..errors import UserError
 from ..registry import Registry
 from ..storage import stable_hash
 
@@ -40,6 +42,21 @@ def get_protocol(name: str):
 
 def list_protocols() -> list[str]:
     return PROTOCOLS.names()
+
+
+@dataclass(frozen=True, kw_only=True)
+class SplitTask:
+    """The fields of a task that trains on one split of a data set (protocols add their own)."""
+
+    key: str
+    seed: int
+    labels: np.ndarray
+    train_index: np.ndarray
+    test_index: np.ndarray
+    settings: object
+    device: str = "cpu"
+    threads: int = 1
+    progress: bool = False
 
 
 @dataclass
@@ -90,3 +107,33 @@ def torch_threads(threads: int | None):
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+class Protocol:
+    """What the protocols share. A protocol declares itself in its class line:
+    ``class P(Protocol, name=..., default_dataset=..., data_kind=..., data_needed=..., build_report=...)``
+    (``cache_folder`` defaults to the name); its report is ``build_report(plan, results)``, the data
+    kind it needs is checked by :meth:`check_data` before planning, and :meth:`timing` says how a
+    task's result came."""
+
+    def __init_subclass__(cls, build_report=None, **declared):
+        super().__init_subclass__()
+        for key, value in declared.items():
+            setattr(cls, key, value)
+        if "name" in declared:
+            cls.cache_folder = declared.get("cache_folder", declared["name"])
+        if build_report is not None:
+            cls.build_report = staticmethod(build_report)
+
+    def check_data(self, recipe, data) -> None:
+        if not isinstance(data, self.data_kind):
+            needed, _, hint = self.data_needed.partition(" (")
+            raise UserError(f"{data.name} is not {needed}: pipeline {recipe.name} ({self.name} protocol) needs one"
+                            + (f"; {hint.rstrip(')')}" if hint else ""))
+
+    def report(self, plan, results: dict):
+        return self.build_report(plan, results)
+
+    @staticmethod
+    def timing(seconds, cached: bool) -> str:
+        return "cached" if cached else f"{float(seconds):.0f} s"

@@ -61,3 +61,22 @@ class SettingsRecipes:
         settings = parse_settings(self.settings_class, {**asdict(recipe.settings), **changes}, "command line",
                                   flags=shown)
         return replace(recipe, settings=self.check(settings, "command line"))
+
+
+class SettingsProtocol:
+    """The recipe side of a protocol whose recipe is one [settings] table (``recipes`` reads it)."""
+
+    sections = SECTIONS
+    flags = frozenset({"topologies", "iterations", "batch_size"})
+    recipes: SettingsRecipes
+
+    def __init_subclass__(cls, recipes: SettingsRecipes | None = None, **declared):
+        super().__init_subclass__(**declared)
+        if recipes is not None:
+            cls.recipes = recipes
+
+    def parse(self, doc: dict, path: Path, profile: str | None = None) -> SettingsRecipe:
+        return self.recipes.parse(doc, path, profile)
+
+    def apply_flags(self, recipe: SettingsRecipe, flags: dict) -> SettingsRecipe:
+        return self.recipes.apply_flags(recipe, flags)

@@ -17,12 +17,11 @@ from ...data import ImageSet
 from ...data.preprocess import PREPROCESS_VERSION, preprocess_to_cache
 from ...errors import UserError
 from ...eval.metrics import accuracy
-from ...eval.report import Report
 from ...nets import get_topology
 from ...provenance import resolve_device
 from ...storage import stable_hash
 from ...train import get_loss
-from ..base import DEFAULT_THREADS, PROTOCOLS, RunOptions, task_seed
+from ..base import DEFAULT_THREADS, PROTOCOLS, Protocol, RunOptions, task_seed
 from . import recipe as ensemble_recipe
 from .members import (
     EnsemblePlan,
@@ -38,13 +37,12 @@ from .recipe import EnsembleRecipe
 from .report import build_report
 
 
-class EnsembleProtocol:
+class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cache_folder="members",
+                       data_kind=ImageSet, data_needed="an image data set (for spectra use --pipeline oneshot)",
+                       build_report=build_report):
     """Members (topology x method x space x k) trained per fold, scored by SVMs, fused by the sum rule."""
 
-    name = "ensemble"
     sections = ensemble_recipe.SECTIONS
-    default_dataset = "digits"
-    cache_folder = "members"
     flags = {"profile", "topologies", "losses", "optimizers", "spaces", "prototypes", "folds", "iterations",
              "batch_size", "input_size", "share_network"}
     parse = staticmethod(ensemble_recipe.parse)
@@ -52,9 +50,6 @@ class EnsembleProtocol:
 
     def plan(self, recipe: EnsembleRecipe, dataset, options: RunOptions) -> EnsemblePlan:
         """Members, units, folds and the (unit, fold) tasks with their cache keys; checks before any work."""
-        if not isinstance(dataset, ImageSet):
-            raise UserError(f"{dataset.name} is not an image data set: pipeline {recipe.name} builds image "
-                            "dissimilarity spaces; for spectra use --pipeline oneshot")
         if dataset.n_classes < 2:
             raise UserError(f"{dataset.name} has {dataset.n_classes} class: classification needs at least two")
         n_folds = len(dataset.folds)
@@ -138,11 +133,7 @@ class EnsembleProtocol:
     def task_line(self, task: UnitTask, result: dict, cached: bool) -> str:
         accs = [f"{space}-k{k} {accuracy(result[score_key(space, k, 'test')], result['test_labels']):.2f}%"
                 for k in task.unit.ks for space in task.spaces]
-        timing = "cached" if cached else f"{float(result['seconds'][1]):.0f} s"
-        return f"{task.label}: {', '.join(accs)} ({timing})"
-
-    def report(self, plan: EnsemblePlan, results: dict) -> Report:
-        return build_report(plan, results)
+        return f"{task.label}: {', '.join(accs)} ({self.timing(result['seconds'][1], cached)})"
 
 
 PROTOCOLS.register("ensemble", EnsembleProtocol(), summary="Siamese dissimilarity-space members on folds, "

@@ -16,12 +16,11 @@ from ... import __version__
 from ...data.spectra import SpectraSet
 from ...data.splits import Partition, make_partitions
 from ...errors import UserError
-from ...eval.report import Report
 from ...nets import get_topology
 from ...provenance import resolve_device
 from ...storage import stable_hash
-from ..base import PROTOCOLS, RunOptions, task_seed
-from ..settings_recipe import SECTIONS, SettingsRecipe
+from ..base import PROTOCOLS, Protocol, RunOptions, task_seed
+from ..settings_recipe import SettingsProtocol, SettingsRecipe
 from . import settings as oneshot_settings
 from .report import build_report
 from .settings import FIGURE_PARTITION, OneShotSettings, parse_method, preprocessings
@@ -72,22 +71,14 @@ def _cache_key(data: SpectraSet, partition: Partition, method: str, s: OneShotSe
     return stable_hash(payload)
 
 
-class OneShotProtocol:
+class OneShotProtocol(SettingsProtocol, Protocol, name="oneshot", default_dataset="rruff-ir", data_kind=SpectraSet,
+                      data_needed="a spectral data set (use --dataset rruff-ir)",
+                      recipes=oneshot_settings.RECIPES, build_report=build_report):
     """Matchers learned on training classes, tested on unseen classes with one reference each."""
 
-    name = "oneshot"
-    sections = SECTIONS
-    default_dataset = "rruff-ir"
-    cache_folder = "oneshot"
-    flags = {"topologies", "iterations", "batch_size"}
-    parse = staticmethod(oneshot_settings.RECIPES.parse)
-    apply_flags = staticmethod(oneshot_settings.RECIPES.apply_flags)
 
     def plan(self, recipe: SettingsRecipe, data, options: RunOptions) -> OneShotPlan:
         s = recipe.settings
-        if not isinstance(data, SpectraSet):
-            raise UserError(f"pipeline {recipe.name} matches spectra; {data.name} is not a spectral data set "
-                            "(use --dataset rruff-ir)")
         try:
             partitions = make_partitions(data.labels, s.partitions, options.seed, fractions=s.fractions,
                                          min_per_class=s.min_spectra_per_class, distractors=s.distractors,
@@ -139,12 +130,10 @@ class OneShotProtocol:
         if "history" in result:
             h = json.loads(str(result["history"]))
             extra = f", {len(h['train_loss'])} epochs, best {h['best_epoch']}"
-        timing = "cached" if cached else f"{float(result['seconds']):.0f} s"
+        timing = self.timing(result["seconds"], cached)
         return (f"partition {task.partition.number} {task.method:<14} accuracy {float(result['accuracy']):6.2f}%  "
                 f"macro-F1 {float(result['macro_f1']):6.2f}%  ({timing}{extra})")
 
-    def report(self, plan: OneShotPlan, results: dict) -> Report:
-        return build_report(plan, results)
 
 
 PROTOCOLS.register("oneshot", OneShotProtocol(), summary="one-shot matching of classes never seen in training "

@@ -20,12 +20,11 @@ from ... import __version__
 from ...data.spectra import SpectraSet
 from ...data.spectral import SpectralPreprocessing
 from ...errors import UserError
-from ...eval.report import Report
 from ...nets import get_topology
 from ...provenance import resolve_device
 from ...storage import stable_hash
-from ..base import DEFAULT_THREADS, PROTOCOLS, RunOptions, task_seed
-from ..settings_recipe import SECTIONS, SettingsRecipe
+from ..base import DEFAULT_THREADS, PROTOCOLS, Protocol, RunOptions, task_seed
+from ..settings_recipe import SettingsProtocol, SettingsRecipe
 from . import settings as openset_settings
 from .report import build_report
 from .task import OpenSetTask
@@ -66,22 +65,14 @@ def background_vector(spec: str, data: SpectraSet, prepared: np.ndarray) -> tupl
     return vector, None
 
 
-class OpenSetProtocol:
+class OpenSetProtocol(SettingsProtocol, Protocol, name="openset", default_dataset="coffee", data_kind=SpectraSet,
+                      data_needed="a spectral data set (use --dataset coffee or rruff-ir)",
+                      recipes=openset_settings.RECIPES, build_report=build_report):
     """Known classes identified, a held-out class rejected as unknown; Siamese-CNN against CNN baselines."""
 
-    name = "openset"
-    sections = SECTIONS
-    default_dataset = "coffee"
-    cache_folder = "openset"
-    flags = {"topologies", "iterations", "batch_size"}
-    parse = staticmethod(openset_settings.RECIPES.parse)
-    apply_flags = staticmethod(openset_settings.RECIPES.apply_flags)
 
     def plan(self, recipe: SettingsRecipe, data, options: RunOptions) -> OpenSetPlan:
         s = recipe.settings
-        if not isinstance(data, SpectraSet):
-            raise UserError(f"pipeline {recipe.name} identifies spectra; {data.name} is not a spectral data set "
-                            "(use --dataset coffee or rruff-ir)")
         topology = get_topology(s.topology)
         if topology.dims != 1:
             raise UserError(f"topology {s.topology} is {topology.dims}-D; spectra need a dims = 1 table")
@@ -134,11 +125,9 @@ class OpenSetProtocol:
             known = y != task.held_out
             parts.append(f"{key[5:]} known {100 * np.mean(predicted[known] == y[known]):.1f}% unknown "
                          f"{100 * np.mean(predicted[~known] == -1):.1f}%")
-        timing = "cached" if cached else f"{float(result['seconds']):.0f} s"
+        timing = self.timing(result["seconds"], cached)
         return f"{task.label}: {'; '.join(parts)} ({timing})"
 
-    def report(self, plan: OpenSetPlan, results: dict) -> Report:
-        return build_report(plan, results)
 
 
 PROTOCOLS.register("openset", OpenSetProtocol(), summary="open-set identification (EMIS Siamese-CNN): known classes "

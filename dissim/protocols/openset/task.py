@@ -10,29 +10,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...eval.openset import OpenSetCNN, OpenSetSiamese
-from ..base import torch_threads
+from ..base import SplitTask, torch_threads
 from .settings import OpenSetSettings
 
 UNKNOWN = -1  # the code of "unknown" in the stored predictions
 
 
-@dataclass(frozen=True)
-class OpenSetTask:
+@dataclass(frozen=True, kw_only=True)
+class OpenSetTask(SplitTask):
     """``family`` "siamese-contrastive-ce", "siamese-contrastive" or "cnn" (which serves the closed-set
     and the maximum-softmax rows from one training)."""
 
     held_out: int  # class code held out as unknown
     family: str
-    key: str
-    seed: int
-    labels: np.ndarray
-    train_index: np.ndarray
-    test_index: np.ndarray
     settings: OpenSetSettings
     label_text: str
-    device: str = "cpu"
-    threads: int = 1
-    progress: bool = False
     inputs: np.ndarray | None = None  # preprocessed spectra of the whole data set (set by prepare)
     gate: np.ndarray | None = None
 

@@ -20,12 +20,11 @@ from ...data import ImageSet
 from ...data.preprocess import PREPROCESS_VERSION, preprocess_to_cache
 from ...errors import UserError
 from ...eval.metrics import pair_accuracy_jaccard
-from ...eval.report import Report
 from ...nets import get_topology
 from ...provenance import resolve_device
 from ...storage import stable_hash
-from ..base import DEFAULT_THREADS, PROTOCOLS, RunOptions, task_seed
-from ..settings_recipe import SECTIONS, SettingsRecipe
+from ..base import DEFAULT_THREADS, PROTOCOLS, Protocol, RunOptions, task_seed
+from ..settings_recipe import SettingsProtocol, SettingsRecipe
 from . import settings as verify_settings
 from .report import build_report
 from .task import VerifyTask
@@ -50,21 +49,15 @@ def split(labels: np.ndarray, fractions, seed: int) -> tuple[np.ndarray, np.ndar
     return np.sort(train), np.sort(val), np.sort(test)
 
 
-class VerifyProtocol:
+class VerifyProtocol(SettingsProtocol, Protocol, name="verify", default_dataset="digits", data_kind=ImageSet,
+                     data_needed="an image data set", recipes=verify_settings.RECIPES,
+                     build_report=build_report):
     """A Siamese pair verifier and a raw-pixel cosine baseline on the same test pairs."""
 
-    name = "verify"
-    sections = SECTIONS
-    default_dataset = "digits"
-    cache_folder = "verify"
     flags = {"topologies", "iterations", "batch_size", "input_size"}
-    parse = staticmethod(verify_settings.RECIPES.parse)
-    apply_flags = staticmethod(verify_settings.RECIPES.apply_flags)
 
     def plan(self, recipe: SettingsRecipe, dataset, options: RunOptions) -> VerifyPlan:
         s = recipe.settings
-        if not isinstance(dataset, ImageSet):
-            raise UserError(f"{dataset.name} is not an image data set: pipeline {recipe.name} verifies image pairs")
         counts = np.bincount(dataset.labels, minlength=dataset.n_classes)
         if dataset.n_classes < 2 or counts.min() < 5:
             raise UserError(f"{dataset.name}: pair verification needs two or more classes of at least 5 images "
@@ -117,8 +110,6 @@ class VerifyProtocol:
                 f"{float(result['siamese_threshold']):.3f}); raw-pixel cosine accuracy {base:.2f}% "
                 f"({'cached' if cached else 'computed'})")
 
-    def report(self, plan: VerifyPlan, results: dict) -> Report:
-        return build_report(plan, results)
 
 
 PROTOCOLS.register("verify", VerifyProtocol(), summary="pair verification (Borsani 2023): a small Siamese CNN "

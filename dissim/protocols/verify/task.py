@@ -11,7 +11,7 @@ import numpy as np
 from ...eval.metrics import best_f1_threshold
 from ...eval.verifier import PairVerifier
 from ...train.samplers import partner_pairs
-from ..base import torch_threads
+from ..base import SplitTask, torch_threads
 from .settings import VerifySettings
 
 
@@ -23,22 +23,14 @@ def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(norms > 0, (a * b).sum(1) / np.maximum(norms, 1e-12), 0.0)
 
 
-@dataclass(frozen=True)
-class VerifyTask:
+@dataclass(frozen=True, kw_only=True)
+class VerifyTask(SplitTask):
     """Everything a worker needs for one split, picklable."""
 
     repeat: int  # 1-based
-    key: str
-    seed: int
-    labels: np.ndarray
-    train_index: np.ndarray
     val_index: np.ndarray
-    test_index: np.ndarray
     settings: VerifySettings
     input_size: int
-    device: str = "cpu"
-    threads: int = 1
-    progress: bool = False
     keep_saliency: bool = False
     images_path: str = ""  # the preprocessed (N, C, S, S) uint8 array, memory-mapped
 
