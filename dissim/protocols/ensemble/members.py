@@ -28,6 +28,8 @@ from .recipe import EnsembleRecipe, Method, Profile
 
 @dataclass(frozen=True)
 class Member:
+    """One SVM's scores per fold: a topology trained with a method, in one space, with k prototypes per class."""
+
     topology: str
     method: Method
     space: str
@@ -40,6 +42,8 @@ class Member:
 
 @dataclass(frozen=True)
 class TrainingUnit:
+    """One network a fold trains, shared by the members of its topology and method for the k it serves."""
+
     topology: str
     method: Method
     ks: tuple[int, ...]
