@@ -124,8 +124,8 @@ def test_openset_recipe_end_to_end(tmp_path, capsys):
                        "--jobs", "1"])
     assert status == 0, capsys.readouterr().err
     rows = list(csv.DictReader((out / "table.csv").open()))
-    assert [r["method"] for r in rows] == ["siamese-contrastive-ce", "siamese-contrastive", "cnn-closed-set",
-                                           "cnn-max-softmax"]
+    assert [r["method"] for r in rows] == ["siamese-contrastive-ce", "siamese-contrastive", "closed-set-cnn",
+                                           "closed-set-cnn-max-softmax"]
     assert list(rows[0]) == ["method", "Brasil", "Ethiopia", "Vietnam", "unknown", "average"]
     assert float(rows[2]["unknown"]) == 0.0  # the closed-set CNN never rejects
     for row in rows:

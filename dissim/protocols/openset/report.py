@@ -11,8 +11,8 @@ from ... import __version__
 from ...eval.report import Figure, MetricRow, MetricTable, Report, Section
 from .task import UNKNOWN
 
-KINDS = {"siamese-contrastive-ce": "member", "siamese-contrastive": "member", "cnn-closed-set": "baseline",
-         "cnn-max-softmax": "baseline"}
+KINDS = {"siamese-contrastive-ce": "member", "siamese-contrastive": "member", "closed-set-cnn": "baseline",
+         "closed-set-cnn-max-softmax": "baseline"}
 
 
 def method_values(plan, results: dict, method: str) -> dict:

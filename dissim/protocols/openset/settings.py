@@ -3,7 +3,7 @@
     protocol = "openset"
     description = "..."
     [settings]
-    methods = ["siamese-contrastive-ce", "siamese-contrastive", "cnn-closed-set", "cnn-max-softmax"]
+    methods = ["siamese-contrastive-ce", "siamese-contrastive", "closed-set-cnn", "closed-set-cnn-max-softmax"]
     topology = "emis-cnn1d"
     min_per_class = 6               # classes with at least this many spectra take part
     train_per_class = 14            # training spectra per known class; the rest of it is test
@@ -32,7 +32,7 @@ from ...errors import UserError
 from ...settings import setting
 from ..settings_recipe import SettingsRecipes
 
-METHODS = ("siamese-contrastive-ce", "siamese-contrastive", "cnn-closed-set", "cnn-max-softmax")
+METHODS = ("siamese-contrastive-ce", "siamese-contrastive", "closed-set-cnn", "closed-set-cnn-max-softmax")
 
 
 @dataclass(frozen=True)

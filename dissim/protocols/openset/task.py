@@ -55,8 +55,8 @@ class OpenSetTask(SplitTask):
         result = {"history": np.array(json.dumps(model.history_.to_dict())), "threshold": np.float64(model.threshold_),
                   "seconds": np.float64(time.perf_counter() - start)}
         if self.family == "cnn":
-            result["pred_cnn-closed-set"] = model.classes_[np.argmax(scores, axis=1)].astype(np.int64)
-            result["pred_cnn-max-softmax"] = codes
+            result["pred_closed-set-cnn"] = model.classes_[np.argmax(scores, axis=1)].astype(np.int64)
+            result["pred_closed-set-cnn-max-softmax"] = codes
         else:
             result[f"pred_{self.family}"] = codes
         return result
