@@ -19,8 +19,8 @@ import time
 import numpy as np
 import torch
 
-from dissim.nets import build
-from dissim.space import FullyDissimilarity, embed
+from dissim.nets import SiameseNet, get_topology
+from dissim.space import FullyDissimilarity
 from dissim.train import create_loss
 
 
@@ -42,8 +42,9 @@ def main() -> None:
 
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
-    backbone = build(args.topology, in_channels=args.channels, input_size=args.size).to(device).eval()
-    loss = create_loss("bce", backbone.embedding_dim).to(device)
+    net = SiameseNet(get_topology(args.topology), args.channels, args.size).to_device(device).eval()
+    backbone = net.backbone
+    loss = create_loss("bce", net.embedding_dim).to(device)
     shape = (args.channels, args.size, args.size)
     images = rng.integers(0, 256, size=(args.images, *shape), dtype=np.uint8)
     prototypes = rng.uniform(0, 255, size=(args.k * args.classes, *shape)).astype(np.float32)
@@ -62,8 +63,8 @@ def main() -> None:
         sync()
 
     def cached():
-        fx = embed(backbone, images, device=device, batch_size=args.batch_size, deeper=False).fully
-        fp = embed(backbone, prototypes, device=device, batch_size=args.batch_size, deeper=False).fully
+        fx = net.embed(images, batch_size=args.batch_size)[0]  # every image through the twin once
+        fp = net.embed(prototypes, batch_size=args.batch_size)[0]
         out = FullyDissimilarity(loss.fully, device=device).fit(fp).transform(fx)
         sync()
         return out
