@@ -29,11 +29,10 @@ class Registry:
     """
 
     def __init__(self, kind: str, *, populate: Callable[[], None] | None = None,
-                 adapt: Callable[[object, str], object] | None = None, flag: str | None = None,
+                 adapt: Callable[[object, str], object] | None = None,
                  path_hint: str = "pkg.module:Name", plural: str | None = None):
         self.kind = kind
         self.plural = plural or f"{kind}s"
-        self.flag = flag
         self.path_hint = path_hint
         self.group = f"dissim.{self.plural.replace(' ', '_')}"
         self._entries: dict[str, tuple[str, object, str]] = {}  # key -> (display name, object, summary)
@@ -76,8 +75,7 @@ class Registry:
                 raise UserError(f"{self.kind} {text!r} (entry point {entry_point.value!r}) cannot be loaded: "
                                 f"{type(exc).__name__}: {exc}") from None
             return self._adapted(obj, text)
-        where = f" ({self.flag})" if self.flag else ""
-        raise UserError(f"unknown {self.kind} {text!r}{where}: known {self.plural} are {', '.join(self.names())}; "
+        raise UserError(f"unknown {self.kind} {text!r}: known {self.plural} are {', '.join(self.names())}; "
                         f"or give {self.path_hint}")
 
     def create(self, name: str, *args, **kwargs):

@@ -17,7 +17,6 @@ the class of its most similar reference (:class:`dissim.library.ReferenceLibrary
 from __future__ import annotations
 
 import functools
-import numbers
 import warnings
 
 import numpy as np
@@ -31,7 +30,7 @@ from ..errors import UserError
 from ..nets import get_topology
 from ..provenance import resolve_device
 from ..registry import Registry
-from ..space.estimator import resolve_seed
+from ..space.estimator import check_positive_integers, resolve_seed
 from ..train import TwinConfig, train_twin
 
 MATCHERS = Registry("matcher")
@@ -188,10 +187,7 @@ class SiameseMatcher(_Matcher):
 
     def fit(self, X, y, validation=None) -> "SiameseMatcher":
         inputs, y = check_labelled(X, y, "SiameseMatcher")
-        for name in ("epochs", "batch_size", "lr_halving_epochs", "patience"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        check_positive_integers(self, "epochs", "batch_size", "lr_halving_epochs", "patience")
         if len(np.unique(y)) < 2:
             raise ValueError("SiameseMatcher needs at least two classes to learn from; y has 1 class")
         topology = get_topology(self.topology)

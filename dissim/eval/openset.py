@@ -18,8 +18,6 @@ its own. ``threshold`` sets it by hand instead.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -29,7 +27,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from ..data.arrays import InputShape, check_inputs, check_labelled
 from ..nets import get_topology
 from ..provenance import resolve_device
-from ..space.estimator import resolve_seed
+from ..space.estimator import check_positive_integers, resolve_seed
 from ..train import TwinConfig, train_twin
 
 
@@ -41,10 +39,7 @@ class _OpenSet(ClassifierMixin, BaseEstimator):
             y = column_or_1d(y, warn=True)
             check_classification_targets(y)
         inputs, y = check_labelled(X, y, type(self).__name__)
-        for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        check_positive_integers(self, "epochs", "batch_size")
         if not 0 <= self.false_rejection < 1:
             raise ValueError(f"false_rejection must lie in [0, 1), got {self.false_rejection!r}")
         self.classes_, codes = np.unique(y, return_inverse=True)

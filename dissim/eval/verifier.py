@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
@@ -13,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..data.arrays import InputShape, check_inputs, check_labelled
 from ..nets import get_topology
 from ..provenance import resolve_device
-from ..space.estimator import resolve_seed
+from ..space.estimator import check_positive_integers, resolve_seed
 from ..train import TwinConfig, train_twin
 from ..train.samplers import partner_pairs
 from .metrics import best_f1_threshold
@@ -55,10 +53,7 @@ class PairVerifier(BaseEstimator):
 
     def fit(self, X, y, validation=None) -> "PairVerifier":
         inputs, y = check_labelled(X, y, "PairVerifier")
-        for name in ("epochs", "batch_size", "partners"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        check_positive_integers(self, "epochs", "batch_size", "partners")
         if len(np.unique(y)) < 2:
             raise ValueError("PairVerifier needs at least two classes; y has 1 class")
         seed = resolve_seed(self.random_state)

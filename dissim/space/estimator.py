@@ -26,6 +26,14 @@ def _as_tuple(value, name: str, kind) -> tuple:
     return values
 
 
+def check_positive_integers(estimator, *names: str, least: int = 1) -> None:
+    """ValueError naming the first of ``estimator``'s parameters ``names`` that is not an integer >= ``least``."""
+    for name in names:
+        value = getattr(estimator, name)
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
+            raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
+
+
 def resolve_seed(random_state) -> int:
     """An int seed from ``random_state`` (an int is used as is; None or a RandomState draws one)."""
     if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
@@ -120,10 +128,8 @@ class SiameseDissimilarity(TransformerMixin, BaseEstimator):
         return self
 
     def _check_params(self, ks) -> None:
-        for name, value, least in (("iterations", self.iterations, 1), ("batch_size", self.batch_size, 2),
-                                   ("embed_batch_size", self.embed_batch_size, 1)):
-            if not isinstance(value, numbers.Integral) or value < least:
-                raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
+        check_positive_integers(self, "iterations", "embed_batch_size")
+        check_positive_integers(self, "batch_size", least=2)
         if any(k < 1 for k in ks):
             raise ValueError(f"prototypes must be positive integers (k per class), got {self.prototypes!r}")
         if not (isinstance(self.lr, numbers.Real) and np.isfinite(self.lr) and self.lr > 0):

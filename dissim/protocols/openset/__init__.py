@@ -44,7 +44,7 @@ class OpenSetPlan:
     background: str
 
 
-def background_vector(spec: str, data: SpectraSet, prepared: np.ndarray) -> tuple[np.ndarray | None, int | None]:
+def background_vector(spec: str, data: SpectraSet) -> tuple[np.ndarray | None, int | None]:
     """(b of the input layer, or None; the class it came from, which then leaves the data, or None)."""
     if not spec:
         return None, None
@@ -53,7 +53,7 @@ def background_vector(spec: str, data: SpectraSet, prepared: np.ndarray) -> tupl
         if value not in data.class_names:
             raise UserError(f"background = {spec!r}: {data.name} has no class {value!r}")
         code = data.class_names.index(value)
-        return prepared[data.labels == code].mean(0), code
+        return SpectralPreprocessing()(data.spectra[data.labels == code]).mean(0), code
     path = Path(value).expanduser()
     try:
         vector = np.load(path, allow_pickle=False) if path.suffix == ".npy" else np.loadtxt(path, ndmin=1)
@@ -77,8 +77,7 @@ class OpenSetProtocol(SettingsProtocol, Protocol, name="openset", default_datase
         if topology.dims != 1:
             raise UserError(f"topology {s.topology} is {topology.dims}-D; spectra need a dims = 1 table")
         topology.layer_shapes(1, data.length)
-        prepared = SpectralPreprocessing()(data.spectra)
-        gate, gate_class = background_vector(s.background, data, prepared)
+        gate, gate_class = background_vector(s.background, data)
         counts = data.class_counts()
         classes = np.array([c for c in np.flatnonzero(counts >= s.min_per_class) if c != gate_class])
         if len(classes) < 3:
