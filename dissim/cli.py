@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from .errors import UserError
+from .hardware import PRECISIONS
 
 LISTABLE = ("datasets", "topologies", "pipelines", "protocols", "optimizers", "losses", "matchers")
 # Flags that change a recipe; each protocol says which of them apply to it.
@@ -36,7 +37,9 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--spaces", help="fully, deeper or fully,deeper")
     p.add_argument("--prototypes", help="k per class, e.g. 15,30")
     p.add_argument("--folds", help="which folds to run, e.g. 1,2 (default: all)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda (one GPU per job) or cuda:N")
+    p.add_argument("--precision", choices=PRECISIONS, help="how networks compute: auto (the recipe's default: bf16 "
+                   "where the CPU has AMX/AVX-512-BF16 or the GPU has bf16, else fp32), fp32, bf16 or fp16 (CUDA)")
     p.add_argument("--jobs", type=int, help="tasks (trainings) run in parallel (default: one per CPU core, at most 4; "
                    "one per GPU on CUDA); results do not depend on it")
     p.add_argument("--threads", type=int, help="torch CPU threads per task (default 1; one-shot: the recipe's); results "
@@ -70,6 +73,7 @@ def _add_library_arguments(p: argparse.ArgumentParser) -> None:
     b.add_argument("--no-references", action="store_true", help="store the trained network only, no references")
     b.add_argument("--seed", type=int, default=1)
     b.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    b.add_argument("--precision", default="auto", choices=PRECISIONS, help="auto, fp32, bf16 or fp16 (CUDA)")
     b.add_argument("--no-progress", action="store_true")
     a = sub.add_parser("add", help="add reference spectra (RRUFF text files or folders of them)")
     a.add_argument("library", type=Path)
@@ -170,6 +174,7 @@ def _run(args, argv: list[str]) -> None:
     if flags:
         recipe = protocol.apply_flags(recipe, flags)
     options = RunOptions(dataset=args.dataset, data_root=args.data_root, seed=args.seed, device=args.device,
+                         precision=args.precision,
                          jobs=args.jobs, threads=args.threads, backend=args.backend, scheduler=args.scheduler,
                          out=args.out, fuse_only=args.fuse_only, dry_run=args.dry_run,
                          progress=not args.no_progress and sys.stderr.isatty(),
@@ -249,7 +254,8 @@ def _library(args) -> None:
         if not isinstance(data, SpectraSet):
             raise UserError(f"--dataset {args.dataset}: not a spectral data set (try rruff-ir)")
         matcher = SiameseMatcher(topology=args.topology, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                                 patience=args.patience, device=args.device, random_state=args.seed,
+                                 patience=args.patience, device=args.device, precision=args.precision,
+                                 random_state=args.seed,
                                  verbose=not args.no_progress and sys.stderr.isatty())
         library = build_library(data, matcher, preprocessing=SpectralPreprocessing(als=args.als),
                                 references=not args.no_references)

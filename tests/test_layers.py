@@ -8,7 +8,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "dissim"
 LAYERS = {  # top-level part of dissim -> rank; shared utilities sit at the bottom
-    "errors": 0, "storage": 0, "registry": 0, "resources": 0, "settings": 0, "provenance": 0,
+    "errors": 0, "storage": 0, "registry": 0, "resources": 0, "settings": 0, "provenance": 0, "hardware": 0,
     "data": 1, "nets": 2, "optim": 2, "train": 3, "space": 4, "eval": 5, "library": 6, "protocols": 7,
     "experiment": 8, "cli": 9, "pipelines": 10, "__init__": 10,
 }

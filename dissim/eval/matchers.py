@@ -27,8 +27,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..data.arrays import InputShape, check_inputs, check_labelled
 from ..data.splits import class_validation_split
 from ..errors import UserError
+from ..hardware import fit_hardware, resolve_precision
 from ..nets import get_topology
-from ..provenance import resolve_device
 from ..registry import Registry
 from ..space.estimator import check_positive_integers, resolve_seed
 from ..train import TwinConfig, train_twin
@@ -165,7 +165,7 @@ class SiameseMatcher(_Matcher):
     def __init__(self, topology="liu-spectra", loss="bce", optimizer="adam", sampler="bootstrap-pairs", epochs=30,
                  batch_size=32, lr=1e-3, betas=(0.9, 0.999), lr_halving_epochs=10, patience=10,
                  early_stopping="ranking", augment=False, activation="sigmoid", validation_fraction=0.1,
-                 input_size=None, device="auto", random_state=None, verbose=False):
+                 input_size=None, device="auto", precision="auto", random_state=None, verbose=False):
         self.topology = topology
         self.loss = loss
         self.optimizer = optimizer
@@ -182,6 +182,7 @@ class SiameseMatcher(_Matcher):
         self.validation_fraction = validation_fraction
         self.input_size = input_size
         self.device = device
+        self.precision = precision
         self.random_state = random_state
         self.verbose = verbose
 
@@ -198,7 +199,8 @@ class SiameseMatcher(_Matcher):
             if len(held_out):
                 validation = (inputs[held_out], y[held_out])
                 inputs, y = inputs[train], y[train]
-        self.topology_, self.device_ = topology, resolve_device(self.device)
+        self.topology_ = topology
+        self.device_, self.precision_ = fit_hardware(self.device, self.precision)
         self.input_shape_ = InputShape(topology, self.input_size, "SiameseMatcher").fit(inputs)
         self.input_size_ = self.input_shape_.size
         if self.input_shape_.n_features is not None:
@@ -211,7 +213,7 @@ class SiameseMatcher(_Matcher):
                             epochs=int(self.epochs), sampler=self.sampler, activation=self.activation,
                             lr_halving_epochs=int(self.lr_halving_epochs), patience=int(self.patience),
                             early_stopping=self.early_stopping,
-                            augmentation="spectrum-jitter" if self.augment else "none")
+                            augmentation="spectrum-jitter" if self.augment else "none", precision=self.precision_)
         twin = train_twin(network_inputs, y, config, seed=seed, rng=rng, device=self.device_, validation=validation,
                           progress=bool(self.verbose), desc=f"siamese {topology.name}")
         self.net_, self.loss_, self.history_ = twin.net, twin.loss, twin.history
@@ -297,7 +299,9 @@ def _matcher_from_state(state: dict, where: str):
     loss = create_loss(state["params"].get("loss", "bce"), net.embedding_dim)
     loss.load_state_dict(state["loss_state"])
     matcher = SiameseMatcher(**{**state["params"], "topology": net.topology, "device": "cpu"})
-    matcher.net_, matcher.loss_, matcher.history_ = net.eval(), loss.eval(), None
+    precision = state["params"].get("precision", "auto")  # a CUDA-only fp16 becomes this CPU's choice
+    matcher.precision_ = resolve_precision("auto" if precision == "fp16" else precision, "cpu")
+    matcher.net_, matcher.loss_, matcher.history_ = net.to_device("cpu", matcher.precision_).eval(), loss.eval(), None
     matcher.topology_, matcher.device_ = net.topology, "cpu"
     shape = InputShape(net.topology, None, "SiameseMatcher")
     shape.size, shape.channels, shape.n_features = int(state["input_size"]), state["channels"], state["n_features"]

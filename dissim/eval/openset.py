@@ -25,8 +25,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ..data.arrays import InputShape, check_inputs, check_labelled
+from ..hardware import fit_hardware
 from ..nets import get_topology
-from ..provenance import resolve_device
 from ..space.estimator import check_positive_integers, resolve_seed
 from ..train import TwinConfig, train_twin
 
@@ -55,11 +55,11 @@ class _OpenSet(ClassifierMixin, BaseEstimator):
             if len(gate) != self.input_shape_.size:
                 raise ValueError(f"input_gate has {len(gate)} values; the network input has {self.input_shape_.size}")
         seed = resolve_seed(self.random_state)
-        self.device_ = resolve_device(self.device)
+        self.device_, self.precision_ = fit_hardware(self.device, self.precision)
         config = TwinConfig(topology=topology, loss=loss, loss_options={"n_classes": len(self.classes_), **loss_options},
                             optimizer="adam", lr=float(self.lr), betas=tuple(self.betas), batch_size=int(self.batch_size),
                             iterations=None, epochs=int(self.epochs), sampler_options=sampler_options or {},
-                            activation="none", input_gate=gate)
+                            activation="none", input_gate=gate, precision=self.precision_)
         network_inputs = self.input_shape_(inputs)
         twin = train_twin(network_inputs, codes, config, seed=seed, rng=np.random.default_rng(seed),
                           device=self.device_, progress=bool(self.verbose), desc=f"{type(self).__name__} {topology.name}")
@@ -114,7 +114,7 @@ class OpenSetSiamese(_OpenSet):
     def __init__(self, topology="emis-cnn1d", loss="contrastive-ce", margin=None, alpha1=1.0, alpha2=1.0,
                  ce_margin=2.5, ce_weight=1.0, negatives_per_positive=3, epochs=200, batch_size=64, lr=1e-3,
                  betas=(0.9, 0.999), input_gate=None, false_rejection=0.05, threshold=None, unknown_label="unknown",
-                 input_size=None, device="auto", random_state=None, verbose=False):
+                 input_size=None, device="auto", precision="auto", random_state=None, verbose=False):
         self.topology = topology
         self.loss = loss
         self.margin = margin
@@ -133,6 +133,7 @@ class OpenSetSiamese(_OpenSet):
         self.unknown_label = unknown_label
         self.input_size = input_size
         self.device = device
+        self.precision = precision
         self.random_state = random_state
         self.verbose = verbose
 
@@ -163,7 +164,7 @@ class OpenSetCNN(_OpenSet):
 
     def __init__(self, topology="emis-cnn1d", reject=True, epochs=200, batch_size=64, lr=1e-3, betas=(0.9, 0.999),
                  input_gate=None, false_rejection=0.05, threshold=None, unknown_label="unknown", input_size=None,
-                 device="auto", random_state=None, verbose=False):
+                 device="auto", precision="auto", random_state=None, verbose=False):
         self.topology = topology
         self.reject = reject
         self.epochs = epochs
@@ -176,6 +177,7 @@ class OpenSetCNN(_OpenSet):
         self.unknown_label = unknown_label
         self.input_size = input_size
         self.device = device
+        self.precision = precision
         self.random_state = random_state
         self.verbose = verbose
 

@@ -9,8 +9,8 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted
 
 from ..data.arrays import InputShape, check_inputs, check_labelled
+from ..hardware import fit_hardware
 from ..nets import get_topology
-from ..provenance import resolve_device
 from ..space.estimator import check_positive_integers, resolve_seed
 from ..train import TwinConfig, train_twin
 from ..train.samplers import partner_pairs
@@ -34,7 +34,7 @@ class PairVerifier(BaseEstimator):
 
     def __init__(self, topology="borsani", epochs=30, batch_size=64, lr=0.01, weight_decay=2.5e-4, lr_gamma=0.9,
                  partners=5, augment_p=0.7, augment_paired=True, input_scale=1 / 255, input_size=None,
-                 validation_fraction=0.2, device="auto", random_state=None, verbose=False):
+                 validation_fraction=0.2, device="auto", precision="auto", random_state=None, verbose=False):
         self.topology = topology
         self.epochs = epochs
         self.batch_size = batch_size
@@ -48,6 +48,7 @@ class PairVerifier(BaseEstimator):
         self.input_size = input_size
         self.validation_fraction = validation_fraction
         self.device = device
+        self.precision = precision
         self.random_state = random_state
         self.verbose = verbose
 
@@ -64,7 +65,7 @@ class PairVerifier(BaseEstimator):
             validation, inputs, y = (inputs[held], y[held]), inputs[train], y[train]
         topology = get_topology(self.topology)
         self.input_shape_ = InputShape(topology, self.input_size, "PairVerifier").fit(inputs)
-        self.device_ = resolve_device(self.device)
+        self.device_, self.precision_ = fit_hardware(self.device, self.precision)
         config = TwinConfig(topology=topology, loss="bce", loss_options={"head_init": "he"}, optimizer="adam",
                             optimizer_options={"weight_decay": float(self.weight_decay)}, lr=float(self.lr),
                             betas=(0.9, 0.999), batch_size=int(self.batch_size), iterations=None,
@@ -72,7 +73,8 @@ class PairVerifier(BaseEstimator):
                             sampler_options={"partners": int(self.partners)}, input_scale=float(self.input_scale),
                             lr_gamma=self.lr_gamma,
                             augmentation="flips-greyscale" if self.augment_p else None,
-                            augmentation_options={"p": float(self.augment_p), "paired": bool(self.augment_paired)})
+                            augmentation_options={"p": float(self.augment_p), "paired": bool(self.augment_paired)},
+                            precision=self.precision_)
         twin = train_twin(self.input_shape_(inputs), y, config, seed=seed, rng=rng, device=self.device_,
                           progress=bool(self.verbose), desc=f"verifier {topology.name}")
         self.net_, self.loss_, self.history_ = twin.net, twin.loss, twin.history

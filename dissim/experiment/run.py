@@ -6,12 +6,15 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import torch
+
 from .. import __version__
 from ..data import load_dataset
 from ..errors import UserError
+from ..hardware import cpu_bf16_support, device_name, resolve_device, resolve_precision
 from ..protocols import PROTOCOLS, RunOptions
 from ..protocols.base import resolve_jobs
-from ..provenance import device_name, resolve_device, versions
+from ..provenance import versions
 from ..storage import cache_root, check_writable_folder
 from .cache import ResultCache
 from .figures import write_figures
@@ -22,7 +25,12 @@ from .tables import write_config, write_report
 def run_experiment(recipe, options: RunOptions, on_task_done=None) -> Path:
     """Run (or re-fuse) a recipe and write its outputs; returns the output directory."""
     started = time.time()
-    options = replace(options, jobs=resolve_jobs(options.jobs, resolve_device(options.device)))
+    device = resolve_device(options.device, require=not options.dry_run)
+    precision = resolve_precision(options.precision or recipe.precision, device, require=not options.dry_run)
+    options = replace(options, device=device, precision=precision, jobs=resolve_jobs(options.jobs, device))
+    recipe = recipe.with_precision(precision)  # what results depend on is the resolved precision
+    if device == "cuda" and not options.dry_run and options.jobs > torch.cuda.device_count():
+        options.log(f"--jobs {options.jobs} on {torch.cuda.device_count()} GPU(s): some GPUs run several jobs at once")
     protocol = PROTOCOLS.get(recipe.protocol)
     dataset = load_dataset(options.dataset or protocol.default_dataset, options.data_root, options.seed)
     out = Path(options.out) if options.out else Path("results") / dataset.name / recipe.name
@@ -30,6 +38,7 @@ def run_experiment(recipe, options: RunOptions, on_task_done=None) -> Path:
     plan = protocol.plan(recipe, dataset, options)
     if options.dry_run:
         print(protocol.describe(plan))
+        print(f"device {device}, precision {precision}, {options.jobs} job(s) at once")
         return out
     check_writable_folder(out, "--out")  # before any work, not after it
     check_backend(options.backend)
@@ -58,7 +67,8 @@ def run_experiment(recipe, options: RunOptions, on_task_done=None) -> Path:
                     "classes": list(dataset.class_names), "protocol": dataset.protocol,
                     "fingerprint": dataset.fingerprint, **report.config.pop("dataset", {})},
         **report.config,
-        "seed": options.seed, "device": device, "device_name": device_name(device), "jobs": options.jobs,
+        "seed": options.seed, "device": device, "device_name": device_name(device), "precision": precision,
+        "cpu_bf16": cpu_bf16_support(), "jobs": options.jobs,
         "backend": options.backend, "figures": [p.name for p in figures], "versions": versions(),
         "dissim": __version__, "command": options.command, "wall_seconds": round(time.time() - started, 1),
     })

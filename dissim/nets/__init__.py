@@ -4,7 +4,7 @@ from .backbone import Backbone
 from .heads import PairHead
 from .registry import TOPOLOGIES, get_topology, list_topologies, register_topology
 from .table import LayerShape, Topology, load_topology_file, parse_topology
-from .twin import SiameseNet, autocast_for, to_input
+from .twin import SiameseNet, to_input
 
 
 def build(name, in_channels: int = 3, input_size: int = 224) -> Backbone:
@@ -12,6 +12,6 @@ def build(name, in_channels: int = 3, input_size: int = 224) -> Backbone:
     return Backbone(get_topology(name), in_channels, input_size)
 
 
-__all__ = ["Backbone", "LayerShape", "PairHead", "SiameseNet", "TOPOLOGIES", "Topology", "autocast_for", "build",
+__all__ = ["Backbone", "LayerShape", "PairHead", "SiameseNet", "TOPOLOGIES", "Topology", "build",
            "get_topology", "list_topologies", "load_topology_file", "parse_topology", "register_topology",
            "to_input"]

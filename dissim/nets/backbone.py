@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 
 import torch
 from torch import nn
@@ -15,7 +16,9 @@ NARROW_NORMAL_STD = 0.01  # MATLAB's 'narrow-normal' initialiser, used by the au
 class Backbone(nn.Module):
     """A backbone built from a :class:`Topology`: images in, embeddings (last fc) out.
 
-    ``forward_with_tap`` also returns the DEEPER layer's activations from the same pass.
+    ``forward_with_tap`` also returns the DEEPER layer's activations from the same pass. Both take
+    an optional ``autocast`` context: the layers before the last fc run inside it, the last fc
+    (whose outputs become the features) and whatever follows it in float32.
     """
 
     def __init__(self, topology: Topology, in_channels: int, input_size: int):
@@ -33,18 +36,30 @@ class Backbone(nn.Module):
             previous = shape.shape
         names = [layer["name"] for layer in topology.layers]
         self.tap_index = names.index(topology.deeper) if topology.deeper else None
+        fcs = [i for i, layer in enumerate(topology.layers) if layer["type"] == "fc"]
+        self.float32_from = fcs[-1] if fcs else len(names)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layers(x)
+    def forward(self, x: torch.Tensor, autocast=None) -> torch.Tensor:
+        return self._run(x, autocast, None)[0]
 
-    def forward_with_tap(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward_with_tap(self, x: torch.Tensor, autocast=None) -> tuple[torch.Tensor, torch.Tensor]:
         """Embeddings and the DEEPER layer's activations, in one pass."""
         if self.tap_index is None:
             raise ValueError(f"topology {self.topology_name} names no DEEPER layer")
+        return self._run(x, autocast, self.tap_index)
+
+    def _run(self, x: torch.Tensor, autocast, tap_index: int | None) -> tuple[torch.Tensor, torch.Tensor | None]:
         tap = None
-        for i, module in enumerate(self.layers):
+        with autocast if autocast is not None else nullcontext():
+            for i, module in enumerate(self.layers[:self.float32_from]):
+                x = module(x)
+                if i == tap_index:
+                    tap = x
+        if autocast is not None:
+            x = x.float()
+        for i, module in enumerate(self.layers[self.float32_from:], start=self.float32_from):
             x = module(x)
-            if i == self.tap_index:
+            if i == tap_index:
                 tap = x
         return x, tap
 

@@ -9,35 +9,28 @@ feature activation in float32. Which head compares two embeddings is the loss's 
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import nullcontext
 
 import numpy as np
 import torch
 from torch import nn
 
 from ..errors import UserError
+from ..hardware import autocast, uses_channels_last
 from .backbone import Backbone
 from .table import Topology, topology_from_dict
 
 ACTIVATIONS = ("sigmoid", "none")
 
 
-def autocast_for(device: torch.device):
-    """bfloat16 autocast on CUDA (the fast path); plain float32 elsewhere."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return nullcontext()
-
-
-def to_input(x: torch.Tensor, device: torch.device, scale: float = 1.0) -> torch.Tensor:
+def to_input(x: torch.Tensor, device: torch.device, scale: float = 1.0, channels_last: bool = False) -> torch.Tensor:
     """Raw values as float32 on ``device``, times ``scale`` (images stay 0-255 by default: Nanni et
-    al. do not normalise); spectra (N, L) gain their channel axis; channels-last for images on CUDA."""
+    al. do not normalise); spectra (N, L) gain their channel axis; images channels-last if asked."""
     x = x.to(device, non_blocking=True).float()
     if scale != 1.0:
         x = x * scale
     if x.dim() == 2:
         x = x[:, None, :]
-    if device.type == "cuda" and x.dim() == 4:
+    if channels_last and x.dim() == 4:
         x = x.contiguous(memory_format=torch.channels_last)
     return x
 
@@ -48,7 +41,9 @@ class SiameseNet(nn.Module):
     ``activation`` is "sigmoid" (the authors' F = σ(f(x)), bounded features) or "none" (the raw
     backbone output); ``input_scale`` multiplies the raw inputs (1/255 gives images in [0, 1]).
     ``embed`` runs inputs through it once, in batches and in eval mode, and can hand the DEEPER
-    layer's activations of the same pass to a reduction (``tap``).
+    layer's activations of the same pass to a reduction (``tap``). ``precision`` (set by
+    :meth:`to_device`) is how the backbone computes: "fp32", or "bf16"/"fp16" autocast with the last
+    fc and the features in float32.
     """
 
     def __init__(self, topology: Topology, in_channels: int, input_size: int, activation: str = "sigmoid",
@@ -65,6 +60,8 @@ class SiameseNet(nn.Module):
         self.input_size = int(input_size)
         self.activation = activation
         self.backbone = Backbone(topology, self.in_channels, self.input_size)
+        self.precision = "fp32"
+        self.channels_last = False
 
     @property
     def embedding_dim(self) -> int:
@@ -74,17 +71,23 @@ class SiameseNet(nn.Module):
     def device(self) -> torch.device:
         return next(self.backbone.parameters()).device
 
-    def to_device(self, device: torch.device | str) -> "SiameseNet":
-        """Move to ``device``; images use the channels-last memory format on CUDA."""
+    def to_device(self, device: torch.device | str, precision: str = "fp32") -> "SiameseNet":
+        """Move to ``device`` and compute in ``precision`` (a resolved one: fp32, bf16 or fp16); images
+        use the channels-last memory format where :func:`~dissim.hardware.uses_channels_last` says."""
         device = torch.device(device)
         self.to(device)
-        if device.type == "cuda" and self.topology.dims == 2:
+        self.precision = precision
+        self.channels_last = uses_channels_last(device, precision, self.topology.dims)
+        if self.channels_last:
             self.to(memory_format=torch.channels_last)
         return self
 
     def _prepare(self, x: torch.Tensor, device: torch.device) -> torch.Tensor:
-        x = to_input(x, device, self.input_scale)
+        x = to_input(x, device, self.input_scale, self.channels_last)
         return x if self.input_gate is None else torch.sigmoid(x * self.input_gate)
+
+    def _autocast(self, device: torch.device):
+        return None if self.precision == "fp32" else autocast(device, self.precision)
 
     def _activate(self, out: torch.Tensor) -> torch.Tensor:
         out = out.float()  # the features (and the heads that compare them) stay in float32
@@ -93,9 +96,7 @@ class SiameseNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Features of a batch of raw inputs (any device; moved to the twin's)."""
         device = self.device
-        with autocast_for(device):
-            out = self.backbone(self._prepare(x, device))
-        return self._activate(out)
+        return self._activate(self.backbone(self._prepare(x, device), self._autocast(device)))
 
     @torch.no_grad()
     def embed(self, inputs, batch_size: int = 256,
@@ -113,13 +114,15 @@ class SiameseNet(nn.Module):
         try:
             for start in range(0, len(inputs), batch_size):
                 x = self._prepare(inputs[start:start + batch_size], device)
-                with autocast_for(device):
-                    if tap is not None:
-                        out, activations = self.backbone.forward_with_tap(x)
-                        reduced.append(tap(activations.float()))
-                    else:
-                        out = self.backbone(x)
+                if tap is not None:
+                    out, activations = self.backbone.forward_with_tap(x, self._autocast(device))
+                    reduced.append(tap(activations.float()))
+                else:
+                    out = self.backbone(x, self._autocast(device))
                 features.append(self._activate(out))
+        except torch.cuda.OutOfMemoryError:
+            raise UserError(f"out of GPU memory embedding with batch size {batch_size}: lower the embedding "
+                            "batch size (embed_batch_size in the recipe's [profile], or the estimator's)") from None
         finally:
             self.train(was_training)
         if not features:

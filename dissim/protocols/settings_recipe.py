@@ -26,6 +26,13 @@ class SettingsRecipe:
     settings: object
     source: str
 
+    @property
+    def precision(self) -> str:
+        return self.settings.precision
+
+    def with_precision(self, precision: str) -> "SettingsRecipe":
+        return replace(self, settings=replace(self.settings, precision=precision))
+
     def to_dict(self) -> dict:
         values = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.settings).items()}
         return {"name": self.name, "protocol": self.protocol, "description": self.description, "settings": values,

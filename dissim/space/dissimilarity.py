@@ -15,9 +15,11 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.metrics.pairwise import cosine_distances
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ..errors import UserError
 from ..registry import Registry
 
 SPACES = Registry("space")
+PAIR_ELEMENTS = 2**27  # items x prototypes x features compared at once (512 MB of float32)
 
 
 def _euclidean(fx: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
@@ -63,7 +65,14 @@ class FullyDissimilarity(TransformerMixin, BaseEstimator):
         else:
             items = torch.as_tensor(_rows(X, self, reset=False), dtype=torch.float32, device=self.device)
         pair_fn = self.pair_fn or _euclidean
-        return pair_fn(items, self.prototypes_).float().cpu().numpy()
+        prototypes = self.prototypes_
+        rows = max(1, PAIR_ELEMENTS // max(1, prototypes.shape[0] * prototypes.shape[1]))
+        try:
+            return torch.cat([pair_fn(items[start:start + rows], prototypes).float()
+                              for start in range(0, max(len(items), 1), rows)]).cpu().numpy()
+        except torch.cuda.OutOfMemoryError:
+            raise UserError(f"out of GPU memory comparing {len(items)} items with {len(prototypes)} prototypes "
+                            "in the FULLY space: use fewer prototypes or --device cpu") from None
 
 
 @SPACES.register("deeper")

@@ -11,8 +11,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ..data.arrays import InputShape, check_inputs, check_labelled
+from ..hardware import fit_hardware
 from ..nets import get_topology
-from ..provenance import resolve_device
 from ..train import TwinConfig, get_loss, train_twin
 from .dct import DCT_KEEP, dct_reduce
 from .dissimilarity import SPACES
@@ -60,12 +60,15 @@ class SiameseDissimilarity(TransformerMixin, BaseEstimator):
     ``(n, L)`` (a 1-D topology). ``input_size=None`` means the larger of the inputs' size and the
     topology's minimum valid input; images are zero-padded to a square and resized to it.
     ``iterations`` and ``batch_size`` (pairs or triplets) default to the paper's 3000 and 180.
+    ``device`` ("auto", "cpu", "cuda", "cuda:N") and ``precision`` ("auto": bf16 where the device has
+    fast bf16, else fp32; "fp32", "bf16", "fp16" on CUDA) say where and how the network computes;
+    ``device_`` and ``precision_`` what fit used.
     """
 
     def __init__(self, topology="sn8", loss="bce", optimizer="adam", space="fully", prototypes=15,
                  iterations=3000, batch_size=180, lr=1e-4, betas=(0.9, 0.99), loss_options=None,
-                 optimizer_options=None, input_size=None, embed_batch_size=128, device="auto", random_state=None,
-                 verbose=False):
+                 optimizer_options=None, input_size=None, embed_batch_size=128, device="auto", precision="auto",
+                 random_state=None, verbose=False):
         self.topology = topology
         self.loss = loss
         self.optimizer = optimizer
@@ -80,6 +83,7 @@ class SiameseDissimilarity(TransformerMixin, BaseEstimator):
         self.input_size = input_size
         self.embed_batch_size = embed_batch_size
         self.device = device
+        self.precision = precision
         self.random_state = random_state
         self.verbose = verbose
 
@@ -105,11 +109,11 @@ class SiameseDissimilarity(TransformerMixin, BaseEstimator):
         network_inputs = self.input_shape_(inputs)
         seed = resolve_seed(self.random_state)
         rng = np.random.default_rng(seed)
-        self.device_ = resolve_device(self.device)
+        self.device_, self.precision_ = fit_hardware(self.device, self.precision)
         config = TwinConfig(topology=topology, loss=self.loss, loss_options=dict(self.loss_options or {}),
                             optimizer=self.optimizer, optimizer_options=dict(self.optimizer_options or {}),
                             lr=float(self.lr), betas=tuple(self.betas), batch_size=int(self.batch_size),
-                            iterations=int(self.iterations))
+                            iterations=int(self.iterations), precision=self.precision_)
         twin = train_twin(network_inputs, labels, config, seed=seed, rng=rng, device=self.device_,
                           progress=bool(self.verbose), desc=f"{topology.name}-{self.loss}-{self.optimizer}")
         self.net_, self.loss_, self.history_ = twin.net, twin.loss, twin.history

@@ -16,6 +16,20 @@ from ..registry import Registry
 AUGMENTATIONS = Registry("augmentation")
 
 
+class RandomStream:
+    """A seeded random stream that draws on the device the batch is on (no host-to-device copy
+    per batch); a CPU batch draws exactly what a plain ``torch.Generator().manual_seed(seed)`` would."""
+
+    def __init__(self, seed: int):
+        self.seed, self._generators = int(seed), {}
+
+    def on(self, device: torch.device) -> torch.Generator:
+        key = str(device)
+        if key not in self._generators:
+            self._generators[key] = torch.Generator(device=device).manual_seed(self.seed)
+        return self._generators[key]
+
+
 @AUGMENTATIONS.register("none")
 class NoAugmentation:
     """The identity (its seed is still drawn: see the module docstring)."""
@@ -37,7 +51,7 @@ class SpectrumJitter:
     """
 
     def __init__(self, seed: int, shift: int = 3, gain: float = 0.15, slope: float = 0.1, noise: float = 0.01):
-        self.generator = torch.Generator().manual_seed(int(seed))
+        self.random = RandomStream(seed)
         self.shift, self.gain, self.slope, self.noise = shift, gain, slope, noise
 
     def __call__(self, sides: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -45,15 +59,15 @@ class SpectrumJitter:
 
     def _jitter(self, x: torch.Tensor) -> torch.Tensor:
         b, length = x.shape
-        g = dict(generator=self.generator, device="cpu")
-        shift = torch.randint(-self.shift, self.shift + 1, (b, 1), **g).to(x.device)
+        g = dict(generator=self.random.on(x.device), device=x.device)
+        shift = torch.randint(-self.shift, self.shift + 1, (b, 1), **g)
         index = (torch.arange(length, device=x.device)[None, :] - shift).clamp(0, length - 1)
         x = x.gather(1, index)
         gain = 1 + self.gain * (2 * torch.rand(b, 1, **g) - 1)
         slope = self.slope * (2 * torch.rand(b, 1, **g) - 1)
-        ramp = torch.linspace(-0.5, 0.5, length)[None, :]
+        ramp = torch.linspace(-0.5, 0.5, length, device=x.device)[None, :]
         noise = self.noise * torch.randn(b, length, **g)
-        return x * gain.to(x.device) + (slope * ramp + noise).to(x.device)
+        return x * gain + (slope * ramp + noise)
 
 
 @AUGMENTATIONS.register("flips-greyscale")
@@ -67,15 +81,16 @@ class FlipsGreyscale:
     def __init__(self, seed: int, p: float = 0.7, paired: bool = True):
         if not 0 <= p <= 1:
             raise ValueError(f"augmentation probability p must lie in [0, 1], got {p}")
-        self.generator = torch.Generator().manual_seed(int(seed))
+        self.random = RandomStream(seed)
         self.p, self.paired = p, paired
 
-    def _draw(self, n: int) -> torch.Tensor:
-        return torch.rand(n, 3, generator=self.generator) < self.p  # hflip, vflip, greyscale
+    def _draw(self, n: int, device: torch.device) -> torch.Tensor:
+        return torch.rand(n, 3, generator=self.random.on(device), device=device) < self.p  # hflip, vflip, grey
 
     def __call__(self, sides: list[torch.Tensor]) -> list[torch.Tensor]:
-        shared = self._draw(len(sides[0])) if self.paired else None
-        return [apply_flips_greyscale(x, shared if self.paired else self._draw(len(x))) for x in sides]
+        device = sides[0].device
+        shared = self._draw(len(sides[0]), device) if self.paired else None
+        return [apply_flips_greyscale(x, shared if self.paired else self._draw(len(x), device)) for x in sides]
 
 
 def apply_flips_greyscale(x: torch.Tensor, choice: torch.Tensor) -> torch.Tensor:

@@ -67,6 +67,8 @@ def fit(net: torch.nn.Module, loss: torch.nn.Module, optimizer: torch.optim.Opti
     validate = validator is not None and validator.usable
     history = TrainHistory(batches_per_epoch=steps_per_epoch)
     losses = torch.zeros(epochs * steps_per_epoch, device=device)
+    scaler = torch.amp.GradScaler(device.type, enabled=getattr(net, "precision", "fp32") == "fp16")
+    show_loss_every = _PROGRESS_EVERY if device.type == "cpu" else 0  # on a GPU, reading the loss syncs
     best_score, best_state, since_best, done = (-math.inf, -math.inf), None, 0, 0
     start = time.perf_counter()
     bar = tqdm(total=epochs * steps_per_epoch, desc=desc, disable=not progress, leave=False, dynamic_ncols=True)
@@ -76,23 +78,22 @@ def fit(net: torch.nn.Module, loss: torch.nn.Module, optimizer: torch.optim.Opti
                 loss.prepare_epoch(net, data, labels)
             net.train()
             loss.train()
-            for _ in range(steps_per_epoch):
-                groups, target = sampler.sample(batch_size)
+            for index, sizes, tgt in epoch_batches(sampler, batch_size, steps_per_epoch, device):
                 if augment is None:
-                    x = data[torch.from_numpy(np.concatenate(groups)).to(device, non_blocking=True)]
+                    x = data[index]
                 else:  # the policy sees every side of the batch's pairs (triplets) at once
-                    x = torch.cat(augment([data[torch.as_tensor(g, device=device)] for g in groups]))
-                parts = net(x).split([len(g) for g in groups])
-                tgt = None if target is None else torch.from_numpy(target).to(device, non_blocking=True)
+                    x = torch.cat(augment([data[side] for side in index.split(sizes)]))
+                parts = net(x).split(sizes)
                 value = loss(*parts, target=tgt)
                 optimizer.zero_grad(set_to_none=True)
-                value.backward()
-                optimizer.step()
+                scaler.scale(value).backward()
+                scaler.step(optimizer)
+                scaler.update()
                 losses[done] = value.detach()
                 done += 1
                 if progress:
                     bar.update(1)
-                    if done % _PROGRESS_EVERY == 0:
+                    if show_loss_every and done % show_loss_every == 0:
                         bar.set_postfix(loss=f"{losses[done - 1].item():.4f}")
             epoch_losses = losses[done - steps_per_epoch:done]
             _check_finite(epoch_losses, done - steps_per_epoch, desc)
@@ -128,6 +129,35 @@ def fit(net: torch.nn.Module, loss: torch.nn.Module, optimizer: torch.optim.Opti
     history.step_loss = losses[:done].cpu().numpy()
     history.seconds = time.perf_counter() - start
     return history
+
+
+def epoch_batches(sampler, batch_size: int, steps: int, device: torch.device):
+    """(indices, side sizes, targets) of each of an epoch's ``steps`` batches, on ``device``.
+
+    The epoch's groups are drawn up front (the same draws, in the same order, as one ``sample``
+    per step) and copied to the device in one transfer, from pinned memory on a GPU.
+    """
+    draws = [sampler.sample(batch_size) for _ in range(steps)]
+    sizes = [[len(side) for side in groups] for groups, _ in draws]
+    index = _to_device(np.concatenate([np.concatenate(groups) for groups, _ in draws]), device)
+    with_target = draws[0][1] is not None if draws else False
+    target = _to_device(np.concatenate([t for _, t in draws]), device) if with_target else None
+    start = stop = target_start = 0
+    for (_, t), step_sizes in zip(draws, sizes):
+        stop = start + sum(step_sizes)
+        tgt = None
+        if with_target:
+            tgt = target[target_start:target_start + len(t)]
+            target_start += len(t)
+        yield index[start:stop], step_sizes, tgt
+        start = stop
+
+
+def _to_device(values: np.ndarray, device: torch.device) -> torch.Tensor:
+    tensor = torch.from_numpy(np.ascontiguousarray(values))
+    if device.type == "cuda":
+        tensor = tensor.pin_memory()
+    return tensor.to(device, non_blocking=True)
 
 
 def _check_finite(losses: torch.Tensor, offset: int, desc: str) -> None:

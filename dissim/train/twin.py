@@ -28,7 +28,8 @@ class TwinConfig:
     learning rate every so many epochs; with validation items, the best epoch's weights are kept
     and ``patience`` epochs without improvement stop training; ``lr_gamma`` multiplies it by gamma
     after every epoch instead. ``augmentation`` names a policy of :mod:`dissim.train.augment` (None:
-    no augmentation, and no random stream reserved for it).
+    no augmentation, and no random stream reserved for it). ``precision`` is how the twin computes
+    (master weights and optimizer state stay float32 whatever it is).
     """
 
     topology: Topology
@@ -52,6 +53,7 @@ class TwinConfig:
     early_stopping: str = "ranking"
     augmentation: str | None = None
     augmentation_options: dict = field(default_factory=dict)
+    precision: str = "fp32"  # resolved (dissim.hardware.resolve_precision): fp32, bf16 or fp16 autocast
 
 
 @dataclass
@@ -86,14 +88,14 @@ def train_twin(inputs: np.ndarray, labels: np.ndarray, config: TwinConfig, *, se
     with torch.random.fork_rng(devices=_devices_to_fork(device)):
         torch.manual_seed(seed)
         net = SiameseNet(config.topology, in_channels, size, config.activation, config.input_scale,
-                         config.input_gate).to_device(device)
+                         config.input_gate).to_device(device, config.precision)
         loss = create_loss(config.loss, net.embedding_dim, **config.loss_options).to(device)
         sampler = sampler_class(labels, rng, **config.sampler_options)
         steps = config.iterations or sampler.batches_per_epoch(config.batch_size)
         epochs = config.epochs or 1
         optimizer = create_optimizer(config.optimizer, list(net.parameters()) + list(loss.parameters()),
                                      lr=config.lr, betas=tuple(config.betas), niter=epochs * steps,
-                                     **config.optimizer_options)
+                                     **_optimizer_options(config))
         scheduler = None
         if config.lr_halving_epochs:
             scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_halving_epochs, gamma=0.5)
@@ -107,6 +109,16 @@ def train_twin(inputs: np.ndarray, labels: np.ndarray, config: TwinConfig, *, se
                       steps_per_epoch=steps, labels=labels, augment=augment, validator=validator, patience=config.patience,
                       early_stopping=config.early_stopping, scheduler=scheduler, progress=progress, desc=desc)
     return TrainedTwin(net, loss, history)
+
+
+def _optimizer_options(config: TwinConfig) -> dict:
+    """The recipe's optimizer options; Adam steps with its multi-tensor (foreach) kernels, which give
+    the same numbers as the per-tensor loop faster, and in mixed precision with the fused kernel
+    (several times faster again on large fc layers; last-bit differences, so not on the fp32 path)."""
+    options = dict(config.optimizer_options)
+    if config.optimizer == "adam" and "foreach" not in options and "fused" not in options:
+        options["fused" if config.precision != "fp32" else "foreach"] = True
+    return options
 
 
 def _training_array(inputs: np.ndarray) -> np.ndarray:

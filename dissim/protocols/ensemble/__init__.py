@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-import torch
 
 from ... import __version__
 from ...data import ImageSet
@@ -18,7 +17,6 @@ from ...data.preprocess import PREPROCESS_VERSION, preprocess_to_cache
 from ...errors import UserError
 from ...eval.metrics import accuracy
 from ...nets import get_topology
-from ...provenance import resolve_device
 from ...storage import stable_hash
 from ...train import get_loss
 from ..base import DEFAULT_THREADS, PROTOCOLS, Protocol, RunOptions, task_seed
@@ -73,8 +71,6 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
             if topology.dims != 2:
                 raise UserError(f"topology {name} is {topology.dims}-D; image members need a dims = 2 table")
             sizes[name] = max(recipe.profile.input_size, topology.min_input_size(dataset.channels))
-        device = resolve_device(options.device)
-        n_gpus = torch.cuda.device_count() if device == "cuda" else 0
         threads = options.threads or DEFAULT_THREADS
         units, tasks = plan_units(recipe), []
         for unit in units:
@@ -94,7 +90,7 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
                     unit=unit, fold=fold, key=key, seed=task_seed(options.seed, unit.name, fold), topology=topology,
                     input_size=sizes[unit.topology], labels=dataset.labels, train_index=train, test_index=test,
                     profile=recipe.profile, spaces=("fully", "deeper") if topology.deeper else ("fully",),
-                    device=device if n_gpus <= 1 else f"cuda:{len(tasks) % n_gpus}", threads=threads,
+                    device=options.device, threads=threads,
                     progress=options.progress and options.jobs == 1))
         return EnsemblePlan(recipe, dataset, options, plan_members(recipe), units, folds, tasks, sizes)
 

@@ -99,6 +99,7 @@ class UnitTask:
                 prototypes=self.unit.ks, iterations=p.iterations, batch_size=p.batch_size, lr=p.lr, betas=p.betas,
                 loss_options=loss_options(method.loss, p), optimizer_options=dict(method.options),
                 input_size=self.input_size, embed_batch_size=p.embed_batch_size, device=self.device,
+                precision=p.precision,
                 random_state=self.seed, verbose=self.progress)
             space.fit(images[self.train_index].transpose(0, 2, 3, 1), y_train)
             train_seconds = time.perf_counter() - started
@@ -151,7 +152,8 @@ def unit_of(member: Member, units: list[TrainingUnit]) -> TrainingUnit:
 def keyed_profile(profile: Profile, unit: TrainingUnit) -> dict:
     """The profile settings that determine a unit's results (not, e.g., the list of all k)."""
     keyed = {"iterations": profile.iterations, "batch_size": profile.batch_size, "lr": profile.lr,
-             "betas": profile.betas, "svm_C": profile.svm_C, "svm_gamma": profile.svm_gamma}
+             "betas": profile.betas, "svm_C": profile.svm_C, "svm_gamma": profile.svm_gamma,
+             "precision": profile.precision}
     keyed.update({key: getattr(profile, key) for key in get_loss(unit.method.loss).profile_options.values()})
     return keyed
 

@@ -16,6 +16,7 @@ A recipe is a TOML file (``pipelines/*.toml`` or any path); ``protocol = "ensemb
     svm_gamma = 0.1
     triplet_margin = 1.0
     embed_batch_size = 128
+    precision = "auto"                 # fp32, bf16, fp16 (CUDA); auto: bf16 where the device is fast at it
 
     [members]                          # the grid: topologies x methods x spaces x prototypes
     topologies = ["sn1"]
@@ -43,6 +44,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from ...errors import UserError
+from ...hardware import PRECISIONS
 from ...nets import get_topology, register_topology
 from ...optim import resolve_optimizer
 from ...settings import parse_settings, read_toml, recipe_path, setting
@@ -70,6 +72,7 @@ class Profile:
     svm_gamma: float = setting(0.1, positive=True)
     triplet_margin: float = setting(1.0, minimum=0.0)
     embed_batch_size: int = setting(128, minimum=1)
+    precision: str = setting("auto", choices=PRECISIONS)  # --precision overrides
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,13 @@ class EnsembleRecipe:
     folds: tuple[int, ...] | None = None  # 1-based; None = all folds of the protocol
     source: str = ""
     protocol: str = "ensemble"
+
+    @property
+    def precision(self) -> str:
+        return self.profile.precision
+
+    def with_precision(self, precision: str) -> "EnsembleRecipe":
+        return replace(self, profile=replace(self.profile, precision=precision))
 
     def to_dict(self) -> dict:
         return _jsonable(asdict(self))

@@ -17,7 +17,6 @@ from ...data.spectra import SpectraSet
 from ...data.splits import Partition, make_partitions
 from ...errors import UserError
 from ...nets import get_topology
-from ...provenance import resolve_device
 from ...storage import stable_hash
 from ..base import PROTOCOLS, Protocol, RunOptions, task_seed
 from ..settings_recipe import SettingsProtocol, SettingsRecipe
@@ -48,6 +47,7 @@ def matcher_params(matcher: str, s: OneShotSettings, seed: int, device: str, pro
         return {"topology": s.topology, "epochs": s.epochs, "batch_size": s.batch_size, "lr": s.lr,
                 "lr_halving_epochs": s.lr_halving_epochs, "patience": s.patience, "early_stopping": s.early_stopping,
                 "augment": s.augment, "activation": s.features, "validation_fraction": 0.0, "device": device,
+                "precision": s.precision,
                 "random_state": seed, "verbose": progress}
     return {}
 
@@ -67,6 +67,7 @@ def _cache_key(data: SpectraSet, partition: Partition, method: str, s: OneShotSe
         payload["siamese"] = {"layers": get_topology(s.topology).layers, "epochs": s.epochs, "batch": s.batch_size,
                               "lr": s.lr, "halving": s.lr_halving_epochs, "patience": s.patience,
                               "augment": s.augment, "features": s.features, "early_stopping": s.early_stopping,
+                              "precision": s.precision,
                               "figure": partition.number == FIGURE_PARTITION}
     return stable_hash(payload)
 
@@ -91,7 +92,7 @@ class OneShotProtocol(SettingsProtocol, Protocol, name="oneshot", default_datase
         if topology.dims != 1:
             raise UserError(f"topology {s.topology} is {topology.dims}-D; one-shot spectra need a dims = 1 table")
         topology.layer_shapes(1, data.length)  # a too short spectrum for the twin is a UserError now, not later
-        device = resolve_device(options.device)
+        device = options.device
         threads = options.threads or s.threads
         tasks = []
         for partition in partitions:

@@ -23,6 +23,7 @@
     lmnn_k = 1
     lmnn_max_iter = 200
     threads = 1                     # torch/BLAS threads per task (--threads overrides)
+    precision = "auto"              # fp32, bf16, fp16 (CUDA); auto: bf16 where the device is fast at it
     tsne_min_spectra = 3            # t-SNE figure: test classes with at least this many spectra
 """
 
@@ -34,6 +35,7 @@ from ...data.spectral import SpectralPreprocessing
 from ...data.splits import check_fractions
 from ...errors import UserError
 from ...eval.matchers import MATCHERS
+from ...hardware import PRECISIONS
 from ...settings import setting
 from ...train.validation import EARLY_STOPPING
 from ..settings_recipe import SettingsRecipes
@@ -65,6 +67,7 @@ class OneShotSettings:
     lmnn_k: int = setting(1, minimum=1)
     lmnn_max_iter: int = setting(200, minimum=1)
     threads: int = setting(1, minimum=1)
+    precision: str = setting("auto", choices=PRECISIONS)
     tsne_min_spectra: int = setting(3, minimum=1)
 
 

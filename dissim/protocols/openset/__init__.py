@@ -21,7 +21,6 @@ from ...data.spectra import SpectraSet
 from ...data.spectral import SpectralPreprocessing
 from ...errors import UserError
 from ...nets import get_topology
-from ...provenance import resolve_device
 from ...storage import stable_hash
 from ..base import DEFAULT_THREADS, PROTOCOLS, Protocol, RunOptions, task_seed
 from ..settings_recipe import SettingsProtocol, SettingsRecipe
@@ -83,7 +82,7 @@ class OpenSetProtocol(SettingsProtocol, Protocol, name="openset", default_datase
         if len(classes) < 3:
             raise UserError(f"open-set identification on {data.name} needs at least 3 classes with >= "
                             f"{s.min_per_class} spectra (two known, one unknown); it has {len(classes)}")
-        device, threads = resolve_device(options.device), options.threads or DEFAULT_THREADS
+        device, threads = options.device, options.threads or DEFAULT_THREADS
         families = list(dict.fromkeys(FAMILIES[m] for m in s.methods))
         tasks = []
         for held in classes:

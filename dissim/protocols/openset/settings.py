@@ -20,6 +20,7 @@
     ce_weight = 1.0                 # weight of the two softmax outputs' cross-entropies (0: eq. 22 alone)
     negatives_per_positive = 3
     false_rejection = 0.05          # rejection thresholds let through all but this fraction of the training spectra
+    precision = "auto"              # fp32, bf16, fp16 (CUDA); auto: bf16 where the device is fast at it
 
 Each class of the data set is held out in turn as the unknown one.
 """
@@ -29,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...errors import UserError
+from ...hardware import PRECISIONS
 from ...settings import setting
 from ..settings_recipe import SettingsRecipes
 
@@ -53,6 +55,7 @@ class OpenSetSettings:
     ce_weight: float = setting(1.0, minimum=0.0)
     negatives_per_positive: int = setting(3, minimum=1)
     false_rejection: float = setting(0.05, minimum=0.0, below=1.0)
+    precision: str = setting("auto", choices=PRECISIONS)
 
 
 def check(settings: OpenSetSettings, where: str) -> OpenSetSettings:

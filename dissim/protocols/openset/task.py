@@ -36,7 +36,8 @@ class OpenSetTask(SplitTask):
         s = self.settings
         common = dict(topology=s.topology, epochs=s.cnn_epochs if self.family == "cnn" else s.epochs,
                       batch_size=s.batch_size, lr=s.lr, input_gate=self.gate,
-                      false_rejection=s.false_rejection, device=self.device, random_state=self.seed,
+                      false_rejection=s.false_rejection, device=self.device, precision=s.precision,
+                      random_state=self.seed,
                       verbose=self.progress)
         if self.family == "cnn":
             return OpenSetCNN(reject=True, **common)

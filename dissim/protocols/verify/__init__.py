@@ -21,7 +21,6 @@ from ...data.preprocess import PREPROCESS_VERSION, preprocess_to_cache
 from ...errors import UserError
 from ...eval.metrics import pair_accuracy_jaccard
 from ...nets import get_topology
-from ...provenance import resolve_device
 from ...storage import stable_hash
 from ..base import DEFAULT_THREADS, PROTOCOLS, Protocol, RunOptions, task_seed
 from ..settings_recipe import SettingsProtocol, SettingsRecipe
@@ -67,7 +66,7 @@ class VerifyProtocol(SettingsProtocol, Protocol, name="verify", default_dataset=
         if topology.dims != 2:
             raise UserError(f"topology {s.topology} is {topology.dims}-D; image pairs need a dims = 2 table")
         size = max(s.input_size, topology.min_input_size(dataset.channels))
-        device = resolve_device(options.device)
+        device = options.device
         threads = options.threads or DEFAULT_THREADS
         tasks = []
         for repeat in range(1, s.repeats + 1):

@@ -16,6 +16,7 @@
     augment_p = 0.7                 # horizontal flip, vertical flip, greyscale: each with this probability
     augment_paired = true           # the same augmentation for both images of a pair
     repeats = 3                     # random splits (each seeded from --seed)
+    precision = "auto"              # fp32, bf16, fp16 (CUDA); auto: bf16 where the device is fast at it
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import UserError
+from ...hardware import PRECISIONS
 from ...settings import setting
 from ..settings_recipe import SettingsRecipes
 
@@ -44,6 +46,7 @@ class VerifySettings:
     augment_p: float = setting(0.7, minimum=0.0, maximum=1.0)
     augment_paired: bool = True
     repeats: int = setting(3, minimum=1)
+    precision: str = setting("auto", choices=PRECISIONS)
 
 
 def check(settings: VerifySettings, where: str) -> VerifySettings:

@@ -49,7 +49,8 @@ class VerifyTask(SplitTask):
             verifier = PairVerifier(
                 topology=s.topology, epochs=s.epochs, batch_size=s.batch_size, lr=s.lr, weight_decay=s.weight_decay,
                 lr_gamma=s.lr_gamma, partners=s.partners, augment_p=s.augment_p, augment_paired=s.augment_paired,
-                input_size=self.input_size, validation_fraction=0, device=self.device, random_state=self.seed,
+                input_size=self.input_size, validation_fraction=0, device=self.device, precision=s.precision,
+                random_state=self.seed,
                 verbose=self.progress)
             val = np.asarray(images[self.val_index])
             verifier.fit(np.asarray(images[self.train_index]), y[self.train_index], validation=(val, y[self.val_index]))

@@ -1,0 +1,166 @@
+"""The hardware a run uses: the device (CPU, a GPU, one GPU per worker process) and the numeric
+precision of the networks on it (float32, or bfloat16/float16 autocast where that is faster).
+
+``--precision auto`` picks bf16 where the device multiplies bf16 in hardware (a CUDA GPU with bf16;
+a CPU with AMX or AVX-512-BF16, detected at run time) and fp32 everywhere else, so a machine without
+it runs exactly the float32 code it always ran. Master weights, optimizer state, the final
+features, SVMs, k-means and the DCT stay float32 (or float64) whatever the precision.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+from contextlib import nullcontext
+from pathlib import Path
+
+import torch
+
+from .errors import UserError
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+_CLAIMED_GPU: str | None = None  # this process's GPU, once claimed (see runtime_device)
+_GPU_LOCKS: list = []  # open lock files: a claim lasts as long as the process
+
+
+def resolve_device(choice: str, *, require: bool = True) -> str:
+    """``auto`` -> cuda when available, else cpu; ``cuda`` (or ``cuda:N``) without that GPU is a user
+    error unless ``require`` is false (a dry run may plan for a GPU the planning machine lacks)."""
+    choice = str(choice)
+    if choice == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    kind, _, index = choice.partition(":")
+    if kind not in ("cpu", "cuda") or (index and (kind == "cpu" or not index.isdigit())):
+        raise UserError(f"--device {choice!r}: use auto, cpu, cuda or cuda:N")
+    if not require or kind == "cpu":
+        return choice
+    if not torch.cuda.is_available():
+        raise UserError(f"--device {choice}: no CUDA device is available here; use --device cpu or auto")
+    if index and int(index) >= torch.cuda.device_count():
+        raise UserError(f"--device {choice}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    return choice
+
+
+def runtime_device(device: str) -> str:
+    """The device a worker process computes on: plain ``cuda`` on a machine with several GPUs becomes
+    one GPU per process (the first one no other dissim process holds, claimed for the process's
+    life with a lock file; the one with the most free memory when all are held). Anything else is
+    returned as it is."""
+    global _CLAIMED_GPU
+    if device != "cuda" or torch.cuda.device_count() <= 1:
+        return device
+    if _CLAIMED_GPU is None:
+        _CLAIMED_GPU = f"cuda:{claim_gpu(torch.cuda.device_count())}"
+    return _CLAIMED_GPU
+
+
+def fit_hardware(device: str, precision: str) -> tuple[str, str]:
+    """An estimator's (device, precision) as ``fit`` uses them: resolved, and one GPU per process."""
+    device = runtime_device(resolve_device(device))
+    return device, resolve_precision(precision, device)
+
+
+def claim_gpu(count: int, lock_dir: Path | None = None) -> int:
+    """Index of a GPU (of ``count``) that no other process has claimed; the claim is held until exit."""
+    try:
+        import fcntl
+    except ImportError:  # no POSIX locks (Windows): spread processes by id
+        return os.getpid() % count
+    lock_dir = Path(lock_dir or Path(tempfile.gettempdir()) / "dissim-gpu-claims")
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    for index in range(count):
+        handle = open(lock_dir / f"{_gpu_identity(index)}.lock", "w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        _GPU_LOCKS.append(handle)
+        return index
+    return max(range(count), key=lambda i: torch.cuda.mem_get_info(i)[0])  # more workers than GPUs
+
+
+def _gpu_identity(index: int) -> str:
+    """A name for GPU ``index`` that other processes see alike (its UUID; CUDA_VISIBLE_DEVICES renumbers)."""
+    try:
+        return str(torch.cuda.get_device_properties(index).uuid)
+    except (AssertionError, RuntimeError, AttributeError):
+        return f"gpu{index}"
+
+
+def device_name(device: str) -> str:
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return torch.cuda.get_device_name(torch.device(device))
+    return platform.processor() or platform.machine()
+
+
+def cpu_bf16_support() -> str | None:
+    """The CPU's hardware bf16 matrix instructions ("AMX", "AVX-512-BF16", "Arm BF16"), or None."""
+    checks = (("AMX", "_is_amx_tile_supported"), ("AVX-512-BF16", "_is_avx512_bf16_supported"))
+    for name, probe in checks:
+        function = getattr(torch.cpu, probe, None)
+        if function is not None and function():
+            return name
+    flags = _cpu_flags()
+    if "amx_bf16" in flags:
+        return "AMX"
+    if "avx512_bf16" in flags:
+        return "AVX-512-BF16"
+    if platform.machine().lower() in ("aarch64", "arm64") and "bf16" in flags:
+        return "Arm BF16"
+    return None
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            return set(value.split())
+    return set()
+
+
+def resolve_precision(choice: str, device: str, *, require: bool = True) -> str:
+    """``fp32``, ``bf16`` or ``fp16`` for ``device``; ``auto`` is bf16 where the device has fast bf16.
+
+    fp16 needs CUDA (CPUs have no fast float16 training path); bf16 on a GPU without it is an error.
+    ``require=False`` (a dry run) resolves ``auto`` on a CUDA device the machine lacks to bf16.
+    """
+    if choice not in PRECISIONS:
+        raise UserError(f"--precision {choice!r}: use one of {', '.join(PRECISIONS)}")
+    cuda = str(device).startswith("cuda")
+    available = cuda and torch.cuda.is_available()
+    if choice == "auto":
+        if cuda:
+            return "bf16" if (not available and not require) or (available and torch.cuda.is_bf16_supported()) \
+                else "fp32"
+        return "bf16" if cpu_bf16_support() else "fp32"
+    if choice == "fp16" and not cuda:
+        raise UserError("--precision fp16 needs a CUDA device; on a CPU use bf16 (fast with AMX or "
+                        "AVX-512-BF16) or fp32")
+    if choice == "bf16" and available and not torch.cuda.is_bf16_supported():
+        raise UserError(f"--precision bf16: {device_name(device)} has no bf16; use fp16 or fp32")
+    return choice
+
+
+def autocast(device: torch.device, precision: str):
+    """The autocast context of ``precision`` on ``device`` (a no-op for fp32)."""
+    dtype = AUTOCAST_DTYPES.get(precision)
+    return nullcontext() if dtype is None else torch.autocast(torch.device(device).type, dtype=dtype)
+
+
+def uses_channels_last(device: torch.device, precision: str, dims: int) -> bool:
+    """Images run channels-last on CUDA and under CPU bf16 (oneDNN's fast layout: bf16 convolutions,
+    depthwise ones most of all, are several times slower without it); float32 CPU keeps the
+    contiguous layout, which measured no slower here and keeps results identical to earlier runs."""
+    return dims == 2 and (torch.device(device).type == "cuda" or precision != "fp32")
+
+
+__all__ = ["PRECISIONS", "autocast", "claim_gpu", "cpu_bf16_support", "fit_hardware", "device_name",
+           "resolve_device", "resolve_precision", "runtime_device", "uses_channels_last"]
