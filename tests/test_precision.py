@@ -41,6 +41,8 @@ def _train(precision, steps=20, device="cpu", augmentation=None):
 def test_auto_is_bf16_exactly_where_the_cpu_multiplies_bf16_in_hardware(monkeypatch):
     monkeypatch.setattr(hardware, "cpu_bf16_support", lambda: "AMX")
     assert hardware.resolve_precision("auto", "cpu") == "bf16"
+    assert hardware.resolve_precision("auto", "cpu", dims=1) == "fp32"  # spectra: measured to lose accuracy
+    assert hardware.resolve_precision("bf16", "cpu", dims=1) == "bf16"
     monkeypatch.setattr(hardware, "cpu_bf16_support", lambda: None)
     assert hardware.resolve_precision("auto", "cpu") == "fp32"
     assert hardware.resolve_precision("bf16", "cpu") == "bf16"  # asked for: honoured, even if slow

@@ -200,7 +200,7 @@ class SiameseMatcher(_Matcher):
                 validation = (inputs[held_out], y[held_out])
                 inputs, y = inputs[train], y[train]
         self.topology_ = topology
-        self.device_, self.precision_ = fit_hardware(self.device, self.precision)
+        self.device_, self.precision_ = fit_hardware(self.device, self.precision, topology.dims)
         self.input_shape_ = InputShape(topology, self.input_size, "SiameseMatcher").fit(inputs)
         self.input_size_ = self.input_shape_.size
         if self.input_shape_.n_features is not None:
@@ -300,7 +300,8 @@ def _matcher_from_state(state: dict, where: str):
     loss.load_state_dict(state["loss_state"])
     matcher = SiameseMatcher(**{**state["params"], "topology": net.topology, "device": "cpu"})
     precision = state["params"].get("precision", "auto")  # a CUDA-only fp16 becomes this CPU's choice
-    matcher.precision_ = resolve_precision("auto" if precision == "fp16" else precision, "cpu")
+    matcher.precision_ = resolve_precision("auto" if precision == "fp16" else precision, "cpu",
+                                           dims=net.topology.dims)
     matcher.net_, matcher.loss_, matcher.history_ = net.to_device("cpu", matcher.precision_).eval(), loss.eval(), None
     matcher.topology_, matcher.device_ = net.topology, "cpu"
     shape = InputShape(net.topology, None, "SiameseMatcher")

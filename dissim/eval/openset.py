@@ -55,7 +55,7 @@ class _OpenSet(ClassifierMixin, BaseEstimator):
             if len(gate) != self.input_shape_.size:
                 raise ValueError(f"input_gate has {len(gate)} values; the network input has {self.input_shape_.size}")
         seed = resolve_seed(self.random_state)
-        self.device_, self.precision_ = fit_hardware(self.device, self.precision)
+        self.device_, self.precision_ = fit_hardware(self.device, self.precision, topology.dims)
         config = TwinConfig(topology=topology, loss=loss, loss_options={"n_classes": len(self.classes_), **loss_options},
                             optimizer="adam", lr=float(self.lr), betas=tuple(self.betas), batch_size=int(self.batch_size),
                             iterations=None, epochs=int(self.epochs), sampler_options=sampler_options or {},

@@ -65,7 +65,7 @@ class PairVerifier(BaseEstimator):
             validation, inputs, y = (inputs[held], y[held]), inputs[train], y[train]
         topology = get_topology(self.topology)
         self.input_shape_ = InputShape(topology, self.input_size, "PairVerifier").fit(inputs)
-        self.device_, self.precision_ = fit_hardware(self.device, self.precision)
+        self.device_, self.precision_ = fit_hardware(self.device, self.precision, topology.dims)
         config = TwinConfig(topology=topology, loss="bce", loss_options={"head_init": "he"}, optimizer="adam",
                             optimizer_options={"weight_decay": float(self.weight_decay)}, lr=float(self.lr),
                             betas=(0.9, 0.999), batch_size=int(self.batch_size), iterations=None,

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from .. import __version__
-from ..data import load_dataset
+from ..data import SpectraSet, load_dataset
 from ..errors import UserError
 from ..hardware import cpu_bf16_support, device_name, resolve_device, resolve_precision
 from ..protocols import PROTOCOLS, RunOptions
@@ -26,12 +26,13 @@ def run_experiment(recipe, options: RunOptions, on_task_done=None) -> Path:
     """Run (or re-fuse) a recipe and write its outputs; returns the output directory."""
     started = time.time()
     device = resolve_device(options.device, require=not options.dry_run)
-    precision = resolve_precision(options.precision or recipe.precision, device, require=not options.dry_run)
+    protocol = PROTOCOLS.get(recipe.protocol)
+    precision = resolve_precision(options.precision or recipe.precision, device, require=not options.dry_run,
+                                  dims=1 if protocol.data_kind is SpectraSet else 2)
     options = replace(options, device=device, precision=precision, jobs=resolve_jobs(options.jobs, device))
     recipe = recipe.with_precision(precision)  # what results depend on is the resolved precision
     if device == "cuda" and not options.dry_run and options.jobs > torch.cuda.device_count():
         options.log(f"--jobs {options.jobs} on {torch.cuda.device_count()} GPU(s): some GPUs run several jobs at once")
-    protocol = PROTOCOLS.get(recipe.protocol)
     dataset = load_dataset(options.dataset or protocol.default_dataset, options.data_root, options.seed)
     out = Path(options.out) if options.out else Path("results") / dataset.name / recipe.name
     protocol.check_data(recipe, dataset)

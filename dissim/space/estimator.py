@@ -109,7 +109,7 @@ class SiameseDissimilarity(TransformerMixin, BaseEstimator):
         network_inputs = self.input_shape_(inputs)
         seed = resolve_seed(self.random_state)
         rng = np.random.default_rng(seed)
-        self.device_, self.precision_ = fit_hardware(self.device, self.precision)
+        self.device_, self.precision_ = fit_hardware(self.device, self.precision, topology.dims)
         config = TwinConfig(topology=topology, loss=self.loss, loss_options=dict(self.loss_options or {}),
                             optimizer=self.optimizer, optimizer_options=dict(self.optimizer_options or {}),
                             lr=float(self.lr), betas=tuple(self.betas), batch_size=int(self.batch_size),
