@@ -1,17 +1,20 @@
-"""Forward+backward time per Siamese pair for each backbone topology, on this machine's CPU.
+"""Siamese training throughput of each topology in fp32 and bf16, side by side in one run, on this CPU.
 
-    python benchmarks/topologies.py [--csv] [--repeats N] [--batch P] [--topologies sn1,sn3]
-                                    [--sizes 224,min] [--channels 3]
+    python benchmarks/topologies.py [--topologies sn1,sn8] [--sizes 224,min] [--precisions fp32,bf16]
+                                    [--batch P] [--repeats N] [--threads T] [--matmul-size N] [--csv]
 
-A *pair* is two images through the backbone, the BCE head on σ(embeddings), and the backward
-pass (no optimiser step), as one iteration of ``dissim.train.train_siamese`` does per pair. Each
-measurement runs a batch of P pairs (2P images), one warm-up then ``--repeats`` timed runs; the
-median is divided by P. Torch's thread count is left at its default.
+One *training step* is what ``dissim.train.loop.fit`` does per batch: P pairs (2P raw inputs) through
+the twin as ``SiameseNet.to_device("cpu", precision)`` sets it up (bf16: autocast, last fc and
+features in float32, channels-last images), the BCE head, backward, and an Adam step (foreach in
+fp32, fused in bf16, as ``dissim.train.twin`` chooses). One warm-up step, then the median of
+``--repeats`` timed steps; images/s = 2P / median.
 
-FLOPs per pair are counted from the layer table (convolutions and FC layers, multiply and add
-counted separately, bias/activation/pooling ignored): forward FLOPs of one image x 3 (forward +
-backward, the usual estimate of backward ≈ 2 x forward) x 2 images. GFLOP/s is that count over
-the measured time.
+FLOPs per image are counted from the layer table (convolutions and fc layers, multiply-add = 2):
+training = 3 x forward. GFLOP/s is images/s times that; each is also given as a fraction of this
+machine's matmul rate in the same precision (square ``a @ b``, measured at the start of the run).
+Default inputs are each topology's paper input: 224 x 224 x 3 for sn1-sn8, 32 x 32 x 3 for borsani
+(the verify recipe), 900-point spectra for the 1-D twins (the one-shot grid), never below the
+topology's minimum.
 """
 
 from __future__ import annotations
@@ -27,39 +30,36 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a source checkout
 
-from dissim.nets import Backbone, get_topology, list_topologies  # noqa: E402
+from dissim.hardware import cpu_bf16_support  # noqa: E402
+from dissim.nets import SiameseNet, get_topology, list_topologies  # noqa: E402
 from dissim.train import create_loss  # noqa: E402
 
-FLOP_FACTOR = 3 * 2  # (forward + backward ≈ 3 x forward) x 2 images per pair
+PAPER_INPUT = {"borsani": 32}  # others: 224 (images) or 900 (spectra)
+MIXED = {"fp32": {"foreach": True}, "bf16": {"fused": True}}  # Adam as dissim.train.twin._optimizer_options
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--topologies", help="comma list of topology names (default: all packaged sn*)")
-    p.add_argument("--sizes", default="224,min", help="comma list of input sides; 'min' = the topology's minimum")
-    p.add_argument("--channels", type=int, default=3, help="input channels (default 3: colour images)")
-    p.add_argument("--batch", type=int, default=2, help="pairs per timed batch (default 2)")
-    p.add_argument("--repeats", type=int, default=3, help="timed repeats after one warm-up (default 3)")
-    p.add_argument("--csv", action="store_true", help="print only topology,input,ms_per_pair,gflop_per_pair,gflops rows")
+    p.add_argument("--topologies", help="comma list of topology names (default: every registered one)")
+    p.add_argument("--sizes", default="paper", help="comma list of input sides: numbers, 'min' or 'paper' (default)")
+    p.add_argument("--precisions", default="fp32,bf16", help="comma list of fp32 and bf16 (default both)")
+    p.add_argument("--channels", type=int, default=3, help="image channels (default 3; spectra have 1)")
+    p.add_argument("--batch", type=int, default=4, help="pairs per step (default 4)")
+    p.add_argument("--repeats", type=int, default=3, help="timed steps after one warm-up (default 3)")
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
+    p.add_argument("--matmul-size", type=int, default=2048, help="side of the matmul that rates the machine")
+    p.add_argument("--csv", action="store_true", help="print CSV rows only")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    if args.batch < 1 or args.repeats < 1 or args.channels < 1:
-        p.error("--batch, --repeats and --channels must be positive")
+    args.precisions = [x.strip() for x in args.precisions.split(",") if x.strip()]
+    if not set(args.precisions) <= set(MIXED) or not args.precisions:
+        p.error("--precisions takes fp32 and/or bf16")
+    if min(args.batch, args.repeats, args.channels, args.matmul_size) < 1:
+        p.error("--batch, --repeats, --channels and --matmul-size must be positive")
     return args
 
 
-def time_pairs(backbone: torch.nn.Module, head: torch.nn.Module, x: torch.Tensor, target: torch.Tensor,
-               repeats: int) -> float:
-    """Median seconds of one forward+backward of the batch of pairs ``x`` (first half vs second half)."""
-    pairs = len(target)
-
-    def step():
-        emb = torch.sigmoid(backbone(x))
-        loss = head(emb[:pairs], emb[pairs:], target=target)
-        backbone.zero_grad(set_to_none=True)
-        head.zero_grad(set_to_none=True)
-        loss.backward()
-
+def median_seconds(step, repeats: int) -> float:
     step()  # warm-up
     times = []
     for _ in range(repeats):
@@ -69,41 +69,78 @@ def time_pairs(backbone: torch.nn.Module, head: torch.nn.Module, x: torch.Tensor
     return statistics.median(times)
 
 
+def matmul_gflops(precision: str, n: int, repeats: int = 3) -> float:
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+    return 2 * n**3 / median_seconds(lambda: a @ b, repeats) / 1e9
+
+
+def training_step(topology, size: int, channels: int, precision: str, pairs: int):
+    net = SiameseNet(topology, channels, size).to_device("cpu", precision).train()
+    loss = create_loss("bce", net.embedding_dim)
+    optimizer = torch.optim.Adam([*net.parameters(), *loss.parameters()], lr=1e-4, betas=(0.9, 0.99),
+                                 **MIXED[precision])
+    shape = (2 * pairs, channels, size, size) if topology.dims == 2 else (2 * pairs, size)
+    x = torch.randint(0, 256, shape, dtype=torch.uint8)  # raw inputs, as the training data is kept
+    target = (torch.arange(pairs) % 2).float()
+
+    def step():
+        features = net(x)
+        value = loss(features[:pairs], features[pairs:], target=target)
+        optimizer.zero_grad(set_to_none=True)
+        value.backward()
+        optimizer.step()
+
+    return step
+
+
+def input_sides(topology, channels: int, sizes: str) -> list[int]:
+    minimum = topology.min_input_size(channels)
+    paper = PAPER_INPUT.get(topology.name, 224 if topology.dims == 2 else 900)
+    sides = [minimum if s == "min" else paper if s == "paper" else int(s) for s in sizes.split(",") if s.strip()]
+    return list(dict.fromkeys(max(side, minimum) for side in sides))
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
-    names = args.topologies.split(",") if args.topologies else [n for n in list_topologies() if n.startswith("sn")]
-    sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    names = args.topologies.split(",") if args.topologies else list_topologies()
     load_start = os.getloadavg()[0]
+    rates = {p: matmul_gflops(p, args.matmul_size) for p in args.precisions}
+    hardware = cpu_bf16_support()
     if args.csv:
-        print("topology,input,ms_per_pair,gflop_per_pair,gflops")
+        print("topology,input,precision,images_per_s,gflops,matmul_gflops,fraction_of_matmul")
     else:
-        print(f"# CPU, torch {torch.__version__}, {torch.get_num_threads()} threads; {args.channels}-channel input; "
-              f"batch {args.batch} pairs; median of {args.repeats} after 1 warm-up")
-        print("# a pair = 2 images through the backbone + BCE head + backward (no optimiser step)")
-        print("# FLOPs per pair = forward FLOPs of one image (conv + FC, multiply-add = 2) x 3 (fwd+bwd) x 2 images")
-        print(f"{'topology':<9} {'input':>8} {'ms/pair':>10} {'GFLOP/pair':>11} {'GFLOP/s':>8}")
+        print(f"# CPU ({hardware or 'no bf16 hardware: bf16 is emulated'}), torch {torch.__version__}, "
+              f"{torch.get_num_threads()} threads; {args.batch} pairs per step; median of {args.repeats} "
+              "after 1 warm-up")
+        print("# matmul " + ", ".join(f"{p} {r:.0f} GFLOP/s" for p, r in rates.items()) +
+              f" ({args.matmul_size}^2); training FLOPs = 3 x forward (layer table)")
+        cols = "".join(f" {p + ' img/s':>11} {p + ' GF/s':>10} {'of mm':>6}" for p in args.precisions)
+        print(f"{'topology':<12} {'input':>6}{cols}" + (f" {'bf16/fp32':>9}" if len(args.precisions) == 2 else ""))
     for name in names:
         topology = get_topology(name)
-        minimum = topology.min_input_size(args.channels)
-        for size_text in sizes:
-            size = minimum if size_text == "min" else int(size_text)
-            backbone = Backbone(topology, args.channels, size).train()
-            head = create_loss("bce", backbone.embedding_dim)
-            shape = (2 * args.batch, args.channels) + (size,) * topology.dims
-            x = torch.randint(0, 256, shape).float()  # raw 0-255 values, as the training loop feeds them
-            target = (torch.arange(args.batch) % 2).float()
-            seconds = time_pairs(backbone, head, x, target, args.repeats) / args.batch
-            gflop = FLOP_FACTOR * topology.forward_flops(args.channels, size) / 1e9
-            label = f"{size} min" if size_text == "min" else f"{size}"
-            if args.csv:
-                print(f"{name},{size},{seconds * 1e3:.2f},{gflop:.3f},{gflop / seconds:.2f}")
-            else:
-                print(f"{name:<9} {label:>8} {seconds * 1e3:>10.1f} {gflop:>11.3f} {gflop / seconds:>8.1f}")
+        channels = args.channels if topology.dims == 2 else 1
+        for size in input_sides(topology, channels, args.sizes):
+            gflop = 3 * topology.forward_flops(channels, size) / 1e9
+            speed = {}
+            for precision in args.precisions:
+                step = training_step(topology, size, channels, precision, args.batch)
+                speed[precision] = 2 * args.batch / median_seconds(step, args.repeats)
+                del step
+                if args.csv:
+                    g = speed[precision] * gflop
+                    print(f"{topology.name},{size},{precision},{speed[precision]:.2f},{g:.2f},{rates[precision]:.1f},"
+                          f"{g / rates[precision]:.3f}")
+            if not args.csv:
+                cells = "".join(f" {speed[p]:>11.1f} {speed[p] * gflop:>10.1f} {speed[p] * gflop / rates[p]:>6.2f}"
+                                for p in args.precisions)
+                ratio = f" {speed['bf16'] / speed['fp32']:>9.2f}" if len(speed) == 2 else ""
+                print(f"{topology.name:<12} {size:>6}{cells}{ratio}")
             sys.stdout.flush()
-            del backbone, head, x
-    if not args.csv:
-        # the timings are wall-clock: other processes on the machine inflate them
+    if not args.csv:  # wall-clock timings: other processes on the machine inflate them
         print(f"# load average (1 min) at start {load_start:.2f}, at end {os.getloadavg()[0]:.2f}; "
               f"{os.cpu_count()} CPUs")
     return 0
