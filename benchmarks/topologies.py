@@ -12,9 +12,11 @@ fp32, fused in bf16, as ``dissim.train.twin`` chooses). One warm-up step, then t
 FLOPs per image are counted from the layer table (convolutions and fc layers, multiply-add = 2):
 training = 3 x forward. GFLOP/s is images/s times that; each is also given as a fraction of this
 machine's matmul rate in the same precision (square ``a @ b``, measured at the start of the run).
-Default inputs are each topology's paper input: 224 x 224 x 3 for sn1-sn8, 32 x 32 x 3 for borsani
-(the verify recipe), 900-point spectra for the 1-D twins (the one-shot grid), never below the
-topology's minimum.
+Inputs are raw, as ``fit`` keeps them: 0-255 uint8 images (N, C, S, S), float32 spectra (N, S) with
+values 0-255. Default inputs are each topology's paper input, never below the topology's minimum:
+224 x 224 x 3 for sn1-sn8 (pipelines/paper.toml), 32 x 32 x 3 for borsani (verify.toml),
+900-point spectra for liu-spectra (the rruff-ir grid of oneshot.toml) and 1841-point spectra for
+emis-cnn1d (the coffee set of openset.toml); any other 1-D topology gets 900.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from dissim.hardware import cpu_bf16_support  # noqa: E402
 from dissim.nets import SiameseNet, get_topology, list_topologies  # noqa: E402
 from dissim.train import create_loss  # noqa: E402
 
-PAPER_INPUT = {"borsani": 32}  # others: 224 (images) or 900 (spectra)
+PAPER_INPUT = {"borsani": 32, "emis-cnn1d": 1841}  # others: 224 (images) or 900 (spectra)
 MIXED = {"fp32": {"foreach": True}, "bf16": {"fused": True}}  # Adam as dissim.train.twin._optimizer_options
 
 
@@ -81,7 +83,8 @@ def training_step(topology, size: int, channels: int, precision: str, pairs: int
     optimizer = torch.optim.Adam([*net.parameters(), *loss.parameters()], lr=1e-4, betas=(0.9, 0.99),
                                  **MIXED[precision])
     shape = (2 * pairs, channels, size, size) if topology.dims == 2 else (2 * pairs, size)
-    x = torch.randint(0, 256, shape, dtype=torch.uint8)  # raw inputs, as the training data is kept
+    x = torch.randint(0, 256, shape, dtype=torch.uint8)  # raw inputs, kept as dissim.train.twin keeps them:
+    x = x if topology.dims == 2 else x.float()  # images uint8, spectra float32
     target = (torch.arange(pairs) % 2).float()
 
     def step():
@@ -97,7 +100,8 @@ def training_step(topology, size: int, channels: int, precision: str, pairs: int
 def input_sides(topology, channels: int, sizes: str) -> list[int]:
     minimum = topology.min_input_size(channels)
     paper = PAPER_INPUT.get(topology.name, 224 if topology.dims == 2 else 900)
-    sides = [minimum if s == "min" else paper if s == "paper" else int(s) for s in sizes.split(",") if s.strip()]
+    words = [s.strip() for s in sizes.split(",") if s.strip()]
+    sides = [minimum if s == "min" else paper if s == "paper" else int(s) for s in words]
     return list(dict.fromkeys(max(side, minimum) for side in sides))
 
 
@@ -113,7 +117,9 @@ def main(argv=None) -> int:
     if args.csv:
         print("topology,input,precision,images_per_s,gflops,matmul_gflops,fraction_of_matmul")
     else:
-        print(f"# CPU ({hardware or 'no bf16 hardware: bf16 is emulated'}), torch {torch.__version__}, "
+        bf16 = (f"bf16 hardware: {hardware}" if hardware else  # bf16 without it is measured all the same
+                "no hardware bf16: bf16 is correct but slow" if "bf16" in args.precisions else "no hardware bf16")
+        print(f"# CPU ({bf16}), torch {torch.__version__}, "
               f"{torch.get_num_threads()} threads; {args.batch} pairs per step; median of {args.repeats} "
               "after 1 warm-up")
         print("# matmul " + ", ".join(f"{p} {r:.0f} GFLOP/s" for p, r in rates.items()) +
@@ -132,10 +138,10 @@ def main(argv=None) -> int:
                 del step
                 if args.csv:
                     g = speed[precision] * gflop
-                    print(f"{topology.name},{size},{precision},{speed[precision]:.2f},{g:.2f},{rates[precision]:.1f},"
-                          f"{g / rates[precision]:.3f}")
+                    print(f"{topology.name},{size},{precision},{speed[precision]:.4g},{g:.4g},{rates[precision]:.4g},"
+                          f"{g / rates[precision]:.4g}")  # significant digits: toy runs are slow, not zero
             if not args.csv:
-                cells = "".join(f" {speed[p]:>11.1f} {speed[p] * gflop:>10.1f} {speed[p] * gflop / rates[p]:>6.2f}"
+                cells = "".join(f" {speed[p]:>11.1f} {speed[p] * gflop:>10.1f} {speed[p] * gflop / rates[p]:>6.3f}"
                                 for p in args.precisions)
                 ratio = f" {speed['bf16'] / speed['fp32']:>9.2f}" if len(speed) == 2 else ""
                 print(f"{topology.name:<12} {size:>6}{cells}{ratio}")

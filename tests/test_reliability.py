@@ -164,3 +164,15 @@ def test_ray_backend_gives_the_table_of_the_local_run(image_tree, tmp_path, monk
         ray.shutdown()
     assert (remote / "table.csv").read_text() == (local / "table.csv").read_text()
     assert list((cache_root() / "members").rglob("*.npz"))
+
+
+def test_a_rerun_into_the_same_folder_leaves_only_its_own_score_files(tmp_path):
+    from dissim.eval.report import Report
+    from dissim.experiment.tables import write_report
+
+    (tmp_path / "scores").mkdir()
+    (tmp_path / "scores" / "old-key-method.npz").write_bytes(b"from an earlier run")
+    (tmp_path / "scores" / "notes.txt").write_text("the user's own file")
+    write_report(tmp_path, Report(title="t", header=[], sections=[], csv={},
+                                  scores={"new-key-method": {"x": np.arange(3)}}))
+    assert sorted(p.name for p in (tmp_path / "scores").iterdir()) == ["new-key-method.npz", "notes.txt"]

@@ -86,13 +86,19 @@ def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 
 def write_report(out: Path, report: Report) -> None:
-    """The tables and score files of a report (figures: :mod:`dissim.experiment.figures`)."""
+    """The tables and score files of a report (figures: :mod:`dissim.experiment.figures`). Score
+    files an earlier run left in ``scores/`` that this report does not have are removed, so that the
+    folder holds one run's scores only."""
     out.mkdir(parents=True, exist_ok=True)
     for name, table in report.csv.items():
         atomic_write_text(out / name, table_csv(table))
     atomic_write_text(out / "table.md", report_markdown(report))
     for stem, arrays in report.scores.items():
         _save_npz(out / "scores" / f"{stem}.npz", arrays)
+    written = {f"{stem}.npz" for stem in report.scores}
+    for stale in (out / "scores").glob("*.npz") if (out / "scores").is_dir() else ():
+        if stale.name not in written:
+            stale.unlink()
 
 
 def write_config(out: Path, config: dict) -> None:
