@@ -39,7 +39,8 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--folds", help="which folds to run, e.g. 1,2 (default: all)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda (one GPU per job) or cuda:N")
     p.add_argument("--precision", choices=PRECISIONS, help="how networks compute: auto (the recipe's default: bf16 "
-                   "where the CPU has AMX/AVX-512-BF16 or the GPU has bf16, else fp32), fp32, bf16 or fp16 (CUDA)")
+                   "for image twins where the CPU has AMX/AVX-512-BF16 or the GPU has bf16; fp32 otherwise and "
+                   "for spectra), fp32, bf16 or fp16 (CUDA)")
     p.add_argument("--jobs", type=int, help="tasks (trainings) run in parallel (default: one per CPU core, at most 4; "
                    "one per GPU on CUDA); results do not depend on it")
     p.add_argument("--threads", type=int, help="torch CPU threads per task (default 1; one-shot: the recipe's); results "
