@@ -36,7 +36,8 @@ def test_tiny_end_to_end_run_writes_the_table(cli, image_tree, tmp_path):
     rows = read_csv(out / "table.csv")
     assert list(rows[0]) == ["method", "fold_1", "fold_2", "fold_3", "fold_4", "fold_5", "mean", "std"]
     names = [r["method"] for r in rows]
-    assert names == ["tiny-bce-adam-fully-k2", "tiny-bce-adam-deeper-k2", "tiny-bce-adam-fully+deeper"]
+    assert names == ["tiny-bce-adam-fully-k2", "tiny-bce-adam-deeper-k2", "tiny-bce-adam-fully+deeper", "raw-svm",
+                     "raw-1-nn"]
     for row in rows:
         folds = [float(row[f"fold_{i}"]) for i in range(1, 6)]
         assert all(0 <= a <= 100 for a in folds)
@@ -62,7 +63,7 @@ def test_tiny_end_to_end_run_writes_the_table(cli, image_tree, tmp_path):
 def test_two_member_recipe_rows(image_tree, tmp_path, two_members):
     out = run_experiment(load_recipe(str(two_members)), options(image_tree, tmp_path / "o"))
     names = [r["method"] for r in read_csv(out / "table.csv")]
-    assert names == ["tiny-bce-adam-fully-k2", "tiny-triplet-adam-fully-k2"]
+    assert names == ["tiny-bce-adam-fully-k2", "tiny-triplet-adam-fully-k2", "raw-svm", "raw-1-nn"]
 
 
 def test_killed_run_resumes_training_only_what_is_missing(image_tree, tmp_path, two_members):
@@ -79,8 +80,8 @@ def test_killed_run_resumes_training_only_what_is_missing(image_tree, tmp_path, 
     assert computed == [("Cross", False)]
     seen = []
     run_experiment(recipe, options(image_tree, tmp_path / "o"),
-                   on_task_done=lambda t, r, c: seen.append((t.unit.method.name, c)))
-    assert seen == [("Cross", True), ("Triplet", False)]
+                   on_task_done=lambda t, r, c: seen.append((t.unit.method.name if hasattr(t, "unit") else t.label, c)))
+    assert seen == [("Cross", True), ("Triplet", False), ("baselines fold 1", False)]
 
 
 def test_truncated_cache_entry_is_recomputed(image_tree, tmp_path, two_members):
@@ -88,13 +89,13 @@ def test_truncated_cache_entry_is_recomputed(image_tree, tmp_path, two_members):
     out = run_experiment(recipe, options(image_tree, tmp_path / "o"))
     table = (out / "table.csv").read_text()
     entries = sorted((cache_root() / "members").rglob("*.npz"))
-    assert len(entries) == 10  # 2 networks x 5 folds
+    assert len(entries) == 15  # 2 networks x 5 folds, and the baselines of each fold
     data = entries[0].read_bytes()
     entries[0].write_bytes(data[: len(data) // 2])
     assert ResultCache(cache_root() / "members").load(entries[0].stem) is None
     seen = []
     run_experiment(recipe, options(image_tree, tmp_path / "o"), on_task_done=lambda t, r, c: seen.append(c))
-    assert seen.count(False) == 1 and seen.count(True) == 9
+    assert seen.count(False) == 1 and seen.count(True) == 14
     assert (out / "table.csv").read_text() == table  # recomputed with the same seed: same result
 
 
@@ -180,3 +181,30 @@ def test_profile_flag_takes_another_recipes_profile(cli):
     status, out, _ = cli("--profile", "paper", "--dry-run")
     assert status == 0 and "3000 iterations, batch 180" in out and "a fresh network per k" in out
     assert "sn8-bce-adam-fully-k60" in out  # quick's members, the paper's k values
+
+
+def test_baseline_rows_are_computed_on_the_members_folds_and_pixels(cli, image_tree, tmp_path):
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.svm import SVC
+
+    from dissim.data import load_dataset
+    from dissim.data.preprocess import preprocess
+
+    recipe = write_recipe(tmp_path / "r.toml")
+    out = tmp_path / "out"
+    status, _, err = cli("--dataset", "folder", "--data-root", image_tree, "--pipeline", recipe, "--out", out,
+                         "--no-progress")
+    assert status == 0, err
+    rows = {r["method"]: r for r in read_csv(out / "table.csv")}
+    member = np.load(out / "scores" / "tiny-bce-adam-fully-k2.npz")
+    dataset = load_dataset("folder", str(image_tree), 1)
+    size = json.loads((out / "config.json").read_text())["baselines"]["input_size"]
+    pixels = preprocess(dataset, size).reshape(len(dataset), -1).astype(np.float32) / 255
+    for fold, (train, test) in enumerate(dataset.folds, start=1):
+        assert np.array_equal(member[f"fold_{fold}_test_index"], test)  # the members' test fold
+        for name, model in (("raw-svm", SVC()), ("raw-1-nn", KNeighborsClassifier(n_neighbors=1))):
+            predicted = model.fit(pixels[train], dataset.labels[train]).predict(pixels[test])
+            expected = 100 * np.mean(predicted == dataset.labels[test])
+            assert float(rows[name][f"fold_{fold}"]) == pytest.approx(expected, abs=0.006)
+    assert "Baselines on the same folds and pixels: raw-svm" in (out / "table.md").read_text() or \
+        "| raw-svm |" in (out / "table.md").read_text()

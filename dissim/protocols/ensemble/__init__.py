@@ -22,7 +22,10 @@ from ...train import get_loss
 from ..base import DEFAULT_THREADS, PROTOCOLS, Protocol, RunOptions, task_seed
 from . import recipe as ensemble_recipe
 from .members import (
+    BASELINES,
+    BaselineTask,
     EnsemblePlan,
+    baseline_accuracy,
     UnitTask,
     index_digest,
     keyed_profile,
@@ -92,6 +95,15 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
                     profile=recipe.profile, spaces=("fully", "deeper") if topology.deeper else ("fully",),
                     device=options.device, threads=threads,
                     progress=options.progress and options.jobs == 1))
+        baseline_size = min(sizes.values())
+        for fold in folds:
+            train, test = dataset.folds[fold - 1]
+            key = stable_hash({"dissim": __version__, "baselines": BASELINES, "data": dataset.fingerprint,
+                               "fold": fold, "train": index_digest(train), "test": index_digest(test),
+                               "preprocess": {"size": baseline_size, "version": PREPROCESS_VERSION},
+                               "threads": threads})
+            tasks.append(BaselineTask(fold=fold, key=key, input_size=baseline_size, labels=dataset.labels,
+                                      train_index=train, test_index=test, threads=threads))
         return EnsemblePlan(recipe, dataset, options, plan_members(recipe), units, folds, tasks, sizes)
 
     def prepare(self, plan: EnsemblePlan, tasks: list[UnitTask]) -> list[UnitTask]:
@@ -109,7 +121,7 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
         p, data = plan.recipe.profile, plan.dataset
         lines = [f"pipeline {plan.recipe.name} on {data.name} ({len(data)} images, {data.n_classes} classes, "
                  f"{len(plan.folds)} folds): {len(plan.members)} members from {len(plan.units)} networks per fold, "
-                 f"{len(plan.tasks)} trainings ({p.iterations} iterations, batch {p.batch_size}, "
+                 f"{len(plan.trainings)} trainings ({p.iterations} iterations, batch {p.batch_size}, "
                  f"{'one network shared across k' if p.share_network else 'a fresh network per k'})",
                  f"{'member':<34} {'network':<28} {'input':>5} {'train TFLOP':>11} {'embed TFLOP':>11}"]
         total = 0.0
@@ -122,11 +134,16 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
                 if unit_of(member, plan.units) == unit:
                     lines.append(f"{member.name:<34} {unit.name:<28} {plan.sizes[unit.topology]:>5} "
                                  f"{train / 1e12:>11,.1f} {embed / 1e12:>11,.2f}")
-        lines.append(f"total: {len(plan.members)} members, {len(plan.tasks)} trainings, about {total / 1e15:,.1f} "
+        lines.append(f"baselines on the same folds: {', '.join(BASELINES)} on the pixels at "
+                     f"{min(plan.sizes.values())}x{min(plan.sizes.values())}")
+        lines.append(f"total: {len(plan.members)} members, {len(plan.trainings)} trainings, about {total / 1e15:,.1f} "
                      "PFLOP (costs per fold; members of one network share it)")
         return "\n".join(lines)
 
-    def task_line(self, task: UnitTask, result: dict, cached: bool) -> str:
+    def task_line(self, task, result: dict, cached: bool) -> str:
+        if isinstance(task, BaselineTask):
+            accs = [f"{name} {baseline_accuracy(result, name):.2f}%" for name in BASELINES]
+            return f"{task.label}: {', '.join(accs)} ({self.timing(result['seconds'][1], cached)})"
         accs = [f"{space}-k{k} {accuracy(result[score_key(space, k, 'test')], result['test_labels']):.2f}%"
                 for k in task.unit.ks for space in task.spaces]
         return f"{task.label}: {', '.join(accs)} ({self.timing(result['seconds'][1], cached)})"

@@ -14,10 +14,12 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.svm import SVC
 
 from ...data import ImageSet
 from ...eval.fusion import class_scores
+from ...eval.metrics import accuracy_and_macro_f1
 from ...nets import Topology
 from ...space import SiameseDissimilarity
 from ...storage import stable_hash
@@ -118,6 +120,46 @@ class UnitTask:
         return result
 
 
+BASELINES = ("raw-svm", "raw-1-nn")  # scikit-learn's SVC() and 1-NN on the members' preprocessed pixels
+
+
+@dataclass(frozen=True)
+class BaselineTask:
+    """The baselines of one fold, on the same folds and preprocessed images as the members: an RBF
+    ``SVC()`` with scikit-learn's defaults and 1-NN (Euclidean), both on the pixels scaled to [0, 1]."""
+
+    fold: int  # 1-based
+    key: str
+    input_size: int
+    labels: np.ndarray
+    train_index: np.ndarray
+    test_index: np.ndarray
+    threads: int | None = None
+    images_path: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"baselines fold {self.fold}"
+
+    def run(self) -> dict[str, np.ndarray]:
+        started = time.perf_counter()
+        with torch_threads(self.threads):
+            images = np.load(self.images_path, mmap_mode="r")
+            pixels = lambda index: np.asarray(images[index], np.float32).reshape(len(index), -1) / 255  # noqa: E731
+            train, test = pixels(self.train_index), pixels(self.test_index)
+            y_train = np.asarray(self.labels)[self.train_index]
+            result = {"test_labels": np.asarray(self.labels)[self.test_index]}
+            for name, model in zip(BASELINES, (SVC(), KNeighborsClassifier(n_neighbors=1))):
+                result[f"{name}_predicted"] = model.fit(train, y_train).predict(test)
+        result["seconds"] = np.array([0.0, time.perf_counter() - started])
+        return result
+
+
+def baseline_accuracy(result: dict, name: str) -> float:
+    """Accuracy (%) of baseline ``name`` in a :class:`BaselineTask` result."""
+    return accuracy_and_macro_f1(result["test_labels"], result[f"{name}_predicted"])[0]
+
+
 @dataclass
 class EnsemblePlan:
     """A resolved run: the members, the networks they share, the folds and one task per (network, fold)."""
@@ -128,8 +170,12 @@ class EnsemblePlan:
     members: list[Member]
     units: list[TrainingUnit]
     folds: list[int]
-    tasks: list[UnitTask]
+    tasks: list  # the UnitTasks, then one BaselineTask per fold
     sizes: dict[str, int]
+
+    @property
+    def trainings(self) -> list[UnitTask]:
+        return [t for t in self.tasks if isinstance(t, UnitTask)]
 
 
 def plan_members(recipe: EnsembleRecipe) -> list[Member]:

@@ -8,7 +8,7 @@ from ... import __version__
 from ...eval.fusion import ZScore, sum_rule
 from ...eval.metrics import accuracy
 from ...eval.report import Figure, Grid, Report, Row, RowTable, Section
-from .members import EnsemblePlan, Member, score_key, unit_of
+from .members import BASELINES, BaselineTask, EnsemblePlan, Member, baseline_accuracy, score_key, unit_of
 from .recipe import EnsembleRecipe, Profile, Selection
 
 # fold scores of one member: fold -> (train scores, test scores, test labels)
@@ -16,7 +16,7 @@ FoldScores = dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
 def member_scores(plan: EnsemblePlan, results: dict) -> dict[str, FoldScores]:
-    by_unit_fold = {(t.unit, t.fold): results[t.key] for t in plan.tasks}
+    by_unit_fold = {(t.unit, t.fold): results[t.key] for t in plan.trainings}
     scores = {}
     for member in plan.members:
         unit = unit_of(member, plan.units)
@@ -35,6 +35,13 @@ def fused_row(name: str, members: list[Member], scores: dict[str, FoldScores], f
         parts = [scores[m.name][fold] for m in members]
         per_fold.append(accuracy(sum_rule([p[1] for p in parts], [p[0] for p in parts]), parts[0][2]))
     return Row(name, tuple(per_fold), kind="member" if len(members) == 1 else "fusion", members=tuple(members))
+
+
+def baseline_rows(plan: EnsemblePlan, results: dict) -> list[Row]:
+    """One row per baseline: its accuracy on each fold of the plan (never fused)."""
+    by_fold = {t.fold: results[t.key] for t in plan.tasks if isinstance(t, BaselineTask)}
+    return [Row(name, tuple(baseline_accuracy(by_fold[fold], name) for fold in plan.folds), kind="baseline")
+            for name in BASELINES]
 
 
 def default_fusions(recipe: EnsembleRecipe) -> list[Selection]:
@@ -127,7 +134,7 @@ def _score_files(plan: EnsemblePlan, scores) -> dict[str, dict[str, np.ndarray]]
 
 
 def _figures(plan: EnsemblePlan, rows: list[Row], scores, results) -> list[Figure]:
-    fusions = [r for r in rows if len(r.members) > 1] or rows
+    fusions = [r for r in rows if len(r.members) > 1] or [r for r in rows if r.members]
     best = max(fusions, key=lambda r: r.mean)
     n = plan.dataset.n_classes
     confusion = np.zeros((n, n), dtype=int)
@@ -137,7 +144,7 @@ def _figures(plan: EnsemblePlan, rows: list[Row], scores, results) -> list[Figur
         np.add.at(confusion, (parts[0][2], np.argmax(fused, axis=1)), 1)
     curves = []
     for unit in plan.units:
-        curve = np.mean([results[t.key]["loss_history"] for t in plan.tasks if t.unit == unit], axis=0)
+        curve = np.mean([results[t.key]["loss_history"] for t in plan.trainings if t.unit == unit], axis=0)
         window = max(1, len(curve) // 30)
         smooth = np.convolve(curve, np.ones(window) / window, mode="valid")
         curves.append({"label": unit.name, "x": np.arange(len(smooth)) + window, "y": smooth})
@@ -146,7 +153,8 @@ def _figures(plan: EnsemblePlan, rows: list[Row], scores, results) -> list[Figur
             "matrix": confusion, "class_names": plan.dataset.class_names,
             "title": f"best fusion: {best.name}\n{best.mean:.2f}% mean over folds; counts over all test folds"}),
         Figure("accuracy.png", "bars", {
-            "rows": rows, "xlabel": "accuracy (%), mean ± std over folds (blue: members, orange: fusions)"}),
+            "rows": rows, "xlabel": "accuracy (%), mean ± std over folds (blue: members, orange: fusions, "
+                                    "grey: baselines)"}),
         Figure("training_loss.png", "curves", {
             "curves": curves, "xlabel": "iteration", "ylabel": "training loss (mean over folds, smoothed)"}),
     ]
@@ -156,6 +164,8 @@ def build_report(plan: EnsemblePlan, results: dict) -> Report:
     recipe, data, options = plan.recipe, plan.dataset, plan.options
     scores = member_scores(plan, results)
     rows, grid = build_rows(recipe, plan.members, scores, plan.folds)
+    baselines = baseline_rows(plan, results)
+    rows += baselines
     shared = recipe.profile.share_network
     header = [recipe.description.strip(),
               f"Data set: {data.name} ({len(data)} images, {data.n_classes} classes; {data.protocol}). "
@@ -167,10 +177,14 @@ def build_report(plan: EnsemblePlan, results: dict) -> Report:
     sections = [Section(table)]
     if grid is not None:
         intro = ("Mean accuracy (%) over the folds; each cell fuses (sum rule of z-scored SVM scores) "
-                 "the members its row and column select.",)
-        sections = [Section(grid, intro=intro), Section(table, heading="All members and fusions")]
+                 "the members its row and column select.",
+                 "Baselines on the same folds and pixels: " + ", ".join(f"{r.name} {r.mean:.2f}" for r in baselines)
+                 + f" (scikit-learn's SVC() and 1-NN on the {min(plan.sizes.values())}-pixel inputs scaled to [0, 1]).")
+        sections = [Section(grid, intro=intro), Section(table, heading="All members, fusions and baselines")]
     config = {"dataset": {"folds": plan.folds}, "input_sizes": plan.sizes, "members": [m.name for m in plan.members],
-              "trainings": [{"unit": t.unit.name, "fold": t.fold, "key": t.key} for t in plan.tasks],
+              "trainings": [{"unit": t.unit.name, "fold": t.fold, "key": t.key} for t in plan.trainings],
+              "baselines": {"methods": list(BASELINES), "input_size": min(plan.sizes.values()),
+                            "keys": [t.key for t in plan.tasks if isinstance(t, BaselineTask)]},
               "threads_per_training": plan.tasks[0].threads if plan.tasks else None,
               "device": plan.tasks[0].device if plan.tasks else None}
     return Report(title=f"{data.name} · {recipe.name}", header=[h for h in header if h], sections=sections,
