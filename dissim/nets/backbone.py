@@ -50,13 +50,12 @@ class Backbone(nn.Module):
 
     def _run(self, x: torch.Tensor, autocast, tap_index: int | None) -> tuple[torch.Tensor, torch.Tensor | None]:
         tap = None
-        with autocast if autocast is not None else nullcontext():
+        with autocast or nullcontext():
             for i, module in enumerate(self.layers[:self.float32_from]):
                 x = module(x)
                 if i == tap_index:
                     tap = x
-        if autocast is not None:
-            x = x.float()
+        x = x.float()  # a no-op (the same tensor) when the layers ran in float32
         for i, module in enumerate(self.layers[self.float32_from:], start=self.float32_from):
             x = module(x)
             if i == tap_index:

@@ -86,9 +86,6 @@ class SiameseNet(nn.Module):
         x = to_input(x, device, self.input_scale, self.channels_last)
         return x if self.input_gate is None else torch.sigmoid(x * self.input_gate)
 
-    def _autocast(self, device: torch.device):
-        return None if self.precision == "fp32" else autocast(device, self.precision)
-
     def _activate(self, out: torch.Tensor) -> torch.Tensor:
         out = out.float()  # the features (and the heads that compare them) stay in float32
         return torch.sigmoid(out) if self.activation == "sigmoid" else out
@@ -96,7 +93,7 @@ class SiameseNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Features of a batch of raw inputs (any device; moved to the twin's)."""
         device = self.device
-        return self._activate(self.backbone(self._prepare(x, device), self._autocast(device)))
+        return self._activate(self.backbone(self._prepare(x, device), autocast(device, self.precision)))
 
     @torch.no_grad()
     def embed(self, inputs, batch_size: int = 256,
@@ -115,10 +112,10 @@ class SiameseNet(nn.Module):
             for start in range(0, len(inputs), batch_size):
                 x = self._prepare(inputs[start:start + batch_size], device)
                 if tap is not None:
-                    out, activations = self.backbone.forward_with_tap(x, self._autocast(device))
+                    out, activations = self.backbone.forward_with_tap(x, autocast(device, self.precision))
                     reduced.append(tap(activations.float()))
                 else:
-                    out = self.backbone(x, self._autocast(device))
+                    out = self.backbone(x, autocast(device, self.precision))
                 features.append(self._activate(out))
         except torch.cuda.OutOfMemoryError:
             raise UserError(f"out of GPU memory embedding with batch size {batch_size}: lower the embedding "

@@ -138,19 +138,20 @@ def epoch_batches(sampler, batch_size: int, steps: int, device: torch.device):
     per step) and copied to the device in one transfer, from pinned memory on a GPU.
     """
     draws = [sampler.sample(batch_size) for _ in range(steps)]
+    if not draws:
+        return
     sizes = [[len(side) for side in groups] for groups, _ in draws]
     index = _to_device(np.concatenate([np.concatenate(groups) for groups, _ in draws]), device)
-    with_target = draws[0][1] is not None if draws else False
-    target = _to_device(np.concatenate([t for _, t in draws]), device) if with_target else None
-    start = stop = target_start = 0
-    for (_, t), step_sizes in zip(draws, sizes):
-        stop = start + sum(step_sizes)
-        tgt = None
-        if with_target:
-            tgt = target[target_start:target_start + len(t)]
-            target_start += len(t)
-        yield index[start:stop], step_sizes, tgt
-        start = stop
+    index_ends = np.cumsum([sum(s) for s in sizes])
+    if draws[0][1] is None:
+        target, target_ends = None, None
+    else:
+        target = _to_device(np.concatenate([t for _, t in draws]), device)
+        target_ends = np.cumsum([len(t) for _, t in draws])
+    for step, step_sizes in enumerate(sizes):
+        start = index_ends[step - 1] if step else 0
+        tgt = None if target is None else target[(target_ends[step - 1] if step else 0):target_ends[step]]
+        yield index[start:index_ends[step]], step_sizes, tgt
 
 
 def _to_device(values: np.ndarray, device: torch.device) -> torch.Tensor:

@@ -25,8 +25,8 @@ from .members import (
     BASELINES,
     BaselineTask,
     EnsemblePlan,
-    baseline_accuracy,
     UnitTask,
+    baseline_accuracy,
     index_digest,
     keyed_profile,
     plan_members,
@@ -135,7 +135,7 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
                     lines.append(f"{member.name:<34} {unit.name:<28} {plan.sizes[unit.topology]:>5} "
                                  f"{train / 1e12:>11,.1f} {embed / 1e12:>11,.2f}")
         lines.append(f"baselines on the same folds: {', '.join(BASELINES)} on the pixels at "
-                     f"{min(plan.sizes.values())}x{min(plan.sizes.values())}")
+                     f"{plan.baseline_size}x{plan.baseline_size}")
         lines.append(f"total: {len(plan.members)} members, {len(plan.trainings)} trainings, about {total / 1e15:,.1f} "
                      "PFLOP (costs per fold; members of one network share it)")
         return "\n".join(lines)

@@ -145,8 +145,8 @@ class BaselineTask:
         started = time.perf_counter()
         with torch_threads(self.threads):
             images = np.load(self.images_path, mmap_mode="r")
-            pixels = lambda index: np.asarray(images[index], np.float32).reshape(len(index), -1) / 255  # noqa: E731
-            train, test = pixels(self.train_index), pixels(self.test_index)
+            train, test = (np.asarray(images[i], np.float32).reshape(len(i), -1) / 255
+                           for i in (self.train_index, self.test_index))
             y_train = np.asarray(self.labels)[self.train_index]
             result = {"test_labels": np.asarray(self.labels)[self.test_index]}
             for name, model in zip(BASELINES, (SVC(), KNeighborsClassifier(n_neighbors=1))):
@@ -176,6 +176,15 @@ class EnsemblePlan:
     @property
     def trainings(self) -> list[UnitTask]:
         return [t for t in self.tasks if isinstance(t, UnitTask)]
+
+    @property
+    def baselines(self) -> list[BaselineTask]:
+        return [t for t in self.tasks if isinstance(t, BaselineTask)]
+
+    @property
+    def baseline_size(self) -> int:
+        """The baselines' input side: the smallest of the members' (their preprocessed pixels)."""
+        return min(self.sizes.values())
 
 
 def plan_members(recipe: EnsembleRecipe) -> list[Member]:

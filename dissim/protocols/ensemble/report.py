@@ -8,7 +8,14 @@ from ... import __version__
 from ...eval.fusion import ZScore, sum_rule
 from ...eval.metrics import accuracy
 from ...eval.report import Figure, Grid, Report, Row, RowTable, Section
-from .members import BASELINES, BaselineTask, EnsemblePlan, Member, baseline_accuracy, score_key, unit_of
+from .members import (
+    BASELINES,
+    EnsemblePlan,
+    Member,
+    baseline_accuracy,
+    score_key,
+    unit_of,
+)
 from .recipe import EnsembleRecipe, Profile, Selection
 
 # fold scores of one member: fold -> (train scores, test scores, test labels)
@@ -39,7 +46,7 @@ def fused_row(name: str, members: list[Member], scores: dict[str, FoldScores], f
 
 def baseline_rows(plan: EnsemblePlan, results: dict) -> list[Row]:
     """One row per baseline: its accuracy on each fold of the plan (never fused)."""
-    by_fold = {t.fold: results[t.key] for t in plan.tasks if isinstance(t, BaselineTask)}
+    by_fold = {t.fold: results[t.key] for t in plan.baselines}
     return [Row(name, tuple(baseline_accuracy(by_fold[fold], name) for fold in plan.folds), kind="baseline")
             for name in BASELINES]
 
@@ -179,12 +186,12 @@ def build_report(plan: EnsemblePlan, results: dict) -> Report:
         intro = ("Mean accuracy (%) over the folds; each cell fuses (sum rule of z-scored SVM scores) "
                  "the members its row and column select.",
                  "Baselines on the same folds and pixels: " + ", ".join(f"{r.name} {r.mean:.2f}" for r in baselines)
-                 + f" (scikit-learn's SVC() and 1-NN on the {min(plan.sizes.values())}-pixel inputs scaled to [0, 1]).")
+                 + f" (scikit-learn's SVC() and 1-NN on the {plan.baseline_size}-pixel inputs scaled to [0, 1]).")
         sections = [Section(grid, intro=intro), Section(table, heading="All members, fusions and baselines")]
     config = {"dataset": {"folds": plan.folds}, "input_sizes": plan.sizes, "members": [m.name for m in plan.members],
               "trainings": [{"unit": t.unit.name, "fold": t.fold, "key": t.key} for t in plan.trainings],
-              "baselines": {"methods": list(BASELINES), "input_size": min(plan.sizes.values()),
-                            "keys": [t.key for t in plan.tasks if isinstance(t, BaselineTask)]},
+              "baselines": {"methods": list(BASELINES), "input_size": plan.baseline_size,
+                            "keys": [t.key for t in plan.baselines]},
               "threads_per_training": plan.tasks[0].threads if plan.tasks else None,
               "device": plan.tasks[0].device if plan.tasks else None}
     return Report(title=f"{data.name} · {recipe.name}", header=[h for h in header if h], sections=sections,
