@@ -8,6 +8,7 @@ from contextlib import nullcontext
 import torch
 from torch import nn
 
+from .pretrained import PretrainedFeatures
 from .table import Topology
 
 NARROW_NORMAL_STD = 0.01  # MATLAB's 'narrow-normal' initialiser, used by the authors
@@ -23,7 +24,7 @@ class Backbone(nn.Module):
 
     def __init__(self, topology: Topology, in_channels: int, input_size: int):
         super().__init__()
-        shapes = topology.layer_shapes(in_channels, input_size)  # raises on a too small input
+        shapes = topology.layer_shapes(in_channels, input_size, costs=False)  # raises on a too small input
         self.topology_name = topology.name
         self.in_channels = in_channels
         self.input_size = input_size
@@ -90,6 +91,11 @@ def _make_layer(layer: dict, dims: int, previous: tuple[int, ...]) -> nn.Module:
         return (nn.BatchNorm1d if flat or dims == 1 else nn.BatchNorm2d)(channels)
     if kind == "flatten":
         return nn.Identity() if flat else nn.Flatten()
+    if kind == "gap":
+        return nn.Sequential((nn.AdaptiveAvgPool1d if dims == 1 else nn.AdaptiveAvgPool2d)(1), nn.Flatten())
+    if kind == "pretrained":
+        return PretrainedFeatures(layer["network"], channels, layer.get("weights") or None,
+                                  layer.get("init", "pretrained"))
     raise ValueError(f"unknown layer type {kind!r}")
 
 

@@ -26,6 +26,10 @@ Layer types and settings (defaults as MATLAB's):
     batchnorm
     flatten
     fc         units, bias=true, init="narrow-normal" (flattens its input)
+    pretrained network, weights="", init="pretrained": an ImageNet network (dissim.nets.pretrained)
+               on raw 0-255 pixels, first layer only; EfficientNet-Lite gives its last conv map,
+               torchvision models their pooled feature vector
+    gap        global average pooling of a conv map into a vector
 ``init`` is "narrow-normal" (N(0, 0.01) weights and biases, the authors' choice), "glorot"
 (Glorot-uniform weights, zero bias: MATLAB's default), "xavier" (alias of "glorot") or "he"
 (weights N(0, 2/fan-in), biases N(0.5, 2/fan-in), as Borsani 2023).
@@ -39,6 +43,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import UserError
+from .pretrained import INITS as PRETRAINED_INITS
+from .pretrained import (
+    pretrained_forward_flops,
+    pretrained_info,
+    pretrained_parameter_count,
+)
 
 LAYER_SETTINGS = {
     "conv": {"filters", "kernel", "stride", "padding", "groups", "bias", "init"},
@@ -49,6 +59,8 @@ LAYER_SETTINGS = {
     "batchnorm": set(),
     "flatten": set(),
     "fc": {"units", "bias", "init"},
+    "pretrained": {"network", "weights", "init"},
+    "gap": set(),
 }
 INITS = {"narrow-normal", "glorot", "xavier", "he"}
 FLAT_TAIL = ("dropout", "batchnorm", "relu", "leakyrelu")  # layers that may follow the embedding's fc
@@ -78,9 +90,10 @@ class Topology:
     source: Path | None = field(default=None, compare=False)
 
     # -- shape inference -------------------------------------------------------------------
-    def layer_shapes(self, in_channels: int, input_size: int) -> list[LayerShape]:
-        """Output shape, learnable count and FLOPs of every layer; raises on a too small input."""
-        shapes, problem = self._infer(in_channels, input_size)
+    def layer_shapes(self, in_channels: int, input_size: int, costs: bool = True) -> list[LayerShape]:
+        """Output shape, learnable count and FLOPs of every layer; raises on a too small input.
+        ``costs=False`` leaves a pretrained layer's learnables and FLOPs at 0 (they take a model to count)."""
+        shapes, problem = self._infer(in_channels, input_size, costs)
         if problem is not None:
             minimum = self.min_input_size(in_channels)
             raise UserError(
@@ -90,7 +103,7 @@ class Topology:
             )
         return shapes
 
-    def _infer(self, in_channels: int, input_size: int) -> tuple[list[LayerShape], str | None]:
+    def _infer(self, in_channels: int, input_size: int, costs: bool = False) -> tuple[list[LayerShape], str | None]:
         channels, spatial = in_channels, [input_size] * self.dims
         flat: int | None = None  # set once a flatten/fc has collapsed the spatial dimensions
         out: list[LayerShape] = []
@@ -121,6 +134,20 @@ class Topology:
             elif kind == "flatten":
                 if flat is None:
                     flat = channels * math.prod(spatial)
+            elif kind == "gap":
+                if flat is not None:
+                    return out, f"{name} follows a flattened layer"
+                flat = channels
+            elif kind == "pretrained":
+                info = pretrained_info(layer["network"])
+                if input_size < info.min_size:
+                    return out, f"{layer['network']} needs at least {info.min_size} pixels"
+                shape = info.output_shape(input_size)
+                channels, spatial = shape[0], list(shape[1:])
+                flat = None if info.feature_map else shape[0]
+                if costs:
+                    learn = pretrained_parameter_count(layer["network"])
+                    flops = pretrained_forward_flops(layer["network"], in_channels, input_size)
             elif kind == "batchnorm":
                 learn = 2 * (flat if flat is not None else channels)
             shape = (flat,) if flat is not None else (channels, *spatial)
@@ -214,12 +241,22 @@ def topology_from_dict(doc: dict, where: str = "topology table", source: Path | 
             raise UserError(f"{where}: layer {layer['name']} slope must be a non-negative number, got {layer['slope']!r}")
         if "bias" in layer and not isinstance(layer["bias"], bool):
             raise UserError(f"{where}: layer {layer['name']} bias must be true or false, got {layer['bias']!r}")
-        if kind in ("conv", "maxpool") and any(l["type"] in ("fc", "flatten") for l in layers):
+        if kind == "pretrained":
+            if layers:
+                raise UserError(f"{where}: layer {layer['name']} (pretrained) must be the first layer")
+            if not isinstance(layer.get("network"), str) or not layer["network"]:
+                raise UserError(f"{where}: layer {layer['name']} needs network = \"lite0\" (or a torchvision model)")
+            if layer.get("init", "pretrained") not in PRETRAINED_INITS:
+                raise UserError(f"{where}: layer {layer['name']} init must be one of {', '.join(PRETRAINED_INITS)}")
+            if not isinstance(layer.get("weights", ""), str):
+                raise UserError(f"{where}: layer {layer['name']} weights must be a path to a state-dict file")
+            pretrained_info(layer["network"])  # an unknown network is an error now, not at training time
+        if kind in ("conv", "maxpool", "gap") and any(l["type"] in ("fc", "flatten", "gap") for l in layers):
             raise UserError(f"{where}: layer {layer['name']} ({kind}) follows a flattened layer; convolutions and "
                             "pooling must come before the first fc or flatten")
         if not isinstance(layer["name"], str):
             raise UserError(f"{where}: layer {i} name must be a string, got {layer['name']!r}")
-        if layer.get("init", "narrow-normal") not in INITS:
+        if kind != "pretrained" and layer.get("init", "narrow-normal") not in INITS:
             raise UserError(f"{where}: layer {layer['name']} init must be one of {sorted(INITS)}")
         if kind == "conv" and layer["filters"] % layer.get("groups", 1):
             raise UserError(f"{where}: layer {layer['name']} filters must be divisible by groups")
@@ -227,9 +264,10 @@ def topology_from_dict(doc: dict, where: str = "topology table", source: Path | 
             raise UserError(f"{where}: layer name {layer['name']!r} is used twice")
         seen.add(layer["name"])
         layers.append(layer)
-    flat_at = max((i for i, layer in enumerate(layers) if layer["type"] in ("fc", "flatten")), default=None)
+    flat_at = max((i for i, layer in enumerate(layers) if layer["type"] in ("fc", "flatten", "gap")
+                   or (layer["type"] == "pretrained" and not pretrained_info(layer["network"]).feature_map)), default=None)
     if flat_at is None or any(layer["type"] not in FLAT_TAIL for layer in layers[flat_at + 1:]):
-        raise UserError(f"{where}: the table must end in the embedding vector: fc or flatten, optionally followed "
+        raise UserError(f"{where}: the table must end in the embedding vector: fc, flatten or gap, optionally followed "
                         f"by {', '.join(FLAT_TAIL)}")
     deeper = doc.get("deeper")
     if deeper is not None and deeper not in seen:
@@ -252,3 +290,20 @@ def load_topology_file(path: Path) -> Topology:
     except OSError as exc:
         raise UserError(f"cannot read topology file {path}: {exc.strerror}") from None
     return parse_topology(text, source=Path(path), default_name=Path(path).stem)
+
+
+def pretrained_topology(network: str, *, weights: str | None = None, init: str = "pretrained",
+                        embedding: int | None = None) -> Topology:
+    """A layer table around pretrained ``network``: its features (a conv map pooled by global average
+    pooling), then an fc of ``embedding`` units if given (a Siamese twin) or nothing (a classifier's
+    features: the classifier is the loss's). DEEPER taps the network's output."""
+    layer = {"name": network, "type": "pretrained", "network": network, "init": init}
+    if weights:
+        layer["weights"] = str(weights)
+    doc = {"name": f"{network}-{'twin' if embedding else 'cnn'}", "dims": 2, "layers": [layer]}
+    if pretrained_info(network).feature_map:
+        doc["layers"].append({"name": "pool", "type": "gap"})
+        doc["deeper"] = network
+    if embedding:
+        doc["layers"].append({"name": "fc", "type": "fc", "units": int(embedding), "init": "glorot"})
+    return topology_from_dict(doc, f"pretrained network {network}")
