@@ -109,3 +109,9 @@ def _dgrad(params, *, lr, betas=(0.9, 0.99), niter=None, **options) -> Optimizer
 def _decaydgrad(params, *, lr, betas=(0.9, 0.99), niter=None, **options) -> Optimizer:
     """DecayDGrad (Nanni et al. 2021, §2.3)."""
     return DecayDGrad(params, lr=lr, betas=betas, niter=niter, **options)
+
+
+@register_optimizer("sgd")
+def _sgd(params, *, lr, betas=(0.9, 0.99), niter=None, momentum=0.9, **options) -> Optimizer:
+    """SGD with momentum (torch.optim.SGD; momentum 0.9 as MATLAB's 'sgdm'); ``betas`` is not used."""
+    return torch.optim.SGD(params, lr=lr, momentum=momentum, **options)

@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..data.arrays import InputShape, check_inputs, check_labelled
 from ..hardware import fit_hardware
 from ..nets import get_topology
-from ..train import TwinConfig, get_loss, train_twin
+from ..train import TwinConfig, get_loss, train_twin_with_retries
 from .dct import DCT_KEEP, dct_reduce
 from .dissimilarity import SPACES
 from .prototypes import ClassWiseKMeans
@@ -62,13 +62,16 @@ class SiameseDissimilarity(TransformerMixin, BaseEstimator):
     ``iterations`` and ``batch_size`` (pairs or triplets) default to the paper's 3000 and 180.
     ``device`` ("auto", "cpu", "cuda", "cuda:N") and ``precision`` ("auto": bf16 where the device has
     fast bf16, else fp32; "fp32", "bf16", "fp16" on CUDA) say where and how the network computes;
-    ``device_`` and ``precision_`` what fit used.
+    ``device_`` and ``precision_`` what fit used. A network whose training loss does not fall (mean of
+    the last 10 % of steps above ``converge_ratio`` times the first 10 %) is retrained from a new
+    initialisation, at most ``max_reruns`` times (the authors rerun training that does not converge);
+    running out of GPU memory retries with 10 fewer pairs per batch. ``attempts_`` records both.
     """
 
     def __init__(self, topology="sn8", loss="bce", optimizer="adam", space="fully", prototypes=15,
                  iterations=3000, batch_size=180, lr=1e-4, betas=(0.9, 0.99), loss_options=None,
                  optimizer_options=None, input_size=None, embed_batch_size=128, device="auto", precision="auto",
-                 random_state=None, verbose=False):
+                 max_reruns=0, converge_ratio=0.9, random_state=None, verbose=False):
         self.topology = topology
         self.loss = loss
         self.optimizer = optimizer
@@ -84,6 +87,8 @@ class SiameseDissimilarity(TransformerMixin, BaseEstimator):
         self.embed_batch_size = embed_batch_size
         self.device = device
         self.precision = precision
+        self.max_reruns = max_reruns
+        self.converge_ratio = converge_ratio
         self.random_state = random_state
         self.verbose = verbose
 
@@ -113,9 +118,12 @@ class SiameseDissimilarity(TransformerMixin, BaseEstimator):
         config = TwinConfig(topology=topology, loss=self.loss, loss_options=dict(self.loss_options or {}),
                             optimizer=self.optimizer, optimizer_options=dict(self.optimizer_options or {}),
                             lr=float(self.lr), betas=tuple(self.betas), batch_size=int(self.batch_size),
-                            iterations=int(self.iterations), precision=self.precision_)
-        twin = train_twin(network_inputs, labels, config, seed=seed, rng=rng, device=self.device_,
-                          progress=bool(self.verbose), desc=f"{topology.name}-{self.loss}-{self.optimizer}")
+                            iterations=int(self.iterations), precision=self.precision_,
+                            batchnorm_statistics="population" if topology.layers[0]["type"] == "pretrained" else "running")
+        twin, self.attempts_ = train_twin_with_retries(
+            network_inputs, labels, config, seed=seed, rng=rng, max_reruns=int(self.max_reruns),
+            converge_ratio=float(self.converge_ratio), device=self.device_, progress=bool(self.verbose),
+            desc=f"{topology.name}-{self.loss}-{self.optimizer}")
         self.net_, self.loss_, self.history_ = twin.net, twin.loss, twin.history
         self.spaces_, self.feature_blocks_, start = {}, [], 0
         for k in ks:  # each k's prototypes, embedded once for every space
@@ -134,6 +142,10 @@ class SiameseDissimilarity(TransformerMixin, BaseEstimator):
     def _check_params(self, ks) -> None:
         check_positive_integers(self, "iterations", "embed_batch_size")
         check_positive_integers(self, "batch_size", least=2)
+        if isinstance(self.max_reruns, bool) or not isinstance(self.max_reruns, numbers.Integral) or self.max_reruns < 0:
+            raise ValueError(f"max_reruns must be a non-negative integer, got {self.max_reruns!r}")
+        if not (isinstance(self.converge_ratio, numbers.Real) and self.converge_ratio > 0):
+            raise ValueError(f"converge_ratio must be a positive number, got {self.converge_ratio!r}")
         if any(k < 1 for k in ks):
             raise ValueError(f"prototypes must be positive integers (k per class), got {self.prototypes!r}")
         if not (isinstance(self.lr, numbers.Real) and np.isfinite(self.lr) and self.lr > 0):

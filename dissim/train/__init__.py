@@ -19,10 +19,17 @@ from .samplers import (
            ClassBalancedPairSampler,
            ClassBalancedTripletSampler,
 )
-from .twin import TrainedTwin, TwinConfig, train_twin
+from .twin import (
+           TrainedTwin,
+           TrainingAttempts,
+           TwinConfig,
+           converged,
+           train_twin,
+           train_twin_with_retries,
+)
 from .validation import Validator
 
-__all__ = ["AUGMENTATIONS", "BCEPairLoss", "BalancedBootstrapPairSampler", "ClassBalancedPairSampler",
+__all__ = ["TrainingAttempts", "converged", "train_twin_with_retries", "AUGMENTATIONS", "BCEPairLoss", "BalancedBootstrapPairSampler", "ClassBalancedPairSampler",
            "ClassBalancedTripletSampler", "LOSSES", "NoAugmentation", "SAMPLERS", "SpectrumJitter", "TrainHistory",
            "TrainedTwin", "TripletLoss", "TwinConfig", "Validator", "check_loss", "create_loss", "fit", "get_loss",
            "list_losses", "register_loss", "train_twin"]

@@ -103,3 +103,37 @@ def apply_flips_greyscale(x: torch.Tensor, choice: torch.Tensor) -> torch.Tensor
         grey = (x.float() * weights[None, :, None, None]).sum(1, keepdim=True).expand_as(x).to(x.dtype)
         x = torch.where(choice[:, 2, None, None, None], grey, x)
     return x
+
+
+@AUGMENTATIONS.register("flips-scale")
+class FlipsScale:
+    """Images (B, C, H, W) as the authors fine-tune CNNs (MATLAB ``imageDataAugmenter`` with
+    RandXReflection, RandYReflection, RandXScale [1 2], RandYScale [1 2]): a left-right and an
+    up-down flip, each with probability ``p``, and a zoom about the centre by a factor drawn
+    uniformly in [1, ``max_scale``] for each axis on its own, the output cropped to the input size.
+    Every side (item) draws on its own. The output is float32 (bilinear resampling).
+    """
+
+    def __init__(self, seed: int, p: float = 0.5, max_scale: float = 2.0):
+        if not 0 <= p <= 1:
+            raise ValueError(f"flip probability p must lie in [0, 1], got {p}")
+        if max_scale < 1:
+            raise ValueError(f"max_scale must be at least 1, got {max_scale}")
+        self.random = RandomStream(seed)
+        self.p, self.max_scale = p, max_scale
+
+    def __call__(self, sides: list[torch.Tensor]) -> list[torch.Tensor]:
+        return [self._augment(x) for x in sides]
+
+    def _augment(self, x: torch.Tensor) -> torch.Tensor:
+        b, device = len(x), x.device
+        g = dict(generator=self.random.on(device), device=device)
+        flips = torch.rand(b, 2, **g) < self.p
+        scale = 1 + (self.max_scale - 1) * torch.rand(b, 2, **g)  # (x, y) zoom factors
+        x = x.float()
+        x = torch.where(flips[:, 0, None, None, None], x.flip(-1), x)
+        x = torch.where(flips[:, 1, None, None, None], x.flip(-2), x)
+        theta = torch.zeros(b, 2, 3, device=device)  # output (u, v) samples input (u / sx, v / sy): a zoom in
+        theta[:, 0, 0], theta[:, 1, 1] = 1 / scale[:, 0], 1 / scale[:, 1]
+        grid = torch.nn.functional.affine_grid(theta, list(x.shape), align_corners=False)
+        return torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)

@@ -25,6 +25,14 @@ from .validation import EARLY_STOPPING, Validator
 _PROGRESS_EVERY = 10  # steps between progress-bar loss updates (each one syncs the device)
 
 
+class OutOfMemory(UserError):
+    """The device ran out of memory training with ``batch_size`` (a smaller batch may fit)."""
+
+    def __init__(self, message: str, batch_size: int):
+        super().__init__(message)
+        self.batch_size = batch_size
+
+
 @dataclass
 class TrainHistory:
     """Loss per step; per epoch: mean training loss, learning rate and validation scores; the epoch kept."""
@@ -116,8 +124,8 @@ def fit(net: torch.nn.Module, loss: torch.nn.Module, optimizer: torch.optim.Opti
                     history.stopped_early = epoch < epochs
                     break
     except torch.cuda.OutOfMemoryError:
-        raise UserError(f"out of GPU memory training {desc} with batch size {batch_size}: "
-                        "lower --batch-size (the authors step down from 180 by 10)") from None
+        raise OutOfMemory(f"out of GPU memory training {desc} with batch size {batch_size}: "
+                          "lower --batch-size (the authors step down from 180 by 10)", batch_size) from None
     finally:
         bar.close()
     if best_state is not None:

@@ -3,7 +3,7 @@ shared core behind every estimator and protocol that learns a similarity."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -13,7 +13,7 @@ from ..errors import UserError
 from ..nets import SiameseNet, Topology
 from ..optim import create_optimizer
 from .augment import AUGMENTATIONS
-from .loop import TrainHistory, fit
+from .loop import OutOfMemory, TrainHistory, fit
 from .losses import create_loss, get_loss
 from .samplers import SAMPLERS
 from .validation import Validator
@@ -54,6 +54,8 @@ class TwinConfig:
     augmentation: str | None = None
     augmentation_options: dict = field(default_factory=dict)
     precision: str = "fp32"  # resolved (dissim.hardware.resolve_precision): fp32, bf16 or fp16 autocast
+    head_lr_factor: float = 1.0  # the loss's own layers (a classifier, a pair head) learn this much faster
+    batchnorm_statistics: str = "running"  # "population": recomputed over the training set after training
 
 
 @dataclass
@@ -93,7 +95,11 @@ def train_twin(inputs: np.ndarray, labels: np.ndarray, config: TwinConfig, *, se
         sampler = sampler_class(labels, rng, **config.sampler_options)
         steps = config.iterations or sampler.batches_per_epoch(config.batch_size)
         epochs = config.epochs or 1
-        optimizer = create_optimizer(config.optimizer, list(net.parameters()) + list(loss.parameters()),
+        params = list(net.parameters()) + list(loss.parameters())
+        if config.head_lr_factor != 1.0:  # e.g. a fine-tuned CNN's new last layer (the authors: x20)
+            params = [{"params": list(net.parameters())},
+                      {"params": list(loss.parameters()), "lr": config.lr * config.head_lr_factor}]
+        optimizer = create_optimizer(config.optimizer, params,
                                      lr=config.lr, betas=tuple(config.betas), niter=epochs * steps,
                                      **_optimizer_options(config))
         scheduler = None
@@ -108,7 +114,83 @@ def train_twin(inputs: np.ndarray, labels: np.ndarray, config: TwinConfig, *, se
         history = fit(net, loss, optimizer, data, sampler, batch_size=config.batch_size, epochs=epochs,
                       steps_per_epoch=steps, labels=labels, augment=augment, validator=validator, patience=config.patience,
                       early_stopping=config.early_stopping, scheduler=scheduler, progress=progress, desc=desc)
+        if config.batchnorm_statistics == "population":
+            population_batchnorm(net, data, config.batch_size)
     return TrainedTwin(net, loss, history)
+
+
+@torch.no_grad()
+def population_batchnorm(net: nn.Module, data: torch.Tensor, batch_size: int) -> None:
+    """Batch-norm statistics over the whole training set, as MATLAB's trainNetwork computes them after
+    training (BatchNormalizationStatistics "population"): a short fine-tune's running averages still
+    lean on ImageNet's statistics, so the network would predict with statistics it never trained with."""
+    norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # a cumulative average over the batches
+    net.train()
+    for start in range(0, len(data), batch_size):
+        net(data[start:start + batch_size])
+    net.eval()
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
+
+
+@dataclass
+class TrainingAttempts:
+    """How a training with retries went: reruns for lack of convergence, the batch size that fit."""
+
+    reruns: int = 0
+    converged: bool = True
+    batch_size: int = 0
+    batch_retries: list[int] = field(default_factory=list)  # batch sizes that ran out of memory
+
+    def to_dict(self) -> dict:
+        return {"reruns": self.reruns, "converged": self.converged, "batch_size": self.batch_size,
+                "out_of_memory_at": list(self.batch_retries)}
+
+
+def converged(step_loss: np.ndarray, ratio: float) -> bool:
+    """The convergence rule: the mean loss of the last 10 % of the steps is at most ``ratio`` times the
+    mean of the first 10 % (a network whose loss stays flat has learnt nothing from the training set)."""
+    losses = np.asarray(step_loss, dtype=np.float64)
+    if len(losses) < 2:
+        return True
+    n = max(1, len(losses) // 10)
+    return bool(losses[-n:].mean() <= ratio * losses[:n].mean())
+
+
+def smaller_batch(batch_size: int) -> int:
+    """The authors' retry after running out of memory: 10 fewer (halved below 20)."""
+    return batch_size - 10 if batch_size >= 20 else batch_size // 2
+
+
+def train_twin_with_retries(inputs: np.ndarray, labels: np.ndarray, config: TwinConfig, *, seed: int,
+                            rng: np.random.Generator, max_reruns: int = 0, converge_ratio: float = 0.9,
+                            **options) -> tuple[TrainedTwin, TrainingAttempts]:
+    """:func:`train_twin`, retried as the authors do: with the batch size stepped down while the device
+    runs out of memory, and from a fresh initialisation (seed + attempt; the pairs go on from ``rng``)
+    while the loss does not converge (:func:`converged`), at most ``max_reruns`` times; the last
+    attempt is kept either way. The first attempt is exactly ``train_twin(..., seed=seed, rng=rng)``."""
+    attempts = TrainingAttempts(batch_size=config.batch_size)
+    for attempt in range(max_reruns + 1):
+        while True:
+            try:
+                twin = train_twin(inputs, labels, config, seed=seed + attempt, rng=rng, **options)
+                break
+            except OutOfMemory as error:
+                if smaller_batch(error.batch_size) < 2:
+                    raise
+                attempts.batch_retries.append(error.batch_size)
+                config = replace(config, batch_size=smaller_batch(error.batch_size))
+                attempts.batch_size = config.batch_size
+        attempts.reruns, attempts.converged = attempt, converged(twin.history.step_loss, converge_ratio)
+        if attempts.converged:
+            break
+    return twin, attempts
 
 
 def _optimizer_options(config: TwinConfig) -> dict:

@@ -1,0 +1,97 @@
+"""A fine-tuned ImageNet CNN as a scikit-learn classifier: the eCNN members of Nanni et al. 2021.
+
+As the authors fine-tune (their MATLAB tools; ``nanni-matlab-code-notes.md`` §9): the pretrained
+network's ImageNet classifier is replaced by a new fc layer for the data set's classes whose
+learning rate is ``last_layer_lr_factor`` (20) times the rest; SGD with momentum 0.9, batch 30,
+20 epochs, lr 1e-4; random left-right and up-down flips and a random 1-2x zoom per axis. Images are
+zero-padded to a square and resized to the network input; grey images are replicated to three
+channels. Training runs in dissim's one loop (cross-entropy on single items); batch-norm statistics
+are then recomputed over the training set (MATLAB's default, "population").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from ..data.arrays import InputShape, check_inputs, check_labelled
+from ..hardware import fit_hardware
+from ..nets.table import pretrained_topology
+from ..space.estimator import check_positive_integers, resolve_seed
+from ..train import TwinConfig, train_twin
+
+
+class FineTunedCNN(ClassifierMixin, BaseEstimator):
+    """An ImageNet network fine-tuned on (X, y); scores are the softmax probabilities.
+
+    ``network``: ``lite0``/``lite1``/``lite2`` or a torchvision classification model;
+    ``weights``: a state-dict file (None: the packaged or cached ImageNet weights); ``init="random"``
+    trains the same network from scratch (explicitly, never as a fallback); ``input_size``: the
+    network input side (None: the larger of the images' side and the network's minimum).
+    """
+
+    def __init__(self, network="lite0", input_size=None, epochs=20, batch_size=30, lr=1e-4, momentum=0.9,
+                 last_layer_lr_factor=20.0, augmentation="flips-scale", weights=None, init="pretrained",
+                 device="auto", precision="auto", random_state=None, verbose=False):
+        self.network = network
+        self.input_size = input_size
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.momentum = momentum
+        self.last_layer_lr_factor = last_layer_lr_factor
+        self.augmentation = augmentation
+        self.weights = weights
+        self.init = init
+        self.device = device
+        self.precision = precision
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def fit(self, X, y) -> "FineTunedCNN":
+        if y is not None:
+            y = column_or_1d(y, warn=True)
+            check_classification_targets(y)
+        inputs, y = check_labelled(X, y, type(self).__name__)
+        check_positive_integers(self, "epochs", "batch_size")
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError("FineTunedCNN needs at least two classes; y has 1 class")
+        topology = pretrained_topology(self.network, weights=self.weights, init=self.init)
+        self.input_shape_ = InputShape(topology, self.input_size, type(self).__name__).fit(inputs)
+        if self.input_shape_.n_features is not None:
+            self.n_features_in_ = self.input_shape_.n_features
+        seed = resolve_seed(self.random_state)
+        self.device_, self.precision_ = fit_hardware(self.device, self.precision, topology.dims)
+        config = TwinConfig(topology=topology, loss="cross-entropy", loss_options={"n_classes": len(self.classes_)},
+                            optimizer="sgd", optimizer_options={"momentum": float(self.momentum)}, lr=float(self.lr),
+                            batch_size=int(self.batch_size), iterations=None, epochs=int(self.epochs),
+                            activation="none", augmentation=self.augmentation, precision=self.precision_,
+                            head_lr_factor=float(self.last_layer_lr_factor), batchnorm_statistics="population")
+        twin = train_twin(self.input_shape_(inputs), codes, config, seed=seed, rng=np.random.default_rng(seed),
+                          device=self.device_, progress=bool(self.verbose), desc=f"fine-tune {self.network}")
+        self.net_, self.head_, self.history_ = twin.net, twin.loss, twin.history
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Softmax probabilities (n, classes), in the order of ``classes_``."""
+        check_is_fitted(self)
+        features = self.net_.embed(self.input_shape_(check_inputs(X)))[0]
+        with torch.no_grad():
+            return torch.softmax(self.head_.logits(features).float(), dim=1).cpu().numpy()
+
+    def decision_function(self, X) -> np.ndarray:
+        """The softmax probabilities (n, classes) as scores; with two classes the second minus the first (n,)."""
+        scores = self.predict_proba(X)
+        return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        return tags
