@@ -7,7 +7,8 @@ The public API (imported on first use, so ``import dissim`` stays light):
   the matchers :class:`SiameseMatcher`, :class:`NearestL2`, :class:`NearestCosine`,
   :class:`LMNNMatcher`, :class:`ReferenceLibrary` (nearest-reference classification whose
   classes are added and removed without retraining), :class:`PairVerifier` (same class or not) and
-  :class:`OpenSetSiamese` / :class:`OpenSetCNN` (known classes, or "unknown");
+  :class:`OpenSetSiamese` / :class:`OpenSetCNN` (known classes, or "unknown") and
+  :class:`FineTunedCNN` (an ImageNet network fine-tuned on images: the eCNN member);
 - data: :func:`load_dataset`, :func:`list_datasets`, :func:`register_dataset`;
 - the registries: ``list_*`` / ``create_*`` / ``register_*`` for topologies, losses, optimizers,
   matchers and protocols;
@@ -27,6 +28,7 @@ _EXPORTS = {
     "PairVerifier": "dissim.eval",
     "OpenSetSiamese": "dissim.eval",
     "OpenSetCNN": "dissim.eval",
+    "FineTunedCNN": "dissim.eval",
     "NearestL2": "dissim.eval",
     "NearestCosine": "dissim.eval",
     "LMNNMatcher": "dissim.eval",

@@ -16,7 +16,7 @@ from .hardware import PRECISIONS
 LISTABLE = ("datasets", "topologies", "pipelines", "protocols", "optimizers", "losses", "matchers")
 # Flags that change a recipe; each protocol says which of them apply to it.
 RECIPE_FLAGS = ("profile", "topologies", "losses", "optimizers", "spaces", "prototypes", "folds", "iterations",
-                "batch_size", "input_size", "share_network")
+                "batch_size", "input_size", "share_network", "hasc", "cnn_weights", "cnn_init")
 MAX_SEED = 2**32 - 1
 
 
@@ -52,6 +52,12 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, help="override the batch size (pairs or triplets)")
     p.add_argument("--input-size", type=int, help="override the profile's input size (raised to each topology's minimum)")
     p.add_argument("--share-network", choices=["yes", "no"], help="one network serves all k (yes) or one per k (no)")
+    p.add_argument("--hasc", choices=["yes", "no"], help="Siamese inputs as HASC mosaics of six low-level maps (the "
+                   "authors' TextureD option) or plain pixels")
+    p.add_argument("--cnn-weights", help="weight files of pretrained networks (eCNN members and pretrained twins), "
+                   "e.g. resnet50=/w/resnet50.pth,densenet201=/w/d201.pth (state dicts; never downloaded)")
+    p.add_argument("--cnn-init", choices=["pretrained", "random"], help="start pretrained networks from their "
+                   "ImageNet weights (default) or, explicitly, from random weights")
     p.add_argument("--out", type=Path, help="output folder (default results/<dataset>/<pipeline>/)")
     p.add_argument("--dry-run", action="store_true", help="print the tasks, their count and cost, then stop")
     p.add_argument("--fuse-only", action="store_true", help="rebuild the tables from cached results, no training")
@@ -136,12 +142,25 @@ def parse_topologies(text: str) -> list[str]:
     return names
 
 
+def parse_weights(text: str) -> list[str]:
+    """'resnet50=/w/r.pth,lite0=/w/l.pth' -> ['resnet50=/w/r.pth', 'lite0=/w/l.pth'], each path checked."""
+    entries = _split(text)
+    for entry in entries:
+        name, _, path = entry.partition("=")
+        if not name or not path:
+            raise UserError(f"--cnn-weights {entry!r}: give NAME=PATH, e.g. resnet50=/w/resnet50.pth")
+        if not Path(path).expanduser().is_file():
+            raise UserError(f"--cnn-weights {entry!r}: file {path} does not exist")
+    return entries
+
+
 def recipe_flags(args) -> dict:
     """The recipe-changing flags the user gave, as typed values."""
     given = {key: getattr(args, key) for key in RECIPE_FLAGS if getattr(args, key) is not None}
     converters = {"topologies": parse_topologies, "losses": _split, "optimizers": _split, "spaces": _split,
                   "prototypes": lambda t: parse_int_list(t, "--prototypes"),
-                  "folds": lambda t: parse_int_list(t, "--folds"), "share_network": lambda t: t == "yes"}
+                  "folds": lambda t: parse_int_list(t, "--folds"), "share_network": lambda t: t == "yes",
+                  "hasc": lambda t: t == "yes", "cnn_weights": parse_weights}
     return {key: converters.get(key, lambda v: v)(value) for key, value in given.items()}
 
 

@@ -129,7 +129,8 @@ def _cpu_flags() -> set[str]:
     return set()
 
 
-def resolve_precision(choice: str, device: str, *, dims: int = 2, require: bool = True) -> str:
+def resolve_precision(choice: str, device: str, *, dims: int = 2, require: bool = True,
+                      pretrained: bool = False) -> str:
     """``fp32``, ``bf16`` or ``fp16`` for ``device`` and twins of ``dims`` (2: images, 1: spectra).
 
     ``auto`` is bf16 for image twins where the device has fast bf16, and fp32 for spectra: measured
@@ -138,6 +139,9 @@ def resolve_precision(choice: str, device: str, *, dims: int = 2, require: bool 
     level (digits quick best fusion 97.11 -> 97.05 %); ``bf16`` can still be asked for. fp16 needs
     CUDA (CPUs have no fast float16 training path); bf16 on a GPU without it is an error.
     ``require=False`` (a dry run) resolves ``auto`` on a CUDA device the machine lacks to bf16.
+    ``pretrained=True`` (ImageNet networks: EfficientNet-Lite, torchvision models) resolves ``auto``
+    to fp32 on a CPU: their depthwise convolutions trained slower in bf16 on an AVX-512-BF16 CPU
+    without AMX (EfficientNet-Lite0 0.71x at 32 px, 0.94x at 64 px; ``benchmarks/topologies.py``).
     """
     if choice not in PRECISIONS:
         raise UserError(f"--precision {choice!r}: use one of {', '.join(PRECISIONS)}")
@@ -149,7 +153,7 @@ def resolve_precision(choice: str, device: str, *, dims: int = 2, require: bool 
         if cuda:
             return "bf16" if (not available and not require) or (available and torch.cuda.is_bf16_supported()) \
                 else "fp32"
-        return "bf16" if cpu_bf16_support() else "fp32"
+        return "bf16" if cpu_bf16_support() and not pretrained else "fp32"
     if choice == "fp16" and not cuda:
         raise UserError("--precision fp16 needs a CUDA device; on a CPU use bf16 (fast with AMX or "
                         "AVX-512-BF16) or fp32")

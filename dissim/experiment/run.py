@@ -27,10 +27,12 @@ def run_experiment(recipe, options: RunOptions, on_task_done=None) -> Path:
     started = time.time()
     device = resolve_device(options.device, require=not options.dry_run)
     protocol = PROTOCOLS.get(recipe.protocol)
-    precision = resolve_precision(options.precision or recipe.precision, device, require=not options.dry_run,
+    choice = options.precision or recipe.precision
+    precision = resolve_precision(choice, device, require=not options.dry_run,
                                   dims=1 if protocol.data_kind is SpectraSet else 2)
+    pretrained = resolve_precision(choice, device, require=not options.dry_run, pretrained=True)
     options = replace(options, device=device, precision=precision, jobs=resolve_jobs(options.jobs, device))
-    recipe = recipe.with_precision(precision)  # what results depend on is the resolved precision
+    recipe = recipe.with_precision(precision, pretrained)  # what results depend on is the resolved precision
     if device == "cuda" and not options.dry_run and options.jobs > torch.cuda.device_count():
         options.log(f"--jobs {options.jobs} on {torch.cuda.device_count()} GPU(s): some GPUs run several jobs at once")
     dataset = load_dataset(options.dataset or protocol.default_dataset, options.data_root, options.seed)
@@ -39,7 +41,8 @@ def run_experiment(recipe, options: RunOptions, on_task_done=None) -> Path:
     plan = protocol.plan(recipe, dataset, options)
     if options.dry_run:
         print(protocol.describe(plan))
-        print(f"device {device}, precision {precision}, {options.jobs} job(s) at once")
+        extra = f" (pretrained networks {pretrained})" if pretrained != precision and recipe.protocol == "ensemble" else ""
+        print(f"device {device}, precision {precision}{extra}, {options.jobs} job(s) at once")
         return out
     check_writable_folder(out, "--out")  # before any work, not after it
     check_backend(options.backend)

@@ -191,6 +191,7 @@ def _lite(name: str, weights: str | None, init: str) -> nn.Module:
     path = resolve_weights(name, weights, init)
     if path is not None:
         _load(model, _read_weights(path, name), path, name)
+    model._fc = nn.Identity()  # ImageNet's classifier: never used (features come from extract_features)
     return model
 
 

@@ -30,7 +30,7 @@ class SettingsRecipe:
     def precision(self) -> str:
         return self.settings.precision
 
-    def with_precision(self, precision: str) -> "SettingsRecipe":
+    def with_precision(self, precision: str, pretrained: str | None = None) -> "SettingsRecipe":
         return replace(self, settings=replace(self.settings, precision=precision))
 
     def to_dict(self) -> dict:

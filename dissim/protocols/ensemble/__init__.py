@@ -7,7 +7,7 @@ recipe's table layout, score files and figures (:mod:`.report`).
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import numpy as np
 
@@ -16,15 +16,18 @@ from ...data import ImageSet
 from ...data.preprocess import PREPROCESS_VERSION, preprocess_to_cache
 from ...errors import UserError
 from ...eval.metrics import accuracy
-from ...nets import get_topology
-from ...storage import stable_hash
+from ...nets import Topology, get_topology
+from ...nets.pretrained import pretrained_info, resolve_weights
+from ...storage import file_digest, stable_hash
 from ...train import get_loss
 from ..base import DEFAULT_THREADS, PROTOCOLS, Protocol, RunOptions, task_seed
 from . import recipe as ensemble_recipe
 from .members import (
     BASELINES,
     BaselineTask,
+    CnnTask,
     EnsemblePlan,
+    Member,
     UnitTask,
     baseline_accuracy,
     index_digest,
@@ -45,7 +48,7 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
 
     sections = ensemble_recipe.SECTIONS
     flags = {"profile", "topologies", "losses", "optimizers", "spaces", "prototypes", "folds", "iterations",
-             "batch_size", "input_size", "share_network"}
+             "batch_size", "input_size", "share_network", "hasc", "cnn_weights", "cnn_init"}
     parse = staticmethod(ensemble_recipe.parse)
     apply_flags = staticmethod(ensemble_recipe.apply_flags)
 
@@ -66,7 +69,9 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
                 raise UserError(f"class {dataset.class_names[worst]!r} has {counts[worst]} training images in fold "
                                 f"{fold}, fewer than the {kmax} prototypes per class asked (--prototypes): "
                                 f"use k <= {counts[worst]}")
-        topologies = {name: get_topology(name) for name in recipe.topologies}
+        topologies = {name: with_pretrained_options(get_topology(name), recipe) for name in recipe.topologies}
+        for network in recipe.ecnn.networks:  # missing weights stop the run before any work
+            resolve_weights(network, recipe.ecnn.weights_for(network), recipe.ecnn.init)
         sizes = {}
         for name, topology in topologies.items():
             if "deeper" in recipe.spaces and topology.deeper is None:
@@ -88,6 +93,7 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
                     "method": {"loss": unit.method.loss, "optimizer": unit.method.optimizer,
                                "options": unit.method.options},
                     "ks": unit.ks, "profile": keyed_profile(recipe.profile, unit), "seed": options.seed,
+                    "weights": pretrained_weights_digest(topology),
                     "threads": threads})
                 tasks.append(UnitTask(
                     unit=unit, fold=fold, key=key, seed=task_seed(options.seed, unit.name, fold), topology=topology,
@@ -95,7 +101,26 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
                     profile=recipe.profile, spaces=("fully", "deeper") if topology.deeper else ("fully",),
                     device=options.device, threads=threads,
                     progress=options.progress and options.jobs == 1))
-        baseline_size = min(sizes.values())
+        cnn = recipe.ecnn
+        for network in cnn.networks:
+            size = max(cnn.input_size, pretrained_info(network).min_size)
+            sizes[f"ecnn-{network}"] = size
+            weights = resolve_weights(network, cnn.weights_for(network), cnn.init)
+            for fold in folds:
+                train, test = dataset.folds[fold - 1]
+                key = stable_hash({
+                    "dissim": __version__, "dataset": dataset.name, "data": dataset.fingerprint, "fold": fold,
+                    "train": index_digest(train), "test": index_digest(test), "ecnn": network,
+                    "weights": file_digest(weights) if weights else "random",
+                    "preprocess": {"size": size, "version": PREPROCESS_VERSION},
+                    "settings": {k: v for k, v in asdict(cnn).items() if k not in ("networks", "weights")},
+                    "precision": recipe.profile.pretrained_precision, "seed": options.seed, "threads": threads})
+                tasks.append(CnnTask(
+                    network=network, fold=fold, key=key, seed=task_seed(options.seed, f"ecnn-{network}", fold),
+                    settings=cnn, input_size=size, labels=dataset.labels, train_index=train, test_index=test,
+                    precision=recipe.profile.pretrained_precision, device=options.device, threads=threads,
+                    progress=options.progress and options.jobs == 1))
+        baseline_size = min([sizes[t] for t in recipe.topologies] or sizes.values())
         for fold in folds:
             train, test = dataset.folds[fold - 1]
             key = stable_hash({"dissim": __version__, "baselines": BASELINES, "data": dataset.fingerprint,
@@ -106,10 +131,11 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
                                       train_index=train, test_index=test, threads=threads))
         return EnsemblePlan(recipe, dataset, options, plan_members(recipe), units, folds, tasks, sizes)
 
-    def prepare(self, plan: EnsemblePlan, tasks: list[UnitTask]) -> list[UnitTask]:
+    def prepare(self, plan: EnsemblePlan, tasks: list) -> list:
         """Workers memory-map the cached preprocessed arrays rather than receive them."""
-        paths = {size: str(preprocess_to_cache(plan.dataset, size)) for size in {t.input_size for t in tasks}}
-        return [replace(t, images_path=paths[t.input_size]) for t in tasks]
+        inputs = {(t.input_size, t.hasc) for t in tasks}
+        paths = {(size, hasc): str(preprocess_to_cache(plan.dataset, size, hasc)) for size, hasc in inputs}
+        return [replace(t, images_path=paths[(t.input_size, t.hasc)]) for t in tasks]
 
     def describe(self, plan: EnsemblePlan) -> str:
         """The member list with its count and estimated cost (for --dry-run).
@@ -131,9 +157,20 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
             embed = forward * (len(data) + sum(unit.ks) * data.n_classes)
             total += len(plan.folds) * (train + embed)
             for member in plan.members:
-                if unit_of(member, plan.units) == unit:
+                if isinstance(member, Member) and unit_of(member, plan.units) == unit:
                     lines.append(f"{member.name:<34} {unit.name:<28} {plan.sizes[unit.topology]:>5} "
                                  f"{train / 1e12:>11,.1f} {embed / 1e12:>11,.2f}")
+        first_fold = {}
+        for task in plan.cnn_trainings:
+            first_fold.setdefault(task.network, task)
+        for task in first_fold.values():
+            network, c = task.network, plan.recipe.ecnn
+            forward = get_topology_flops(network, data.channels, task.input_size)
+            train = 3 * forward * c.epochs * len(task.train_index)
+            embed = forward * len(data)
+            total += len(plan.folds) * (train + embed)
+            lines.append(f"{'ecnn-' + network:<34} {network + ' fine-tuned':<28} {task.input_size:>5} "
+                         f"{train / 1e12:>11,.1f} {embed / 1e12:>11,.2f}")
         lines.append(f"baselines on the same folds: {', '.join(BASELINES)} on the pixels at "
                      f"{plan.baseline_size}x{plan.baseline_size}")
         lines.append(f"total: {len(plan.members)} members, {len(plan.trainings)} trainings, about {total / 1e15:,.1f} "
@@ -141,12 +178,45 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
         return "\n".join(lines)
 
     def task_line(self, task, result: dict, cached: bool) -> str:
+        if isinstance(task, CnnTask):
+            acc = accuracy(result[score_key("softmax", 0, "test")], result["test_labels"])
+            return f"{task.label}: {acc:.2f}% ({self.timing(result['seconds'][1], cached)})"
         if isinstance(task, BaselineTask):
             accs = [f"{name} {baseline_accuracy(result, name):.2f}%" for name in BASELINES]
             return f"{task.label}: {', '.join(accs)} ({self.timing(result['seconds'][1], cached)})"
         accs = [f"{space}-k{k} {accuracy(result[score_key(space, k, 'test')], result['test_labels']):.2f}%"
                 for k in task.unit.ks for space in task.spaces]
         return f"{task.label}: {', '.join(accs)} ({self.timing(result['seconds'][1], cached)})"
+
+
+def with_pretrained_options(topology: Topology, recipe: EnsembleRecipe) -> Topology:
+    """The topology with the run's pretrained-weights settings ([ecnn] init and weights, --cnn-init and
+    --cnn-weights) written into its pretrained layer, so that workers build what the plan checked."""
+    layers = list(topology.layers)
+    if not layers or layers[0]["type"] != "pretrained":
+        return topology
+    layer, cnn = dict(layers[0]), recipe.ecnn
+    weights = cnn.weights_for(layer["network"]) or layer.get("weights") or ""
+    layer["init"] = cnn.init if cnn.init == "random" else layer.get("init", "pretrained")
+    if weights:
+        layer["weights"] = weights
+    resolve_weights(layer["network"], weights or None, layer["init"])
+    return replace(topology, layers=(layer, *layers[1:]))
+
+
+def pretrained_weights_digest(topology: Topology) -> str | None:
+    """The content digest of the weights a pretrained layer loads (None: no pretrained layer)."""
+    layer = topology.layers[0]
+    if layer["type"] != "pretrained":
+        return None
+    path = resolve_weights(layer["network"], layer.get("weights") or None, layer.get("init", "pretrained"))
+    return file_digest(path) if path else "random"
+
+
+def get_topology_flops(network: str, channels: int, size: int) -> float:
+    from ...nets.pretrained import pretrained_forward_flops
+
+    return pretrained_forward_flops(network, channels, size)
 
 
 PROTOCOLS.register("ensemble", EnsembleProtocol(), summary="Siamese dissimilarity-space members on folds, "

@@ -18,6 +18,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.svm import SVC
 
 from ...data import ImageSet
+from ...eval.cnn import FineTunedCNN
 from ...eval.fusion import class_scores
 from ...eval.metrics import accuracy_and_macro_f1
 from ...nets import Topology
@@ -25,7 +26,9 @@ from ...space import SiameseDissimilarity
 from ...storage import stable_hash
 from ...train import get_loss
 from ..base import RunOptions, torch_threads
-from .recipe import EnsembleRecipe, Method, Profile
+from .recipe import ECNN_METHOD, CnnSettings, EnsembleRecipe, Method, Profile
+
+ECNN_SPACE = "softmax"
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,25 @@ class Member:
     @property
     def name(self) -> str:
         return f"{self.topology}-{self.method.slug}-{self.space}-k{self.k}"
+
+
+@dataclass(frozen=True)
+class CnnMember:
+    """A fine-tuned ImageNet CNN (an eCNN member): its softmax scores per fold. Filters see it as
+    topology = the network, method eCNN (cross-entropy with SGD), space softmax, k 0."""
+
+    network: str
+    method = Method(ECNN_METHOD, "cross-entropy", "sgd")
+    space = ECNN_SPACE
+    k = 0
+
+    @property
+    def topology(self) -> str:
+        return self.network
+
+    @property
+    def name(self) -> str:
+        return f"ecnn-{self.network}"
 
 
 @dataclass(frozen=True)
@@ -86,36 +108,98 @@ class UnitTask:
     images_path: str = ""  # the preprocessed (N, C, S, S) uint8 array (.npy), memory-mapped by the worker
 
     @property
+    def hasc(self) -> bool:
+        return self.profile.hasc
+
+    @property
     def label(self) -> str:
         return f"{self.unit.name} fold {self.fold}"
 
     def run(self) -> dict[str, np.ndarray]:
         started = time.perf_counter()
         p, method = self.profile, self.unit.method
+        pretrained = self.topology.layers[0]["type"] == "pretrained"
+        lr = p.pretrained_lr if pretrained and p.pretrained_lr is not None else p.lr
         with torch_threads(self.threads):
             images = np.load(self.images_path, mmap_mode="r")  # (N, C, S, S): the estimator takes channels last
             labels = np.asarray(self.labels)
             y_train = labels[self.train_index]
             space = SiameseDissimilarity(
                 topology=self.topology, loss=method.loss, optimizer=method.optimizer, space=self.spaces,
-                prototypes=self.unit.ks, iterations=p.iterations, batch_size=p.batch_size, lr=p.lr, betas=p.betas,
+                prototypes=self.unit.ks, iterations=p.iterations, batch_size=p.batch_size, lr=lr, betas=p.betas,
                 loss_options=loss_options(method.loss, p), optimizer_options=dict(method.options),
                 input_size=self.input_size, embed_batch_size=p.embed_batch_size, device=self.device,
-                precision=p.precision,
+                precision=p.pretrained_precision if pretrained else p.precision,
+                max_reruns=p.max_reruns, converge_ratio=p.converge_ratio,
                 random_state=self.seed, verbose=self.progress)
             space.fit(images[self.train_index].transpose(0, 2, 3, 1), y_train)
             train_seconds = time.perf_counter() - started
             everyone = np.concatenate([self.train_index, self.test_index])  # every image embedded once
             features = space.transform(images[everyone].transpose(0, 2, 3, 1))
         n_train = len(self.train_index)
+        attempts = space.attempts_
         result = {"loss_history": space.history_.step_loss, "train_labels": y_train,
-                  "test_labels": labels[self.test_index], "test_index": self.test_index}
+                  "test_labels": labels[self.test_index], "test_index": self.test_index,
+                  "attempts": np.array([attempts.reruns, attempts.converged, attempts.batch_size])}
         for name, k, columns in space.feature_blocks_:
             svm = SVC(C=p.svm_C, gamma=p.svm_gamma, kernel="rbf", decision_function_shape="ovr")
             svm.fit(features[:n_train, columns], y_train)
             for part, rows in (("train", slice(0, n_train)), ("test", slice(n_train, None))):
                 scores = class_scores(svm.decision_function(features[rows, columns]))
                 result[score_key(name, k, part)] = scores.astype(np.float32)
+        result["seconds"] = np.array([train_seconds, time.perf_counter() - started])
+        return result
+
+
+def attempts_of(result: dict) -> dict:
+    """A UnitTask result's training attempts: reruns, converged, the batch size that fit."""
+    reruns, ok, batch = (int(v) for v in result["attempts"])
+    return {"reruns": reruns, "converged": bool(ok), "batch_size": batch}
+
+
+@dataclass(frozen=True)
+class CnnTask:
+    """One eCNN member on one fold: fine-tune the network on the training fold, softmax scores of both folds."""
+
+    network: str
+    fold: int  # 1-based
+    key: str
+    seed: int
+    settings: CnnSettings
+    input_size: int
+    labels: np.ndarray
+    train_index: np.ndarray
+    test_index: np.ndarray
+    precision: str = "fp32"
+    device: str = "cpu"
+    threads: int | None = None
+    progress: bool = False
+    images_path: str = ""
+    hasc = False  # the CNNs see the plain pixels
+
+    @property
+    def label(self) -> str:
+        return f"ecnn-{self.network} fold {self.fold}"
+
+    def run(self) -> dict[str, np.ndarray]:
+        started = time.perf_counter()
+        s = self.settings
+        with torch_threads(self.threads):
+            images = np.load(self.images_path, mmap_mode="r")
+            labels = np.asarray(self.labels)
+            model = FineTunedCNN(
+                network=self.network, input_size=self.input_size, epochs=s.epochs, batch_size=s.batch_size, lr=s.lr,
+                momentum=s.momentum, last_layer_lr_factor=s.last_layer_lr_factor,
+                augmentation=None if s.augmentation == "none" else s.augmentation,
+                weights=s.weights_for(self.network), init=s.init, device=self.device, precision=self.precision,
+                random_state=self.seed, verbose=self.progress)
+            model.fit(images[self.train_index].transpose(0, 2, 3, 1), labels[self.train_index])
+            train_seconds = time.perf_counter() - started
+            result = {"loss_history": model.history_.step_loss, "train_labels": labels[self.train_index],
+                      "test_labels": labels[self.test_index], "test_index": self.test_index}
+            for part, index in (("train", self.train_index), ("test", self.test_index)):
+                scores = model.predict_proba(images[index].transpose(0, 2, 3, 1))
+                result[score_key(ECNN_SPACE, 0, part)] = scores.astype(np.float32)
         result["seconds"] = np.array([train_seconds, time.perf_counter() - started])
         return result
 
@@ -136,6 +220,7 @@ class BaselineTask:
     test_index: np.ndarray
     threads: int | None = None
     images_path: str = ""
+    hasc = False  # the baselines see the plain pixels
 
     @property
     def label(self) -> str:
@@ -167,10 +252,10 @@ class EnsemblePlan:
     recipe: EnsembleRecipe
     dataset: ImageSet
     options: RunOptions
-    members: list[Member]
+    members: list[Member | CnnMember]
     units: list[TrainingUnit]
     folds: list[int]
-    tasks: list  # the UnitTasks, then one BaselineTask per fold
+    tasks: list  # the UnitTasks, the CnnTasks, then one BaselineTask per fold
     sizes: dict[str, int]
 
     @property
@@ -178,19 +263,25 @@ class EnsemblePlan:
         return [t for t in self.tasks if isinstance(t, UnitTask)]
 
     @property
+    def cnn_trainings(self) -> list[CnnTask]:
+        return [t for t in self.tasks if isinstance(t, CnnTask)]
+
+    @property
     def baselines(self) -> list[BaselineTask]:
         return [t for t in self.tasks if isinstance(t, BaselineTask)]
 
     @property
     def baseline_size(self) -> int:
-        """The baselines' input side: the smallest of the members' (their preprocessed pixels)."""
-        return min(self.sizes.values())
+        """The baselines' input side: the smallest of the Siamese members' (their preprocessed pixels;
+        the eCNN's alone when there are no Siamese members)."""
+        twins = [self.sizes[t] for t in self.recipe.topologies]
+        return min(twins or self.sizes.values())
 
 
-def plan_members(recipe: EnsembleRecipe) -> list[Member]:
-    """Every member of the recipe's grid, topology-major, in recipe order."""
+def plan_members(recipe: EnsembleRecipe) -> list[Member | CnnMember]:
+    """Every member of the recipe's grid, topology-major, in recipe order; then the eCNN members."""
     return [Member(t, m, s, k) for t in recipe.topologies for m in recipe.methods
-            for k in recipe.profile.prototypes for s in recipe.spaces]
+            for k in recipe.profile.prototypes for s in recipe.spaces] + [CnnMember(n) for n in recipe.ecnn.networks]
 
 
 def plan_units(recipe: EnsembleRecipe) -> list[TrainingUnit]:
@@ -208,7 +299,10 @@ def keyed_profile(profile: Profile, unit: TrainingUnit) -> dict:
     """The profile settings that determine a unit's results (not, e.g., the list of all k)."""
     keyed = {"iterations": profile.iterations, "batch_size": profile.batch_size, "lr": profile.lr,
              "betas": profile.betas, "svm_C": profile.svm_C, "svm_gamma": profile.svm_gamma,
-             "precision": profile.precision}
+             "precision": profile.precision, "pretrained_precision": profile.pretrained_precision,
+             "pretrained_lr": profile.pretrained_lr,
+             "hasc": profile.hasc, "max_reruns": profile.max_reruns,
+             "converge_ratio": profile.converge_ratio}
     keyed.update({key: getattr(profile, key) for key in get_loss(unit.method.loss).profile_options.values()})
     return keyed
 

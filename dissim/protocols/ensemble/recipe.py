@@ -17,6 +17,22 @@ A recipe is a TOML file (``pipelines/*.toml`` or any path); ``protocol = "ensemb
     triplet_margin = 1.0
     embed_batch_size = 128
     precision = "auto"                 # fp32, bf16, fp16 (CUDA); auto: bf16 where the device is fast at it
+    pretrained_lr = 1e-3               # learning rate of twins on a pretrained network (default: lr)
+    hasc = false                       # Siamese inputs as HASC mosaics (the authors' TextureD option; --hasc)
+    max_reruns = 2                     # retrain a network that does not converge, at most this often (default 0)
+    converge_ratio = 0.9               # converged: mean loss of the last 10 % of steps <= ratio x the first 10 %
+
+    [ecnn]                             # fine-tuned ImageNet CNNs (eCNN members; extra dissim[ecnn])
+    networks = ["lite0"]               # lite0/lite1/lite2 or torchvision models (none: no eCNN members)
+    input_size = 224                   # raised to the network's minimum
+    epochs = 20
+    batch_size = 30
+    lr = 1e-4
+    momentum = 0.9                     # SGD with momentum (MATLAB's sgdm)
+    last_layer_lr_factor = 20.0        # the new last layer learns 20x faster
+    augmentation = "flips-scale"       # random flips and 1-2x zoom per axis ("none": off)
+    init = "pretrained"                # "random": untrained networks, asked for explicitly (--cnn-init)
+    weights = ["resnet50=/path/resnet50.pth"]   # weight files by network (--cnn-weights); also for twins
 
     [members]                          # the grid: topologies x methods x spaces x prototypes
     topologies = ["sn1"]
@@ -36,6 +52,10 @@ A recipe is a TOML file (``pipelines/*.toml`` or any path); ``protocol = "ensemb
 
 Filters may name ``topologies``, ``methods``, ``losses``, ``optimizers``, ``spaces`` and ``k``; a row
 with ``per_topology = true`` is repeated for every topology of the recipe (restricted to it).
+eCNN members match ``methods = ["eCNN"]``, ``topologies = [<network>]`` and ``spaces = ["softmax"]``.
+A fusion, row or column with ``groups = [{...}, {...}]`` fuses each group (its own filters AND the
+outer ones) by the sum rule first, then z-scores the groups' fused scores and sums them: the paper's
+"Fusion x-y + eCNN".
 """
 
 from __future__ import annotations
@@ -46,13 +66,16 @@ from pathlib import Path
 from ...errors import UserError
 from ...hardware import PRECISIONS
 from ...nets import get_topology, register_topology
+from ...nets.pretrained import INITS as PRETRAINED_INITS
+from ...nets.pretrained import pretrained_info
 from ...optim import resolve_optimizer
 from ...settings import parse_settings, read_toml, recipe_path, setting
 from ...space import SPACES
 from ...train import check_loss
 
-SECTIONS = ("profile", "members", "methods", "fusions", "table", "folds")
+SECTIONS = ("profile", "members", "methods", "fusions", "table", "folds", "ecnn")
 FILTER_KEYS = ("topologies", "methods", "losses", "optimizers", "spaces", "k")
+ECNN_METHOD = "eCNN"  # the method name of fine-tuned CNN members in filters (methods = ["eCNN"])
 # The paper's column names (Table 1) for a loss with an optimizer.
 PAPER_METHODS = {"Cross": ("bce", "adam"), "CrossDD": ("bce", "decaydgrad"), "Triplet": ("triplet", "adam")}
 
@@ -73,6 +96,30 @@ class Profile:
     triplet_margin: float = setting(1.0, minimum=0.0)
     embed_batch_size: int = setting(128, minimum=1)
     precision: str = setting("auto", choices=PRECISIONS)  # --precision overrides
+    hasc: bool = False  # --hasc overrides
+    pretrained_precision: str = setting("auto", choices=PRECISIONS)  # ImageNet networks; auto: see resolve_precision
+    pretrained_lr: float | None = setting(None, positive=True)  # twins on a pretrained network (None: lr)
+    max_reruns: int = setting(0, minimum=0)
+    converge_ratio: float = setting(0.9, positive=True)
+
+
+@dataclass(frozen=True)
+class CnnSettings:
+    """The eCNN members: ImageNet networks fine-tuned per fold (:class:`dissim.eval.cnn.FineTunedCNN`)."""
+
+    networks: tuple[str, ...] = ()
+    input_size: int = setting(224, minimum=1)
+    epochs: int = setting(20, minimum=1)
+    batch_size: int = setting(30, minimum=2)
+    lr: float = setting(1e-4, positive=True)
+    momentum: float = setting(0.9, minimum=0.0, below=1.0)
+    last_layer_lr_factor: float = setting(20.0, positive=True)
+    augmentation: str = setting("flips-scale", choices=("flips-scale", "none"))
+    init: str = setting("pretrained", choices=PRETRAINED_INITS)
+    weights: tuple[str, ...] = ()  # "network=path" entries
+
+    def weights_for(self, network: str) -> str | None:
+        return dict(entry.split("=", 1) for entry in self.weights).get(network)
 
 
 @dataclass(frozen=True)
@@ -102,6 +149,7 @@ class Selection:
     spaces: tuple[str, ...] | None = None
     k: tuple[int, ...] | None = None
     per_topology: bool = False
+    groups: tuple["Selection", ...] = ()  # fused one by one, then their z-scored sums are summed
 
     def matches(self, member) -> bool:
         checks = (("topologies", member.topology), ("methods", member.method.name),
@@ -114,7 +162,14 @@ class Selection:
         for key in FILTER_KEYS:
             a, b = getattr(self, key), getattr(other, key)
             merged[key] = a if b is None else b if a is None else tuple(x for x in a if x in b)
-        return Selection(name=self.name, **merged)
+        groups = self.groups or other.groups
+        if self.groups and other.groups:
+            groups = tuple(g & h for g in self.groups for h in other.groups)
+        return Selection(name=self.name, groups=groups, **merged)
+
+    def group_selections(self) -> tuple["Selection", ...]:
+        """The groups to fuse one by one (each restricted by this selection's own filters); none: itself."""
+        return tuple(replace(self, groups=()) & g for g in self.groups)
 
 
 @dataclass(frozen=True)
@@ -136,13 +191,17 @@ class EnsembleRecipe:
     folds: tuple[int, ...] | None = None  # 1-based; None = all folds of the protocol
     source: str = ""
     protocol: str = "ensemble"
+    ecnn: CnnSettings = CnnSettings()
 
     @property
     def precision(self) -> str:
         return self.profile.precision
 
-    def with_precision(self, precision: str) -> "EnsembleRecipe":
-        return replace(self, profile=replace(self.profile, precision=precision))
+    def with_precision(self, precision: str, pretrained: str | None = None) -> "EnsembleRecipe":
+        """With resolved precisions: ``precision`` for the layer-table twins, ``pretrained`` for the
+        ImageNet networks (eCNN members and pretrained twins; None: the same)."""
+        return replace(self, profile=replace(self.profile, precision=precision,
+                                             pretrained_precision=pretrained or precision))
 
     def to_dict(self) -> dict:
         return _jsonable(asdict(self))
@@ -170,10 +229,10 @@ def load_profile(name_or_path: str, flag: str = "--pipeline", _seen: tuple = ())
     return {**inherited, **own}
 
 
-def _selection(raw: dict, where: str) -> Selection:
+def _selection(raw: dict, where: str, nested: bool = False) -> Selection:
     if not isinstance(raw, dict):
         raise UserError(f"{where}: expected a table of filters, got {raw!r}")
-    unknown = set(raw) - set(FILTER_KEYS) - {"name", "per_topology"}
+    unknown = set(raw) - set(FILTER_KEYS) - {"name", "per_topology", "groups"}
     if unknown:
         raise UserError(f"{where}: unknown filter keys {sorted(unknown)}; known: {', '.join(FILTER_KEYS)}")
     for key in FILTER_KEYS:
@@ -181,9 +240,15 @@ def _selection(raw: dict, where: str) -> Selection:
             raise UserError(f"{where}: filter {key} must be a list, got {raw[key]!r}")
     values = {key: tuple(raw[key]) if key in raw else None for key in FILTER_KEYS}
     name = raw.get("name", "")
-    if not name or not isinstance(name, str):
+    if nested:
+        name = name or "group"
+    elif not name or not isinstance(name, str):
         raise UserError(f"{where}: every fusion, row and column needs a name")
-    return Selection(name=name, per_topology=bool(raw.get("per_topology", False)), **values)
+    groups = raw.get("groups", [])
+    if not isinstance(groups, list) or (nested and groups):
+        raise UserError(f"{where}: groups must be a list of filter tables (one level: groups hold no groups)")
+    return Selection(name=name, per_topology=bool(raw.get("per_topology", False)),
+                     groups=tuple(_selection(g, f"{where} group", nested=True) for g in groups), **values)
 
 
 MEMBER_KEYS = ("topologies", "methods", "spaces")
@@ -241,8 +306,9 @@ def parse(doc: dict, path: Path, profile: str | None = None) -> EnsembleRecipe:
     folds = doc.get("folds")
     if folds is not None and (not isinstance(folds, list) or not all(isinstance(f, int) and f >= 1 for f in folds)):
         raise UserError(f"{where}: folds must be a list of fold numbers (1, 2, ...), got {folds!r}")
+    ecnn = parse_settings(CnnSettings, doc.get("ecnn") or {}, f"{where} [ecnn]")
     recipe = EnsembleRecipe(
-        name=path.stem, description=doc.get("description", ""), profile=profile_obj,
+        ecnn=ecnn, name=path.stem, description=doc.get("description", ""), profile=profile_obj,
         topologies=tuple(resolve_topology(t, path.parent) for t in members.get("topologies", ["sn1"])),
         methods=tuple(methods), spaces=tuple(members.get("spaces", ["fully"])),
         fusions=tuple(_selection(f, f"{where} [[fusions]]") for f in _list(doc.get("fusions", []), "[[fusions]]", where)),
@@ -266,6 +332,13 @@ def check(recipe: EnsembleRecipe, where: str) -> EnsembleRecipe:
     for method in recipe.methods:
         check_loss(method.loss)
         resolve_optimizer(method.optimizer)
+    for entry in recipe.ecnn.weights:
+        if "=" not in entry or not all(entry.split("=", 1)):
+            raise UserError(f"{where}: eCNN weights entry {entry!r} must read network=path, e.g. resnet50=/w/r50.pth")
+    for network in recipe.ecnn.networks:
+        pretrained_info(network)  # an unknown network name is an error here
+    if len(set(recipe.ecnn.networks)) != len(recipe.ecnn.networks):
+        raise UserError(f"{where}: [ecnn] networks lists a network twice")
     return replace(recipe, spaces=tuple(SPACES.canonical(s) for s in recipe.spaces))
 
 
@@ -291,8 +364,8 @@ def method_for(loss: str, optimizer: str, options: tuple = ()) -> Method:
 
 def apply_flags(recipe: EnsembleRecipe, flags: dict) -> EnsembleRecipe:
     """The recipe with the command line's selections and profile changes (validated as the file is)."""
-    changes = {key: flags[key] for key in ("iterations", "batch_size", "input_size", "prototypes", "share_network")
-               if key in flags}
+    changes = {key: flags[key] for key in ("iterations", "batch_size", "input_size", "prototypes", "share_network",
+                                           "hasc") if key in flags}
     profile = parse_settings(Profile, {**asdict(recipe.profile), **changes}, "command line",
                              flags={key: "--" + key.replace("_", "-") for key in changes})
     recipe = replace(recipe, profile=profile)
@@ -309,4 +382,13 @@ def apply_flags(recipe: EnsembleRecipe, flags: dict) -> EnsembleRecipe:
         recipe = replace(recipe, spaces=tuple(flags["spaces"]))
     if "folds" in flags:
         recipe = replace(recipe, folds=tuple(flags["folds"]))
+    if "cnn_weights" in flags or "cnn_init" in flags:
+        cnn = asdict(recipe.ecnn)
+        if "cnn_weights" in flags:  # the command line's file for a network replaces the recipe's
+            given = {entry.split("=", 1)[0] for entry in flags["cnn_weights"]}
+            cnn["weights"] = [w for w in cnn["weights"] if w.split("=", 1)[0] not in given] + list(flags["cnn_weights"])
+        if "cnn_init" in flags:
+            cnn["init"] = flags["cnn_init"]
+        recipe = replace(recipe, ecnn=parse_settings(CnnSettings, cnn, "command line",
+                                                     flags={"weights": "--cnn-weights", "init": "--cnn-init"}))
     return check(recipe, "command line")

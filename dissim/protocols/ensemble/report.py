@@ -10,13 +10,15 @@ from ...eval.metrics import accuracy
 from ...eval.report import Figure, Grid, Report, Row, RowTable, Section
 from .members import (
     BASELINES,
+    CnnMember,
     EnsemblePlan,
     Member,
+    attempts_of,
     baseline_accuracy,
     score_key,
     unit_of,
 )
-from .recipe import EnsembleRecipe, Profile, Selection
+from .recipe import ECNN_METHOD, EnsembleRecipe, Profile, Selection
 
 # fold scores of one member: fold -> (train scores, test scores, test labels)
 FoldScores = dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]
@@ -24,9 +26,10 @@ FoldScores = dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 def member_scores(plan: EnsemblePlan, results: dict) -> dict[str, FoldScores]:
     by_unit_fold = {(t.unit, t.fold): results[t.key] for t in plan.trainings}
+    by_unit_fold.update({(t.network, t.fold): results[t.key] for t in plan.cnn_trainings})
     scores = {}
     for member in plan.members:
-        unit = unit_of(member, plan.units)
+        unit = member.network if isinstance(member, CnnMember) else unit_of(member, plan.units)
         scores[member.name] = {}
         for fold in plan.folds:
             entry = by_unit_fold[(unit, fold)]
@@ -35,12 +38,28 @@ def member_scores(plan: EnsemblePlan, results: dict) -> dict[str, FoldScores]:
     return scores
 
 
-def fused_row(name: str, members: list[Member], scores: dict[str, FoldScores], folds: list[int]) -> Row:
-    """Sum rule of the members' z-scored scores, accuracy per fold."""
-    per_fold = []
-    for fold in folds:
-        parts = [scores[m.name][fold] for m in members]
-        per_fold.append(accuracy(sum_rule([p[1] for p in parts], [p[0] for p in parts]), parts[0][2]))
+def fuse(members: list, scores: dict[str, FoldScores], fold: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(fused training scores, fused test scores, test labels) of the members on one fold: the sum
+    rule of their z-scored scores, each z-scored by its own training scores."""
+    parts = [scores[m.name][fold] for m in members]
+    train = sum(ZScore().fit(p[0]).transform(p[0]) for p in parts)
+    return train, sum_rule([p[1] for p in parts], [p[0] for p in parts]), parts[0][2]
+
+
+def fused_groups(groups: list[list], scores: dict[str, FoldScores], fold: int) -> tuple[np.ndarray, np.ndarray]:
+    """(fused test scores, test labels) of a fusion of groups: each group fused by :func:`fuse`, then the
+    groups' fused scores z-scored (by their fused training scores) and summed."""
+    fused = [fuse(group, scores, fold) for group in groups]
+    if len(fused) == 1:
+        return fused[0][1], fused[0][2]
+    return sum_rule([f[1] for f in fused], [f[0] for f in fused]), fused[0][2]
+
+
+def fused_row(name: str, members: list, scores: dict[str, FoldScores], folds: list[int],
+              groups: list[list] | None = None) -> Row:
+    """Sum rule of the members' z-scored scores (or of the groups' fused scores), accuracy per fold."""
+    groups = groups or [members]
+    per_fold = [accuracy(*fused_groups(groups, scores, fold)) for fold in folds]
     return Row(name, tuple(per_fold), kind="member" if len(members) == 1 else "fusion", members=tuple(members))
 
 
@@ -52,8 +71,9 @@ def baseline_rows(plan: EnsemblePlan, results: dict) -> list[Row]:
 
 
 def default_fusions(recipe: EnsembleRecipe) -> list[Selection]:
-    """Without a recipe layout: per (topology, method), FULLY+DEEPER over all k, and per space over all k."""
-    out = []
+    """Without a recipe layout: per (topology, method), FULLY+DEEPER over all k, and per space over all
+    k; with eCNN members, their fusion (eCNN)."""
+    out = [Selection(ECNN_METHOD, methods=(ECNN_METHOD,))] if len(recipe.ecnn.networks) > 1 else []
     several_k = len(recipe.profile.prototypes) > 1
     for topology in recipe.topologies:
         for method in recipe.methods:
@@ -89,19 +109,28 @@ def table_cells(recipe: EnsembleRecipe) -> list[list[Selection]]:
             for r in rows]
 
 
-def build_rows(recipe: EnsembleRecipe, members: list[Member], scores, folds: list[int]) -> tuple[list[Row], Grid | None]:
-    """(member and fusion rows for the CSV, the grid of table.md or None)."""
+def build_rows(recipe: EnsembleRecipe, members: list[Member], scores,
+               folds: list[int]) -> tuple[list[Row], Grid | None, dict[str, list[list]]]:
+    """(member and fusion rows for the CSV, the grid of table.md or None, the groups of grouped rows)."""
     rows = [fused_row(m.name, [m], scores, folds) for m in members]
     seen = {r.name for r in rows}
+    grouped: dict[str, list[list]] = {}
 
     def add(selection: Selection) -> Row | None:
-        chosen = [m for m in members if selection.matches(m)]
+        if selection.groups:
+            groups = [[m for m in members if g.matches(m)] for g in selection.group_selections()]
+            groups = [g for g in groups if g]
+            chosen = list(dict.fromkeys(m for g in groups for m in g))
+        else:
+            chosen, groups = [m for m in members if selection.matches(m)], None
         if not chosen:
             return None
-        row = fused_row(selection.name, chosen, scores, folds)
+        row = fused_row(selection.name, chosen, scores, folds, groups)
         if row.name not in seen:
             rows.append(row)
             seen.add(row.name)
+            if groups:
+                grouped[row.name] = groups
         return row
 
     grid = None
@@ -114,7 +143,7 @@ def build_rows(recipe: EnsembleRecipe, members: list[Member], scores, folds: lis
                     means=tuple(tuple(v.mean if v is not None else None for v in line) for line in values))
     for selection in recipe.fusions or ([] if recipe.table is not None else default_fusions(recipe)):
         add(selection)
-    return rows, grid
+    return rows, grid, grouped
 
 
 def _profile_text(profile: Profile, sizes: dict[str, int]) -> str:
@@ -140,21 +169,25 @@ def _score_files(plan: EnsemblePlan, scores) -> dict[str, dict[str, np.ndarray]]
     return files
 
 
-def _figures(plan: EnsemblePlan, rows: list[Row], scores, results) -> list[Figure]:
+def _figures(plan: EnsemblePlan, rows: list[Row], scores, results, best_groups: dict) -> list[Figure]:
     fusions = [r for r in rows if len(r.members) > 1] or [r for r in rows if r.members]
     best = max(fusions, key=lambda r: r.mean)
     n = plan.dataset.n_classes
     confusion = np.zeros((n, n), dtype=int)
     for fold in plan.folds:
-        parts = [scores[m.name][fold] for m in best.members]
-        fused = sum_rule([p[1] for p in parts], [p[0] for p in parts])
-        np.add.at(confusion, (parts[0][2], np.argmax(fused, axis=1)), 1)
+        fused, labels = fused_groups(best_groups.get(best.name) or [list(best.members)], scores, fold)
+        np.add.at(confusion, (labels, np.argmax(fused, axis=1)), 1)
     curves = []
     for unit in plan.units:
         curve = np.mean([results[t.key]["loss_history"] for t in plan.trainings if t.unit == unit], axis=0)
         window = max(1, len(curve) // 30)
         smooth = np.convolve(curve, np.ones(window) / window, mode="valid")
         curves.append({"label": unit.name, "x": np.arange(len(smooth)) + window, "y": smooth})
+    for network in plan.recipe.ecnn.networks:  # a fine-tune's steps are its epochs x batches
+        curve = np.mean([results[t.key]["loss_history"] for t in plan.cnn_trainings if t.network == network], axis=0)
+        window = max(1, len(curve) // 30)
+        smooth = np.convolve(curve, np.ones(window) / window, mode="valid")
+        curves.append({"label": f"ecnn-{network}", "x": np.arange(len(smooth)) + window, "y": smooth})
     return [
         Figure("confusion_best_fusion.png", "confusion", {
             "matrix": confusion, "class_names": plan.dataset.class_names,
@@ -167,18 +200,50 @@ def _figures(plan: EnsemblePlan, rows: list[Row], scores, results) -> list[Figur
     ]
 
 
+def _ecnn_text(plan: EnsemblePlan) -> str:
+    c = plan.recipe.ecnn
+    if not c.networks:
+        return ""
+    inputs = ", ".join(f"{n} at {plan.sizes['ecnn-' + n]}x{plan.sizes['ecnn-' + n]}" for n in c.networks)
+    start = "ImageNet weights" if c.init == "pretrained" else "random initialisation (--cnn-init random)"
+    return (f"eCNN: {inputs}, fine-tuned from {start}: {c.epochs} epochs, batch {c.batch_size}, SGD lr {c.lr:g} "
+            f"momentum {c.momentum:g}, last layer x{c.last_layer_lr_factor:g}, augmentation {c.augmentation}; "
+            "softmax scores.")
+
+
+def _reruns_text(plan: EnsemblePlan, results: dict) -> str:
+    reran = [(t, attempts_of(results[t.key])) for t in plan.trainings]
+    # without reruns (max_reruns = 0) the rule is not applied: config.json still records "converged"
+    reran = [(t, a) for t, a in reran if a["reruns"] or a["batch_size"] != t.profile.batch_size
+             or (not a["converged"] and t.profile.max_reruns > 0)]
+    if not reran:
+        return ""
+    def outcome(a: dict, max_reruns: int) -> str:
+        if a["converged"]:
+            return f"converged after {a['reruns']} rerun(s)"
+        if max_reruns == 0:
+            return "did not converge (max_reruns = 0)"
+        return f"never converged in {a['reruns']} rerun(s) (the last attempt kept)"
+
+    parts = [f"{t.label} {outcome(a, t.profile.max_reruns)}"
+             f"{'' if a['batch_size'] == t.profile.batch_size else ', batch ' + str(a['batch_size'])}" for t, a in reran]
+    return "Convergence (rule in config.json): " + "; ".join(parts) + "."
+
+
 def build_report(plan: EnsemblePlan, results: dict) -> Report:
     recipe, data, options = plan.recipe, plan.dataset, plan.options
     scores = member_scores(plan, results)
-    rows, grid = build_rows(recipe, plan.members, scores, plan.folds)
+    rows, grid, grouped = build_rows(recipe, plan.members, scores, plan.folds)
     baselines = baseline_rows(plan, results)
     rows += baselines
     shared = recipe.profile.share_network
     header = [recipe.description.strip(),
               f"Data set: {data.name} ({len(data)} images, {data.n_classes} classes; {data.protocol}). "
               f"Folds: {', '.join(map(str, plan.folds))}.",
-              f"Profile: {_profile_text(recipe.profile, plan.sizes)}.",
+              f"Profile: {_profile_text(recipe.profile, {t: plan.sizes[t] for t in recipe.topologies})}"
+              f"{'; inputs as HASC mosaics' if recipe.profile.hasc else ''}.",
               f"Networks: {'one per (topology, method), shared across k' if shared else 'a freshly trained network per k (as the paper)'}.",
+              _ecnn_text(plan), _reruns_text(plan, results),
               f"Seed {options.seed}; dissim {__version__}; the command line, device and versions are in config.json."]
     table = RowTable(tuple(rows), tuple(plan.folds), column="fold")
     sections = [Section(table)]
@@ -189,11 +254,15 @@ def build_report(plan: EnsemblePlan, results: dict) -> Report:
                  + f" (scikit-learn's SVC() and 1-NN on the {plan.baseline_size}-pixel inputs scaled to [0, 1]).")
         sections = [Section(grid, intro=intro), Section(table, heading="All members, fusions and baselines")]
     config = {"dataset": {"folds": plan.folds}, "input_sizes": plan.sizes, "members": [m.name for m in plan.members],
-              "trainings": [{"unit": t.unit.name, "fold": t.fold, "key": t.key} for t in plan.trainings],
+              "trainings": [{"unit": t.unit.name, "fold": t.fold, "key": t.key, **attempts_of(results[t.key])}
+                            for t in plan.trainings],
+              "convergence_rule": f"mean loss of the last 10% of steps <= {recipe.profile.converge_ratio:g} x the "
+                                  f"first 10%; at most {recipe.profile.max_reruns} reruns, the last attempt kept",
+              "ecnn_trainings": [{"network": t.network, "fold": t.fold, "key": t.key} for t in plan.cnn_trainings],
               "baselines": {"methods": list(BASELINES), "input_size": plan.baseline_size,
                             "keys": [t.key for t in plan.baselines]},
               "threads_per_training": plan.tasks[0].threads if plan.tasks else None,
               "device": plan.tasks[0].device if plan.tasks else None}
     return Report(title=f"{data.name} · {recipe.name}", header=[h for h in header if h], sections=sections,
                   csv={"table.csv": table}, scores=_score_files(plan, scores),
-                  figures=_figures(plan, rows, scores, results), config=config)
+                  figures=_figures(plan, rows, scores, results, grouped), config=config)
