@@ -37,6 +37,7 @@ def test_tiny_end_to_end_run_writes_the_table(cli, image_tree, tmp_path):
     assert list(rows[0]) == ["method", "fold_1", "fold_2", "fold_3", "fold_4", "fold_5", "mean", "std"]
     names = [r["method"] for r in rows]
     assert names == ["tiny-bce-adam-fully-k2", "tiny-bce-adam-deeper-k2", "tiny-bce-adam-fully+deeper", "raw-svm",
+                     "raw-svm-tuned",
                      "raw-1-nn"]
     for row in rows:
         folds = [float(row[f"fold_{i}"]) for i in range(1, 6)]
@@ -63,7 +64,7 @@ def test_tiny_end_to_end_run_writes_the_table(cli, image_tree, tmp_path):
 def test_two_member_recipe_rows(image_tree, tmp_path, two_members):
     out = run_experiment(load_recipe(str(two_members)), options(image_tree, tmp_path / "o"))
     names = [r["method"] for r in read_csv(out / "table.csv")]
-    assert names == ["tiny-bce-adam-fully-k2", "tiny-triplet-adam-fully-k2", "raw-svm", "raw-1-nn"]
+    assert names == ["tiny-bce-adam-fully-k2", "tiny-triplet-adam-fully-k2", "raw-svm", "raw-svm-tuned", "raw-1-nn"]
 
 
 def test_killed_run_resumes_training_only_what_is_missing(image_tree, tmp_path, two_members):
@@ -184,10 +185,13 @@ def test_profile_flag_takes_another_recipes_profile(cli):
 
 
 def test_baseline_rows_are_computed_on_the_members_folds_and_pixels(cli, image_tree, tmp_path):
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
     from sklearn.neighbors import KNeighborsClassifier
     from sklearn.svm import SVC
 
     from dissim.data import load_dataset
+    from dissim.protocols.base import task_seed
+    from dissim.protocols.ensemble.members import TUNED_C, TUNED_GAMMA_FACTORS
     from dissim.data.preprocess import preprocess
 
     recipe = write_recipe(tmp_path / "r.toml")
@@ -202,9 +206,16 @@ def test_baseline_rows_are_computed_on_the_members_folds_and_pixels(cli, image_t
     pixels = preprocess(dataset, size).reshape(len(dataset), -1).astype(np.float32) / 255
     for fold, (train, test) in enumerate(dataset.folds, start=1):
         assert np.array_equal(member[f"fold_{fold}_test_index"], test)  # the members' test fold
-        for name, model in (("raw-svm", SVC()), ("raw-1-nn", KNeighborsClassifier(n_neighbors=1))):
-            predicted = model.fit(pixels[train], dataset.labels[train]).predict(pixels[test])
+        x, y = pixels[train], dataset.labels[train]
+        scale = 1 / (x.shape[1] * x.var())
+        tuned = GridSearchCV(SVC(), {"C": list(TUNED_C), "gamma": [f * scale for f in TUNED_GAMMA_FACTORS]},
+                             cv=StratifiedKFold(3, shuffle=True, random_state=task_seed(1, "baselines", fold)))
+        for name, model in (("raw-svm", SVC()), ("raw-svm-tuned", tuned),
+                            ("raw-1-nn", KNeighborsClassifier(n_neighbors=1))):
+            predicted = model.fit(x, y).predict(pixels[test])  # the grid search sees the training fold only
             expected = 100 * np.mean(predicted == dataset.labels[test])
             assert float(rows[name][f"fold_{fold}"]) == pytest.approx(expected, abs=0.006)
+        chosen = json.loads((out / "config.json").read_text())["baselines"]["raw-svm-tuned"]["chosen"][fold - 1]
+        assert chosen["C"] == tuned.best_params_["C"] and chosen["gamma"] == pytest.approx(tuned.best_params_["gamma"])
     assert "Baselines on the same folds and pixels: raw-svm" in (out / "table.md").read_text() or \
         "| raw-svm |" in (out / "table.md").read_text()

@@ -24,6 +24,8 @@ from ..base import DEFAULT_THREADS, PROTOCOLS, Protocol, RunOptions, task_seed
 from . import recipe as ensemble_recipe
 from .members import (
     BASELINES,
+    TUNED_C,
+    TUNED_GAMMA_FACTORS,
     BaselineTask,
     CnnTask,
     EnsemblePlan,
@@ -123,12 +125,14 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
         baseline_size = min([sizes[t] for t in recipe.topologies] or sizes.values())
         for fold in folds:
             train, test = dataset.folds[fold - 1]
-            key = stable_hash({"dissim": __version__, "baselines": BASELINES, "data": dataset.fingerprint,
+            key = stable_hash({"dissim": __version__, "baselines": BASELINES, "grid": [TUNED_C, TUNED_GAMMA_FACTORS],
+                               "seed": options.seed, "data": dataset.fingerprint,
                                "fold": fold, "train": index_digest(train), "test": index_digest(test),
                                "preprocess": {"size": baseline_size, "version": PREPROCESS_VERSION},
                                "threads": threads})
             tasks.append(BaselineTask(fold=fold, key=key, input_size=baseline_size, labels=dataset.labels,
-                                      train_index=train, test_index=test, threads=threads))
+                                      train_index=train, test_index=test, threads=threads,
+                                      seed=task_seed(options.seed, "baselines", fold)))
         return EnsemblePlan(recipe, dataset, options, plan_members(recipe), units, folds, tasks, sizes)
 
     def prepare(self, plan: EnsemblePlan, tasks: list) -> list:

@@ -10,6 +10,9 @@ from ...eval.metrics import accuracy
 from ...eval.report import Figure, Grid, Report, Row, RowTable, Section
 from .members import (
     BASELINES,
+    INNER_FOLDS,
+    TUNED_C,
+    TUNED_GAMMA_FACTORS,
     CnnMember,
     EnsemblePlan,
     Member,
@@ -251,7 +254,8 @@ def build_report(plan: EnsemblePlan, results: dict) -> Report:
         intro = ("Mean accuracy (%) over the folds; each cell fuses (sum rule of z-scored SVM scores) "
                  "the members its row and column select.",
                  "Baselines on the same folds and pixels: " + ", ".join(f"{r.name} {r.mean:.2f}" for r in baselines)
-                 + f" (scikit-learn's SVC() and 1-NN on the {plan.baseline_size}-pixel inputs scaled to [0, 1]).")
+                 + f" (scikit-learn's SVC(), an RBF SVC with C and gamma chosen by {INNER_FOLDS}-fold cross-validation "
+                 f"on each training fold, and 1-NN, on the {plan.baseline_size}-pixel inputs scaled to [0, 1]).")
         sections = [Section(grid, intro=intro), Section(table, heading="All members, fusions and baselines")]
     config = {"dataset": {"folds": plan.folds}, "input_sizes": plan.sizes, "members": [m.name for m in plan.members],
               "trainings": [{"unit": t.unit.name, "fold": t.fold, "key": t.key, **attempts_of(results[t.key])}
@@ -260,7 +264,12 @@ def build_report(plan: EnsemblePlan, results: dict) -> Report:
                                   f"first 10%; at most {recipe.profile.max_reruns} reruns, the last attempt kept",
               "ecnn_trainings": [{"network": t.network, "fold": t.fold, "key": t.key} for t in plan.cnn_trainings],
               "baselines": {"methods": list(BASELINES), "input_size": plan.baseline_size,
-                            "keys": [t.key for t in plan.baselines]},
+                            "keys": [t.key for t in plan.baselines],
+                            "raw-svm-tuned": {"grid": {"C": list(TUNED_C), "gamma_times_scale": list(TUNED_GAMMA_FACTORS)},
+                                              "inner_folds": INNER_FOLDS, "chosen": [
+                                                  dict(zip(("fold", "C", "gamma", "inner_accuracy"),
+                                                           (t.fold, *map(float, results[t.key]["raw-svm-tuned_params"]))))
+                                                  for t in plan.baselines]}},
               "threads_per_training": plan.tasks[0].threads if plan.tasks else None,
               "device": plan.tasks[0].device if plan.tasks else None}
     return Report(title=f"{data.name} · {recipe.name}", header=[h for h in header if h], sections=sections,
