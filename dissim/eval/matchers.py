@@ -31,7 +31,7 @@ from ..hardware import fit_hardware, resolve_precision
 from ..nets import get_topology
 from ..registry import Registry
 from ..space.estimator import check_positive_integers, resolve_seed
-from ..train import TwinConfig, train_twin
+from ..train import TwinConfig, augmentation_recipe, train_twin
 
 MATCHERS = Registry("matcher")
 
@@ -157,8 +157,10 @@ class SiameseMatcher(_Matcher):
     every ``lr_halving_epochs``; with validation items (``validation=(X_val, y_val)``, or else a
     ``validation_fraction`` of the classes held out, class-disjoint) the epoch whose validation
     ranking (``early_stopping="ranking"``) or pair loss (``"loss"``) is best is kept, and
-    ``patience`` epochs without improvement stop training. ``augment`` jitters training spectra
-    (shift, gain, tilt, noise). ``activation="sigmoid"`` gives f(x) = σ(CNN(x)) ("none": the raw output).
+    ``patience`` epochs without improvement stop training. ``augment`` transforms training spectra
+    on the fly (:mod:`dissim.train.spectrum_transforms`): True for the default recipe (shift, scale,
+    drift, noise, same-class mixing) or a list of specs such as ``["shift:0.5:points=3", "noise:0.3"]``;
+    never at test time. ``activation="sigmoid"`` gives f(x) = σ(CNN(x)) ("none": the raw output).
     ``transform(X)`` gives f(x); ``similarity`` the loss's comparison of f(q) and f(r).
     """
 
@@ -208,12 +210,15 @@ class SiameseMatcher(_Matcher):
         network_inputs = self.input_shape_(inputs)
         if validation is not None:
             validation = (self.input_shape_(check_inputs(validation[0], name="validation X")), np.asarray(validation[1]))
+        recipe = augmentation_recipe(self.augment)
         config = TwinConfig(topology=topology, loss=self.loss, optimizer=self.optimizer, lr=float(self.lr),
                             betas=tuple(self.betas), batch_size=int(self.batch_size), iterations=None,
                             epochs=int(self.epochs), sampler=self.sampler, activation=self.activation,
                             lr_halving_epochs=int(self.lr_halving_epochs), patience=int(self.patience),
                             early_stopping=self.early_stopping,
-                            augmentation="spectrum-jitter" if self.augment else "none", precision=self.precision_)
+                            augmentation="spectrum" if recipe else "none",
+                            augmentation_options={"transforms": list(recipe)} if recipe else {},
+                            precision=self.precision_)
         twin = train_twin(network_inputs, y, config, seed=seed, rng=rng, device=self.device_, validation=validation,
                           progress=bool(self.verbose), desc=f"siamese {topology.name}")
         self.net_, self.loss_, self.history_ = twin.net, twin.loss, twin.history

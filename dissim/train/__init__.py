@@ -1,7 +1,8 @@
 """Siamese training: losses, samplers, augmentation, validation, the one training loop, and
 :func:`train_twin`, which builds a network from its settings and trains it."""
 
-from .augment import AUGMENTATIONS, NoAugmentation, SpectrumJitter
+from .augment import AUGMENTATIONS, NoAugmentation, SpectrumAugmentation
+from .spectrum_transforms import DEFAULT_SPECTRUM_RECIPE, SPECTRUM_TRANSFORMS, augmentation_recipe, parse_transform
 from .loop import TrainHistory, fit
 from .losses import (
            LOSSES,
@@ -23,6 +24,7 @@ from .twin import TrainedTwin, TwinConfig, train_twin
 from .validation import Validator
 
 __all__ = ["AUGMENTATIONS", "BCEPairLoss", "BalancedBootstrapPairSampler", "ClassBalancedPairSampler",
-           "ClassBalancedTripletSampler", "LOSSES", "NoAugmentation", "SAMPLERS", "SpectrumJitter", "TrainHistory",
-           "TrainedTwin", "TripletLoss", "TwinConfig", "Validator", "check_loss", "create_loss", "fit", "get_loss",
-           "list_losses", "register_loss", "train_twin"]
+           "ClassBalancedTripletSampler", "LOSSES", "NoAugmentation", "SAMPLERS", "SPECTRUM_TRANSFORMS",
+           "DEFAULT_SPECTRUM_RECIPE", "SpectrumAugmentation", "TrainHistory",
+           "TrainedTwin", "TripletLoss", "TwinConfig", "Validator", "augmentation_recipe", "check_loss", "create_loss", "fit", "get_loss",
+           "list_losses", "parse_transform", "register_loss", "train_twin"]

@@ -18,6 +18,7 @@ from ...data.splits import Partition, make_partitions
 from ...errors import UserError
 from ...nets import get_topology
 from ...storage import stable_hash
+from ...train import augmentation_recipe
 from ..base import PROTOCOLS, Protocol, RunOptions, task_seed
 from ..settings_recipe import SettingsProtocol, SettingsRecipe
 from . import settings as oneshot_settings
@@ -25,7 +26,7 @@ from .report import build_report
 from .settings import FIGURE_PARTITION, OneShotSettings, parse_method, preprocessings
 from .task import MatchTask
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 
 
 @dataclass
@@ -66,7 +67,7 @@ def _cache_key(data: SpectraSet, partition: Partition, method: str, s: OneShotSe
     if base == "siamese":
         payload["siamese"] = {"layers": get_topology(s.topology).layers, "epochs": s.epochs, "batch": s.batch_size,
                               "lr": s.lr, "halving": s.lr_halving_epochs, "patience": s.patience,
-                              "augment": s.augment, "features": s.features, "early_stopping": s.early_stopping,
+                              "augment": list(augmentation_recipe(s.augment)), "features": s.features, "early_stopping": s.early_stopping,
                               "precision": s.precision,
                               "figure": partition.number == FIGURE_PARTITION}
     return stable_hash(payload)

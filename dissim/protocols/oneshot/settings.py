@@ -16,7 +16,9 @@
     lr_halving_epochs = 10
     patience = 10                   # early stopping on validation classes
     early_stopping = "ranking"      # best epoch by validation nearest-neighbour accuracy ("loss": pair BCE)
-    augment = false                 # random shift/gain/tilt/noise of training spectra (not in the paper)
+    augment = false                 # training augmentation: true (the default recipe) or a list of
+                                    # "name:p[:option=value,...]" (shift, noise, drift, scale, mix;
+                                    # dissim/train/spectrum_transforms.py), each applied with probability p
     als_lam = 1e6                   # ALS baseline (Eilers & Boelens): smoothness
     als_p = 0.01                    # ALS asymmetry
     lmnn_pca = 50                   # PCA components before LMNN (fitted on training classes)
@@ -37,6 +39,7 @@ from ...errors import UserError
 from ...eval.matchers import MATCHERS
 from ...hardware import PRECISIONS
 from ...settings import setting
+from ...train import augmentation_recipe
 from ...train.validation import EARLY_STOPPING
 from ..settings_recipe import SettingsRecipes
 
@@ -60,7 +63,7 @@ class OneShotSettings:
     lr_halving_epochs: int = setting(10, minimum=1)
     patience: int = setting(10, minimum=1)
     early_stopping: str = setting("ranking", choices=EARLY_STOPPING)
-    augment: bool = False
+    augment: bool | tuple[str, ...] = False
     als_lam: float = setting(1e6, positive=True)
     als_p: float = setting(0.01, positive=True, below=1.0)
     lmnn_pca: int = setting(50, minimum=1)
@@ -85,6 +88,10 @@ def check(settings: OneShotSettings, where: str) -> OneShotSettings:
         parse_method(method)
     if len(set(settings.methods)) != len(settings.methods):
         raise UserError(f"{where}: a method is listed twice in {list(settings.methods)}")
+    try:
+        augmentation_recipe(settings.augment)
+    except UserError as exc:
+        raise UserError(f"{where}: augment: {exc}") from None
     return replace(settings, fractions=check_fractions(settings.fractions))
 
 
