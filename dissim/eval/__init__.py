@@ -4,6 +4,7 @@ queries against references, and the report structures every protocol fills."""
 from .fusion import SumRuleEnsemble, ZScore, class_scores, sum_rule
 from .matchers import (
            MATCHERS,
+           CNNClassifierMatcher,
            LMNNMatcher,
            NearestCosine,
            NearestL2,
@@ -20,6 +21,6 @@ from .metrics import (
 from .openset import OpenSetCNN, OpenSetSiamese
 from .verifier import PairVerifier
 
-__all__ = ["LMNNMatcher", "MATCHERS", "NearestCosine", "NearestL2", "OpenSetCNN", "OpenSetSiamese", "PairVerifier",
+__all__ = ["CNNClassifierMatcher", "LMNNMatcher", "MATCHERS", "NearestCosine", "NearestL2", "OpenSetCNN", "OpenSetSiamese", "PairVerifier",
            "SiameseMatcher", "SumRuleEnsemble", "ZScore", "accuracy", "accuracy_and_macro_f1", "best_f1_threshold",
            "class_scores", "create_matcher", "mean_std", "pair_accuracy_jaccard", "sum_rule"]
