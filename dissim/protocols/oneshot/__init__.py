@@ -23,7 +23,7 @@ from ..base import PROTOCOLS, Protocol, RunOptions, task_seed
 from ..settings_recipe import SettingsProtocol, SettingsRecipe
 from . import settings as oneshot_settings
 from .report import build_report
-from .settings import FIGURE_PARTITION, OneShotSettings, is_augmented, parse_method, preprocessings
+from .settings import FIGURE_PARTITION, SAMPLER_OF_LOSS, OneShotSettings, is_augmented, parse_method, preprocessings
 from .task import MatchTask
 
 CACHE_VERSION = 3
@@ -53,9 +53,8 @@ def matcher_params(matcher: str, s: OneShotSettings, seed: int, device: str, pro
                   "activation": s.features, "networks": s.networks, "validation_fraction": 0.0, "device": device,
                   "precision": s.precision, "random_state": seed, "verbose": progress}
         if matcher == "siamese":
-            params.update(early_stopping=s.early_stopping, loss=s.loss,
-                          sampler="bootstrap-pairs" if s.loss == "bce" else "class-balanced-triplets")
-            if s.loss == "triplet":
+            params.update(early_stopping=s.early_stopping, loss=s.loss, sampler=SAMPLER_OF_LOSS[s.loss])
+            if s.loss != "bce":
                 params["loss_options"] = {"margin": s.triplet_margin}
         return params
     return {}
@@ -82,7 +81,7 @@ def _cache_key(data: SpectraSet, partition: Partition, method: str, s: OneShotSe
                               "figure": partition.number == FIGURE_PARTITION}
     if base == "siamese":
         payload["siamese"] = {"early_stopping": s.early_stopping, "loss": s.loss,
-                              "triplet_margin": s.triplet_margin if s.loss == "triplet" else None}
+                              "triplet_margin": s.triplet_margin if s.loss != "bce" else None}
     return stable_hash(payload)
 
 

@@ -80,8 +80,10 @@ def _header(plan) -> list[str]:
         test = (f"Test: {distractor_text}; every other test spectrum ({min(queries)}-{max(queries)} per partition) is "
                 "a query, classified by its most similar reference. All methods share the partitions and references.")
     features = {"sigmoid": "σ(CNN(x))", "none": "CNN(x)", "l2": "CNN(x)/‖CNN(x)‖"}[s.features]
-    loss = ("weighted L1 + sigmoid head, BCE, balanced bootstrap pairs" if s.loss == "bce"
-            else f"triplet loss (margin {s.triplet_margin:g}, Euclidean), class-balanced triplets")
+    loss = {"bce": "weighted L1 + sigmoid head, BCE, balanced bootstrap pairs",
+            "triplet": f"triplet loss (margin {s.triplet_margin:g}, Euclidean), class-balanced triplets",
+            "batch-hard": f"batch-hard triplet loss (margin {s.triplet_margin:g}, Euclidean; hardest positive and "
+                          "negative of each item in batches of 2 spectra per class)"}[s.loss]
     recipe = augmentation_recipe(s.augment)
     augmented = [m for m in s.methods if is_augmented(m, s)]
     augment = (f" Augmentation of {', '.join(augmented)} (training only, each side of a pair on its own): "

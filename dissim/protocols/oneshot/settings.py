@@ -13,8 +13,9 @@
     distractors = false             # true: their single spectra join the references as distractors
     topology = "liu-spectra"        # the Siamese twin (layer table name or path)
     features = "sigmoid"            # f(x) = σ(CNN(x)) ("none": the CNN output as it is; "l2": unit length)
-    loss = "bce"                    # "bce": weighted-L1 head + BCE on pairs; "triplet": triplet loss
-    triplet_margin = 1.0            # the triplet loss's margin
+    loss = "bce"                    # "bce": weighted-L1 head + BCE on bootstrap pairs; "triplet": triplet
+                                    # loss on drawn triplets; "batch-hard": hardest triplets in each batch
+    triplet_margin = 1.0            # the margin of the triplet and batch-hard losses
     networks = 1                    # twins trained from consecutive seeds, similarities averaged (also the CNN)
     epochs = 30                     # bootstrap iterations (--iterations overrides)
     batch_size = 32                 # pairs per mini-batch, even (--batch-size overrides)
@@ -55,6 +56,7 @@ from ..settings_recipe import SettingsRecipes
 
 ALS_SUFFIX = "-als"
 AUG_SUFFIX = "-aug"
+SAMPLER_OF_LOSS = {"bce": "bootstrap-pairs", "triplet": "class-balanced-triplets", "batch-hard": "class-pairs"}
 NETWORKS = ("siamese", "cnn")  # methods that train a network (and can be augmented)
 CLASSIFIERS = ("cnn",)  # methods that predict a training class instead of matching references
 FIGURE_PARTITION = 1  # the partition whose Siamese features the t-SNE figure shows
@@ -71,7 +73,7 @@ class OneShotSettings:
     distractors: bool = False
     topology: str = "liu-spectra"
     features: str = setting("sigmoid", choices=("sigmoid", "none", "l2"))
-    loss: str = setting("bce", choices=("bce", "triplet"))
+    loss: str = setting("bce", choices=tuple(SAMPLER_OF_LOSS))
     triplet_margin: float = setting(1.0, positive=True)
     networks: int = setting(1, minimum=1)
     epochs: int = setting(30, minimum=1)
