@@ -59,7 +59,7 @@ def test_method_names_carry_input_and_augmentation():
 def write_recipe(path, **changes):
     settings = {"classes": "seen", "fractions": [0.9, 0.1, 0.0], "methods": ["nn-cosine", "cnn", "siamese-aug"],
                 "partitions": 2, "epochs": 1, "batch_size": 32, "patience": 2, "augment": ["shift:0.5", "mix:0.5"],
-                "threads": 1}
+                "loss": "batch-hard", "features": "l2", "triplet_margin": 0.2, "networks": 2, "threads": 1}
     settings.update(changes)
     lines = ['protocol = "oneshot"', 'description = "tiny seen-class test"', "[settings]"]
     lines += [f"{key} = {json.dumps(value)}" for key, value in settings.items()]
@@ -79,6 +79,7 @@ def test_tiny_seen_class_run_has_the_cnn_row_and_the_paired_comparison(tmp_path,
     md = (out / "table.md").read_text()
     assert "seen (training) classes" in md and "Augmentation of siamese-aug" in md
     assert "best Siamese row siamese-aug" in md and "sign test" in md
+    assert "batch-hard triplet loss (margin 0.2" in md and "an ensemble of 2 networks" in md
     config = json.loads((out / "config.json").read_text())
     assert config["partitions"][0]["queries"] == config["partitions"][0]["train_classes"]
 

@@ -50,7 +50,7 @@ def matcher_params(matcher: str, s: OneShotSettings, seed: int, device: str, pro
         params = {"topology": s.topology, "epochs": s.epochs, "batch_size": s.batch_size, "lr": s.lr,
                   "lr_halving_epochs": s.lr_halving_epochs, "patience": s.patience,
                   "augment": list(augmentation_recipe(s.augment)) if augment else False,
-                  "activation": s.features, "networks": s.networks, "validation_fraction": 0.0, "device": device,
+                  "activation": s.features if matcher == "siamese" else "none", "networks": s.networks, "validation_fraction": 0.0, "device": device,
                   "precision": s.precision, "random_state": seed, "verbose": progress}
         if matcher == "siamese":
             params.update(early_stopping=s.early_stopping, loss=s.loss, sampler=SAMPLER_OF_LOSS[s.loss])
@@ -76,7 +76,7 @@ def _cache_key(data: SpectraSet, partition: Partition, method: str, s: OneShotSe
         payload["network"] = {"layers": get_topology(s.topology).layers, "epochs": s.epochs, "batch": s.batch_size,
                               "lr": s.lr, "halving": s.lr_halving_epochs, "patience": s.patience,
                               "augment": list(augmentation_recipe(s.augment)) if is_augmented(method, s) else [],
-                              "features": s.features,
+                              "features": s.features if base == "siamese" else "none",
                               "networks": s.networks, "precision": s.precision,
                               "figure": partition.number == FIGURE_PARTITION}
     if base == "siamese":

@@ -29,7 +29,7 @@ def paired_comparison(rows: list[Row]) -> list[str]:
              f"({rival.mean:.2f}%), per partition: {', '.join(f'{d:+.2f}' for d in diff)}; "
              f"mean {diff.mean():+.2f} ± {np.std(diff, ddof=1) if len(diff) > 1 else 0.0:.2f} points."]
     if len(diff) > 1:
-        t_p = ttest_rel(best.values, rival.values).pvalue if np.any(diff != diff[0]) else float("nan")
+        t_p = ttest_rel(best.values, rival.values).pvalue if np.ptp(diff) > 1e-9 else float("nan")
         sign_p = binomtest(wins, wins + losses).pvalue if wins + losses else 1.0
         lines.append(f"- paired t-test p = {t_p:.3g}; sign test (higher on {wins}, lower on {losses} of "
                      f"{len(diff)} partitions) p = {sign_p:.3g}.")
@@ -86,10 +86,11 @@ def _header(plan) -> list[str]:
                           "negative of each item in batches of 2 spectra per class)"}[s.loss]
     recipe = augmentation_recipe(s.augment)
     augmented = [m for m in s.methods if is_augmented(m, s)]
-    augment = (f" Augmentation of {', '.join(augmented)} (training only, each side of a pair on its own): "
+    augment = (f" Augmentation of {', '.join(augmented)} (training only; every spectrum of a batch, both sides of a pair, drawn on its own): "
                f"{', '.join(recipe)} (name:probability[:options])." if augmented else "")
     ensemble = f", an ensemble of {s.networks} networks (consecutive seeds, similarities averaged)" if s.networks > 1 else ""
-    cnn = (" CNN: the same layers with a softmax layer over the training classes, cross-entropy on single spectra, "
+    cnn = (" CNN: the same layers (flattened output, no feature activation) with a softmax layer over the training "
+           "classes, cross-entropy on single spectra, "
            "the same optimiser, epochs and early stopping (ranking of validation spectra by its features)."
            if any(parse_method(m)[0] == "cnn" for m in s.methods) else "")
     return [
