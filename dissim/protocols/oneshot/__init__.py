@@ -142,8 +142,10 @@ class OneShotProtocol(SettingsProtocol, Protocol, name="oneshot", default_datase
             f"per partition: {first['train_classes']} train / {first['validation_classes']} validation / "
             f"{first['test_classes']} test classes, {first['references']} references, ~{first['queries']} queries",
             f"methods: {', '.join(s.methods)}",
-            f"Siamese: {s.topology}, {s.epochs} epochs (bootstrap iterations), batch {s.batch_size} pairs, lr {s.lr:g} "
-            f"halved every {s.lr_halving_epochs}, patience {s.patience}; LMNN on {s.lmnn_pca} PCA components",
+            f"Siamese: {s.topology}, {s.loss} loss, features {s.features}, {s.epochs} epochs, batch {s.batch_size} "
+            f"{ {'bce': 'pairs', 'triplet': 'triplets', 'batch-hard': 'spectra'}[s.loss]}, lr {s.lr:g} "
+            f"halved every {s.lr_halving_epochs}, patience {s.patience}"
+            f"{f', {s.networks} networks each' if s.networks > 1 else ''}; LMNN on {s.lmnn_pca} PCA components",
             f"trainings: {len(plan.partitions) * trainings}"])
 
     def task_line(self, task: MatchTask, result: dict, cached: bool) -> str:
