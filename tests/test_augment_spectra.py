@@ -26,7 +26,7 @@ def _prepared(transform, x):
     return transform
 
 
-@pytest.mark.parametrize("name", ["shift", "noise", "drift", "scale", "mix"])
+@pytest.mark.parametrize("name", ["shift", "noise", "drift", "scale", "mix", "jitter"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_every_transform_keeps_shape_and_dtype_and_changes_the_spectra(name, dtype):
     x = _spectra(dtype=dtype)

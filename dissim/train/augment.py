@@ -73,9 +73,11 @@ class SpectrumAugmentation:
     def _augment(self, x: torch.Tensor, items) -> torch.Tensor:
         generator = self.random.on(x.device)
         for p, transform in self.chain:
-            chosen = torch.rand(len(x), 1, generator=generator, device=x.device) < p  # drawn even at p = 0 or 1
-            params = transform.draw(x, generator, items)
-            x = torch.where(chosen, transform.apply(x, params), x)
+            if p == 0:
+                continue
+            chosen = torch.rand(len(x), 1, generator=generator, device=x.device) < p if p < 1 else None
+            changed = transform.apply(x, transform.draw(x, generator, items))
+            x = changed if chosen is None else torch.where(chosen, changed, x)
         return x
 
 

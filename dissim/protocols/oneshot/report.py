@@ -84,6 +84,7 @@ def _header(plan) -> list[str]:
             "triplet": f"triplet loss (margin {s.triplet_margin:g}, Euclidean), class-balanced triplets",
             "batch-hard": f"batch-hard triplet loss (margin {s.triplet_margin:g}, Euclidean; hardest positive and "
                           "negative of each item in batches of 2 spectra per class)"}[s.loss]
+    unit = {"bce": "pairs", "triplet": "triplets", "batch-hard": "spectra"}[s.loss]
     recipe = augmentation_recipe(s.augment)
     augmented = [m for m in s.methods if is_augmented(m, s)]
     augment = (f" Augmentation of {', '.join(augmented)} (training only; every spectrum of a batch, both sides of a pair, drawn on its own): "
@@ -101,8 +102,9 @@ def _header(plan) -> list[str]:
         f"Input: each spectrum min-max scaled to [0, 1]; -als rows first subtract an asymmetric-least-squares "
         f"baseline (pybaselines asls, lam={s.als_lam:g}, p={s.als_p:g}).",
         f"Siamese: {s.topology} twin (features {features}), {loss}, Adam lr {s.lr:g} "
-        f"halved every {s.lr_halving_epochs} epochs, at most {s.epochs} epochs of batch {s.batch_size}, "
-        f"early stopping on validation classes ({'nearest-neighbour accuracy' if s.early_stopping == 'ranking' else 'BCE'}, "
+        f"halved every {s.lr_halving_epochs} epochs, at most {s.epochs} epochs of batch {s.batch_size} {unit}, "
+        f"early stopping on validation {'pairs' if s.loss == 'bce' else 'classes'} "
+        f"({'nearest-neighbour accuracy' if s.early_stopping == 'ranking' else 'BCE'}, "
         f"patience {s.patience}){ensemble}.{augment}{cnn} "
         f"LMNN: metric-learn, k={s.lmnn_k}, {s.lmnn_max_iter} iterations at most, on {s.lmnn_pca} PCA components "
         "fitted on the training classes.",
