@@ -12,6 +12,8 @@ import pytest
 from dissim.data import load_dataset
 from dissim.data.splits import make_seen_partitions
 from dissim.eval import CNNClassifierMatcher, SiameseMatcher
+from dissim.errors import UserError
+from dissim.eval.matchers import matcher_state
 from dissim.eval.report import Row
 from dissim.pipelines.run import main as run_main
 from dissim.protocols.oneshot.report import paired_comparison
@@ -116,6 +118,8 @@ def test_cnn_classifier_predicts_training_classes_and_an_ensemble_averages_simil
     q, r = pair.input_shape_(X[:4]), pair.input_shape_(X[4:])
     members = [pair.losses_[k].similarity(pair.nets_[k].embed(q)[0], pair.nets_[k].embed(r)[0]) for k in range(2)]
     assert np.allclose(mean, (members[0] + members[1]).detach().numpy() / 2, atol=1e-6)
+    with pytest.raises(UserError, match="single-network"):
+        matcher_state(pair)  # a library file holds one network
 
 
 def test_paired_comparison_reports_the_per_partition_differences_of_the_best_rows():

@@ -194,6 +194,8 @@ class SiameseMatcher(_Matcher):
         self.random_state = random_state
         self.verbose = verbose
 
+    early_stops = True  # on validation classes; False: every epoch, validation ignored
+
     def _loss_options(self, y: np.ndarray) -> dict:
         return dict(self.loss_options or {})
 
@@ -205,7 +207,9 @@ class SiameseMatcher(_Matcher):
         topology = get_topology(self.topology)
         seed = resolve_seed(self.random_state)
         rng = np.random.default_rng(seed)
-        if validation is None and self.validation_fraction:
+        if not self.early_stops:
+            validation = None
+        elif validation is None and self.validation_fraction:
             train, held_out = class_validation_split(y, self.validation_fraction, rng)
             if len(held_out):
                 validation = (inputs[held_out], y[held_out])
@@ -285,9 +289,11 @@ class CNNClassifierMatcher(SiameseMatcher):
     with cross-entropy on single spectra): the comparison of Liu et al. §3.2 on seen classes.
 
     ``predict(X)`` gives the most probable training class; as a matcher it compares the features
-    before the softmax layer by the Euclidean distance. Training, validation (early stopping on the
-    ranking of validation items by those features), augmentation and ``networks`` work as in
-    :class:`SiameseMatcher`; an ensemble averages the members' class probabilities.
+    before the softmax layer by the Euclidean distance. Training, augmentation and ``networks`` work
+    as in :class:`SiameseMatcher` (an ensemble averages the members' class probabilities), but it
+    trains every epoch without early stopping: validation items of other classes cannot tell how
+    well it classifies its own (their feature ranking peaked before the classifier had learnt
+    anything, at chance accuracy), so ``validation`` and ``validation_fraction`` are ignored.
     """
 
     def __init__(self, topology="liu-spectra", loss="cross-entropy", optimizer="adam", sampler="items", epochs=30,
@@ -301,6 +307,8 @@ class CNNClassifierMatcher(SiameseMatcher):
                          validation_fraction=validation_fraction, input_size=input_size, networks=networks,
                          loss_options=loss_options, device=device, precision=precision, random_state=random_state,
                          verbose=verbose)
+
+    early_stops = False  # see the class docstring
 
     def _loss_options(self, y: np.ndarray) -> dict:
         self.classes_ = np.unique(y)

@@ -74,7 +74,8 @@ def _cache_key(data: SpectraSet, partition: Partition, method: str, s: OneShotSe
         payload["lmnn"] = [s.lmnn_pca, s.lmnn_k, s.lmnn_max_iter]
     if base in ("siamese", "cnn"):
         payload["network"] = {"layers": get_topology(s.topology).layers, "epochs": s.epochs, "batch": s.batch_size,
-                              "lr": s.lr, "halving": s.lr_halving_epochs, "patience": s.patience,
+                              "lr": s.lr, "halving": s.lr_halving_epochs,
+                              "patience": s.patience if base == "siamese" else None,  # the CNN never stops early
                               "augment": list(augmentation_recipe(s.augment)) if is_augmented(method, s) else [],
                               "features": s.features if base == "siamese" else "none",
                               "networks": s.networks, "precision": s.precision,

@@ -91,8 +91,8 @@ def _header(plan) -> list[str]:
                f"{', '.join(recipe)} (name:probability[:options])." if augmented else "")
     ensemble = f", an ensemble of {s.networks} networks (consecutive seeds, similarities averaged)" if s.networks > 1 else ""
     cnn = (" CNN: the same layers (flattened output, no feature activation) with a softmax layer over the training "
-           "classes, cross-entropy on single spectra, "
-           "the same optimiser, epochs and early stopping (ranking of validation spectra by its features)."
+           "classes, cross-entropy on single spectra, the same optimiser and learning-rate schedule, all the epochs "
+           "(no early stopping: the validation classes are not among its classes)."
            if any(parse_method(m)[0] == "cnn" for m in s.methods) else "")
     return [
         plan.recipe.description,
