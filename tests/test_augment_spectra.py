@@ -9,7 +9,12 @@ import torch
 
 from dissim.errors import UserError
 from dissim.eval import SiameseMatcher
-from dissim.train import SPECTRUM_TRANSFORMS, SpectrumAugmentation, augmentation_recipe, parse_transform
+from dissim.train import (
+    SPECTRUM_TRANSFORMS,
+    SpectrumAugmentation,
+    augmentation_recipe,
+    parse_transform,
+)
 from dissim.train.spectrum_transforms import Drift, Mix, Noise, Scale, Shift
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")

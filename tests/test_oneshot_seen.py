@@ -11,13 +11,17 @@ import pytest
 
 from dissim.data import load_dataset
 from dissim.data.splits import make_seen_partitions
-from dissim.eval import CNNClassifierMatcher, SiameseMatcher
 from dissim.errors import UserError
+from dissim.eval import CNNClassifierMatcher, SiameseMatcher
 from dissim.eval.matchers import matcher_state
 from dissim.eval.report import Row
 from dissim.pipelines.run import main as run_main
 from dissim.protocols.oneshot.report import paired_comparison
-from dissim.protocols.oneshot.settings import OneShotSettings, is_augmented, parse_method
+from dissim.protocols.oneshot.settings import (
+    OneShotSettings,
+    is_augmented,
+    parse_method,
+)
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 

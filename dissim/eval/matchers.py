@@ -324,7 +324,8 @@ class CNNClassifierMatcher(SiameseMatcher):
         return torch.stack(probabilities).mean(0).cpu().numpy()
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        probabilities = self.predict_proba(X)  # checks that it is fitted
+        return self.classes_[np.argmax(probabilities, axis=1)]
 
 
 def create_matcher(name: str, **params):

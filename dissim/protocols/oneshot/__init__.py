@@ -23,7 +23,14 @@ from ..base import PROTOCOLS, Protocol, RunOptions, task_seed
 from ..settings_recipe import SettingsProtocol, SettingsRecipe
 from . import settings as oneshot_settings
 from .report import build_report
-from .settings import FIGURE_PARTITION, SAMPLER_OF_LOSS, OneShotSettings, is_augmented, parse_method, preprocessings
+from .settings import (
+    FIGURE_PARTITION,
+    SAMPLER_OF_LOSS,
+    OneShotSettings,
+    is_augmented,
+    parse_method,
+    preprocessings,
+)
 from .task import MatchTask
 
 CACHE_VERSION = 3

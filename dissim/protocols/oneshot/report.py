@@ -137,21 +137,23 @@ def _figures(plan, outcomes: dict) -> list[Figure]:
             "title": f"{data.name}: unseen test classes of partition {partition.number} with >= {s.tsne_min_spectra} "
                      f"spectra ({n_classes} classes, {int(keep.sum())} spectra)"}))
     curves, marks = [], []
+    unit = "pairs" if s.loss == "bce" else "spectra" if s.loss == "batch-hard" else "triplets"
     for i, m in enumerate(siamese):
         outcome = outcomes[m][plan.partitions.index(partition)]
         if "history" not in outcome:
             continue
         history = json.loads(str(outcome["history"]))
         epochs = np.arange(1, len(history["train_loss"]) + 1)
-        curves.append({"label": f"{m} training pairs", "x": epochs, "y": history["train_loss"], "color": f"C{i}"})
-        if history["val_loss"]:
+        curves.append({"label": f"{m} training {unit}", "x": epochs, "y": history["train_loss"], "color": f"C{i}"})
+        if np.isfinite(np.asarray(history["val_loss"], float)).any():  # pair losses only (BCE)
             curves.append({"label": f"{m} validation pairs", "x": epochs, "y": history["val_loss"], "color": f"C{i}",
                            "linestyle": "--"})
         if history["best_epoch"]:
             marks.append({"x": history["best_epoch"], "color": f"C{i}"})
     if curves:
         figures.append(Figure(f"training-partition{partition.number}.png", "curves", {
-            "curves": curves, "vlines": marks, "xlabel": "epoch (bootstrap iteration)", "ylabel": "training loss",
+            "curves": curves, "vlines": marks, "xlabel": "epoch (bootstrap iteration)" if s.loss == "bce" else "epoch",
+            "ylabel": "binary cross-entropy" if s.loss == "bce" else "loss",
             "title": f"Siamese training, partition {partition.number} (vertical line: epoch kept)", "size": (6.5, 4)}))
     return figures
 

@@ -106,13 +106,17 @@ def parse_method(name: str) -> tuple[str, bool]:
     return base, als
 
 
-def is_augmented(name: str, settings: "OneShotSettings") -> bool:
+def is_augmented(name: str, settings: OneShotSettings) -> bool:
     """Whether method ``name`` trains with the ``augment`` recipe: the network methods named with
     -aug do; when no method is, every network method does (as long as ``augment`` is not false)."""
     if parse_method(name)[0] not in NETWORKS or not augmentation_recipe(settings.augment):
         return False
-    marked = [m for m in settings.methods if AUG_SUFFIX + "-" in m + "-"]
+    marked = [m for m in settings.methods if _named_aug(m)]
     return not marked or name in marked
+
+
+def _named_aug(name: str) -> bool:
+    return name.removesuffix(ALS_SUFFIX).endswith(AUG_SUFFIX)
 
 
 def check(settings: OneShotSettings, where: str) -> OneShotSettings:
@@ -124,7 +128,7 @@ def check(settings: OneShotSettings, where: str) -> OneShotSettings:
         augmentation_recipe(settings.augment)
     except UserError as exc:
         raise UserError(f"{where}: augment: {exc}") from None
-    if any(AUG_SUFFIX + "-" in m + "-" for m in settings.methods) and not augmentation_recipe(settings.augment):
+    if any(_named_aug(m) for m in settings.methods) and not augmentation_recipe(settings.augment):
         raise UserError(f"{where}: methods named {AUG_SUFFIX} train with the augment recipe, but augment = false; "
                         "set augment = true (the default recipe) or a list of transforms")
     if settings.classes == "unseen":
