@@ -5,7 +5,7 @@ The public API (imported on first use, so ``import dissim`` stays light):
 - estimators (scikit-learn contract): :class:`SiameseDissimilarity` (images or spectra to
   dissimilarity vectors), :class:`SumRuleEnsemble` (the paper's fusion of z-scored member scores),
   the matchers :class:`SiameseMatcher`, :class:`NearestL2`, :class:`NearestCosine`,
-  :class:`LMNNMatcher`, :class:`ReferenceLibrary` (nearest-reference classification whose
+  :class:`LMNNMatcher`, :class:`CNNClassifierMatcher`, :class:`ReferenceLibrary` (nearest-reference classification whose
   classes are added and removed without retraining), :class:`PairVerifier` (same class or not) and
   :class:`OpenSetSiamese` / :class:`OpenSetCNN` (known classes, or "unknown") and
   :class:`FineTunedCNN` (an ImageNet network fine-tuned on images: the eCNN member);
@@ -25,6 +25,7 @@ _EXPORTS = {
     "SiameseDissimilarity": "dissim.space",
     "SumRuleEnsemble": "dissim.eval",
     "SiameseMatcher": "dissim.eval",
+    "CNNClassifierMatcher": "dissim.eval",
     "PairVerifier": "dissim.eval",
     "OpenSetSiamese": "dissim.eval",
     "OpenSetCNN": "dissim.eval",

@@ -14,6 +14,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import dissim
 from dissim import (
+    CNNClassifierMatcher,
     LMNNMatcher,
     NearestCosine,
     NearestL2,
@@ -40,6 +41,9 @@ def tiny_estimators():
                              prototypes=1, device="cpu", random_state=0),
         SiameseMatcher(topology=TINY_1D, epochs=1, batch_size=8, sampler="class-balanced-pairs", device="cpu",
                        random_state=0),
+        SiameseMatcher(topology=TINY_1D, epochs=1, batch_size=8, loss="batch-hard", sampler="class-pairs",
+                       activation="l2", networks=2, device="cpu", random_state=0),
+        CNNClassifierMatcher(topology=TINY_1D, epochs=2, batch_size=8, device="cpu", random_state=0),
         SumRuleEnsemble([("svm", SVC()), ("logreg", LogisticRegression())]),
         NearestL2(),
         NearestCosine(),

@@ -9,7 +9,7 @@ from dissim.train import create_loss, list_losses
 
 def test_registry_lists_losses_and_rejects_unknown():
     assert {"bce", "triplet"} <= set(list_losses())
-    with pytest.raises(UserError, match="known losses are bce"):
+    with pytest.raises(UserError, match="known losses are batch-hard, bce"):
         create_loss("hinge", 4)
 
 
@@ -58,3 +58,29 @@ def test_bce_loss_prefers_close_same_class_pairs():
     same = torch.ones(2)
     assert loss(f1, near, same) < loss(f1, far, same)
     assert torch.allclose(loss.fully(f1, near[:1]), torch.sigmoid(loss.head(f1, near[:1].expand(2, 3)))[:, None])
+
+
+def test_batch_hard_picks_the_farthest_positive_and_the_nearest_negative():
+    import torch
+
+    from dissim.train import create_loss
+
+    loss = create_loss("batch-hard", 2, margin=0.5)
+    features = torch.tensor([[0.0, 0.0], [3.0, 0.0], [1.0, 0.0], [0.0, 10.0]])
+    target = torch.tensor([0.0, 0.0, 1.0, 2.0])
+    # anchor 0: positive 1 at 3, nearest negative 2 at 1 (not 3, at 10) -> 3 - 1 + 0.5; anchor 1:
+    # positive at 3, nearest negative 2 at 2 -> 1.5; items 2 and 3 have no positive and do not count
+    assert torch.isclose(loss(features, target=target), torch.tensor((2.5 + 1.5) / 2))
+
+
+def test_class_pairs_batches_hold_two_items_of_each_drawn_class():
+    import numpy as np
+
+    from dissim.train.samplers import SAMPLERS
+
+    labels = np.repeat(np.arange(20), 3)
+    sampler = SAMPLERS.create("class-pairs", labels, np.random.default_rng(0))
+    (items,), target = sampler.sample(16)
+    assert len(items) == 16 and len(set(items)) == 16
+    assert np.array_equal(labels[items], target.astype(int))
+    assert all(np.sum(labels[items] == c) == 2 for c in set(labels[items]))

@@ -111,6 +111,37 @@ def make_partitions(labels: np.ndarray, n_partitions: int, seed: int, *, fractio
     return partitions
 
 
+def make_seen_partitions(labels: np.ndarray, n_partitions: int, seed: int, *, validation_fraction: float = 0.1,
+                         min_per_class: int = 2, dataset: str = "the data set") -> list[Partition]:
+    """Partitions for matching classes seen in training (Liu et al. §3.2, the protocol of their CNN
+    paper): of every training class one random item is held out as a test query; the class's other
+    items are both training items and references. A ``validation_fraction`` of the classes is held
+    out whole for early stopping (as in the unseen-class protocol); test classes = training classes.
+    Partition p is seeded by (seed, p)."""
+    labels = np.asarray(labels)
+    if not isinstance(n_partitions, int) or n_partitions < 1:
+        raise UserError(f"partitions must be a positive integer, got {n_partitions!r}")
+    eligible = eligible_classes(labels, max(min_per_class, 2))
+    n_val = int(round(validation_fraction * len(eligible))) if validation_fraction > 0 else 0
+    if validation_fraction > 0:
+        n_val = max(n_val, MIN_CLASSES["validation"])
+    if len(eligible) - n_val < MIN_CLASSES["train"]:
+        raise UserError(f"seen-class matching on {dataset} needs at least {n_val + MIN_CLASSES['train']} classes with "
+                        f">= {max(min_per_class, 2)} items; it has {len(eligible)}")
+    partitions = []
+    for number in range(1, n_partitions + 1):
+        rng = np.random.default_rng([seed, number, 2])  # its own stream: not the unseen-class partitions' draws
+        classes = rng.permutation(eligible)
+        val_c, train_c = np.sort(classes[:n_val]), np.sort(classes[n_val:])
+        queries = [rng.choice(np.flatnonzero(labels == c)) for c in train_c]
+        train_items = np.setdiff1d(np.flatnonzero(np.isin(labels, train_c)), queries)
+        partitions.append(Partition(
+            number=number, train_classes=train_c, val_classes=val_c, test_classes=train_c,
+            train_index=train_items, val_index=np.flatnonzero(np.isin(labels, val_c)),
+            reference_index=train_items, query_index=np.sort(np.array(queries, np.int64))))
+    return partitions
+
+
 def class_validation_split(labels: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(training items, validation items): a ``fraction`` of the classes with two or more items (at
     least two classes) held out whole, for early stopping on classes not trained on. With fewer than

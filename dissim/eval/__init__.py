@@ -5,6 +5,7 @@ from .cnn import FineTunedCNN
 from .fusion import SumRuleEnsemble, ZScore, class_scores, sum_rule
 from .matchers import (
            MATCHERS,
+           CNNClassifierMatcher,
            LMNNMatcher,
            NearestCosine,
            NearestL2,
@@ -21,6 +22,7 @@ from .metrics import (
 from .openset import OpenSetCNN, OpenSetSiamese
 from .verifier import PairVerifier
 
-__all__ = ["FineTunedCNN", "LMNNMatcher", "MATCHERS", "NearestCosine", "NearestL2", "OpenSetCNN", "OpenSetSiamese", "PairVerifier",
+__all__ = ["CNNClassifierMatcher", "FineTunedCNN", "LMNNMatcher", "MATCHERS", "NearestCosine", "NearestL2", "OpenSetCNN",
+           "OpenSetSiamese", "PairVerifier",
            "SiameseMatcher", "SumRuleEnsemble", "ZScore", "accuracy", "accuracy_and_macro_f1", "best_f1_threshold",
            "class_scores", "create_matcher", "mean_std", "pair_accuracy_jaccard", "sum_rule"]

@@ -31,7 +31,7 @@ from ..hardware import fit_hardware, resolve_precision
 from ..nets import get_topology
 from ..registry import Registry
 from ..space.estimator import check_positive_integers, resolve_seed
-from ..train import TwinConfig, train_twin
+from ..train import TwinConfig, augmentation_recipe, train_twin
 
 MATCHERS = Registry("matcher")
 
@@ -157,15 +157,21 @@ class SiameseMatcher(_Matcher):
     every ``lr_halving_epochs``; with validation items (``validation=(X_val, y_val)``, or else a
     ``validation_fraction`` of the classes held out, class-disjoint) the epoch whose validation
     ranking (``early_stopping="ranking"``) or pair loss (``"loss"``) is best is kept, and
-    ``patience`` epochs without improvement stop training. ``augment`` jitters training spectra
-    (shift, gain, tilt, noise). ``activation="sigmoid"`` gives f(x) = σ(CNN(x)) ("none": the raw output).
+    ``patience`` epochs without improvement stop training. ``augment`` transforms training spectra
+    on the fly (:mod:`dissim.train.spectrum_transforms`): True for the default recipe (shift, scale,
+    drift, noise, same-class mixing) or a list of specs such as ``["shift:0.5:points=3", "noise:0.3"]``;
+    never at test time. ``activation="sigmoid"`` gives f(x) = σ(CNN(x)) ("l2": f(x)/‖f(x)‖; "none":
+    the raw output). ``loss_options`` go to the loss (e.g. ``{"margin": 0.5}`` for the triplet loss).
+    ``networks`` > 1 trains that many twins from consecutive seeds and averages their similarities
+    (an ensemble; ``transform`` then gives their features side by side).
     ``transform(X)`` gives f(x); ``similarity`` the loss's comparison of f(q) and f(r).
     """
 
     def __init__(self, topology="liu-spectra", loss="bce", optimizer="adam", sampler="bootstrap-pairs", epochs=30,
                  batch_size=32, lr=1e-3, betas=(0.9, 0.999), lr_halving_epochs=10, patience=10,
                  early_stopping="ranking", augment=False, activation="sigmoid", validation_fraction=0.1,
-                 input_size=None, device="auto", precision="auto", random_state=None, verbose=False):
+                 input_size=None, networks=1, loss_options=None, device="auto", precision="auto", random_state=None,
+                 verbose=False):
         self.topology = topology
         self.loss = loss
         self.optimizer = optimizer
@@ -181,20 +187,29 @@ class SiameseMatcher(_Matcher):
         self.activation = activation
         self.validation_fraction = validation_fraction
         self.input_size = input_size
+        self.networks = networks
+        self.loss_options = loss_options
         self.device = device
         self.precision = precision
         self.random_state = random_state
         self.verbose = verbose
 
+    early_stops = True  # on validation classes; False: every epoch, validation ignored
+
+    def _loss_options(self, y: np.ndarray) -> dict:
+        return dict(self.loss_options or {})
+
     def fit(self, X, y, validation=None) -> "SiameseMatcher":
-        inputs, y = check_labelled(X, y, "SiameseMatcher")
-        check_positive_integers(self, "epochs", "batch_size", "lr_halving_epochs", "patience")
+        inputs, y = check_labelled(X, y, type(self).__name__)
+        check_positive_integers(self, "epochs", "batch_size", "lr_halving_epochs", "patience", "networks")
         if len(np.unique(y)) < 2:
             raise ValueError("SiameseMatcher needs at least two classes to learn from; y has 1 class")
         topology = get_topology(self.topology)
         seed = resolve_seed(self.random_state)
         rng = np.random.default_rng(seed)
-        if validation is None and self.validation_fraction:
+        if not self.early_stops:
+            validation = None
+        elif validation is None and self.validation_fraction:
             train, held_out = class_validation_split(y, self.validation_fraction, rng)
             if len(held_out):
                 validation = (inputs[held_out], y[held_out])
@@ -208,21 +223,39 @@ class SiameseMatcher(_Matcher):
         network_inputs = self.input_shape_(inputs)
         if validation is not None:
             validation = (self.input_shape_(check_inputs(validation[0], name="validation X")), np.asarray(validation[1]))
-        config = TwinConfig(topology=topology, loss=self.loss, optimizer=self.optimizer, lr=float(self.lr),
+        recipe = augmentation_recipe(self.augment)
+        config = TwinConfig(topology=topology, loss=self.loss, loss_options=self._loss_options(y),
+                            optimizer=self.optimizer, lr=float(self.lr),
                             betas=tuple(self.betas), batch_size=int(self.batch_size), iterations=None,
                             epochs=int(self.epochs), sampler=self.sampler, activation=self.activation,
                             lr_halving_epochs=int(self.lr_halving_epochs), patience=int(self.patience),
                             early_stopping=self.early_stopping,
-                            augmentation="spectrum-jitter" if self.augment else "none", precision=self.precision_)
-        twin = train_twin(network_inputs, y, config, seed=seed, rng=rng, device=self.device_, validation=validation,
-                          progress=bool(self.verbose), desc=f"siamese {topology.name}")
-        self.net_, self.loss_, self.history_ = twin.net, twin.loss, twin.history
+                            augmentation="spectrum" if recipe else "none",
+                            augmentation_options={"transforms": list(recipe)} if recipe else {},
+                            precision=self.precision_)
+        twins = []
+        for member in range(int(self.networks)):  # member 0 draws exactly what a single network draws
+            twins.append(train_twin(network_inputs, y, config, seed=seed + member,
+                                    rng=rng if member == 0 else np.random.default_rng([seed, member]),
+                                    device=self.device_, validation=validation, progress=bool(self.verbose),
+                                    desc=f"{type(self).__name__} {topology.name}"))
+        self.nets_, self.losses_ = [t.net for t in twins], [t.loss for t in twins]
+        self.histories_ = [t.history for t in twins]
+        self.net_, self.loss_, self.history_ = twins[0].net, twins[0].loss, twins[0].history
         return self
 
     def embed(self, X):
-        """f(x) of every item, as a float32 tensor on the network's device."""
+        """f(x) of every item (the members' features side by side for an ensemble), as a float32
+        tensor on the network's device."""
         check_is_fitted(self)
-        return self.net_.embed(self.input_shape_(check_inputs(X)))[0]
+        inputs = self.input_shape_(check_inputs(X))
+        return torch.cat([net.embed(inputs)[0] for net in self._nets()], dim=1)
+
+    def _nets(self):
+        return getattr(self, "nets_", None) or [self.net_]
+
+    def _losses(self):
+        return getattr(self, "losses_", None) or [self.loss_]
 
     def transform(self, X) -> np.ndarray:
         return self.embed(X).float().cpu().numpy()
@@ -238,11 +271,61 @@ class SiameseMatcher(_Matcher):
         return tags
 
     def compare(self, fq, fr) -> np.ndarray:
-        """The loss's similarity of embeddings (Q, D) and (R, D): (Q, R) float32."""
+        """The loss's similarity of embeddings (Q, D) and (R, D): (Q, R) float32 (an ensemble's: the
+        mean of its members' similarities, each on its own slice of the features)."""
         device = self.net_.device
+        fq, fr = torch.as_tensor(fq, device=device), torch.as_tensor(fr, device=device)
+        ends = np.cumsum([net.embedding_dim for net in self._nets()])
         with torch.no_grad():
-            return self.loss_.similarity(torch.as_tensor(fq, device=device), torch.as_tensor(fr, device=device)) \
-                .float().cpu().numpy()
+            total = 0
+            for loss, end, dim in zip(self._losses(), ends, (net.embedding_dim for net in self._nets())):
+                total = total + loss.similarity(fq[:, end - dim:end], fr[:, end - dim:end]).float()
+            return (total / len(ends)).cpu().numpy()
+
+
+@MATCHERS.register("cnn")
+class CNNClassifierMatcher(SiameseMatcher):
+    """A 1-D CNN classifier of the training classes (the twin's layers and a softmax layer, trained
+    with cross-entropy on single spectra): the comparison of Liu et al. §3.2 on seen classes.
+
+    ``predict(X)`` gives the most probable training class; as a matcher it compares the features
+    before the softmax layer by the Euclidean distance. Training, augmentation and ``networks`` work
+    as in :class:`SiameseMatcher` (an ensemble averages the members' class probabilities), but it
+    trains every epoch without early stopping: validation items of other classes cannot tell how
+    well it classifies its own (their feature ranking peaked before the classifier had learnt
+    anything, at chance accuracy), so ``validation`` and ``validation_fraction`` are ignored.
+    """
+
+    def __init__(self, topology="liu-spectra", loss="cross-entropy", optimizer="adam", sampler="items", epochs=30,
+                 batch_size=32, lr=1e-3, betas=(0.9, 0.999), lr_halving_epochs=10, patience=10,
+                 early_stopping="ranking", augment=False, activation="sigmoid", validation_fraction=0.1,
+                 input_size=None, networks=1, loss_options=None, device="auto", precision="auto", random_state=None,
+                 verbose=False):
+        super().__init__(topology=topology, loss=loss, optimizer=optimizer, sampler=sampler, epochs=epochs,
+                         batch_size=batch_size, lr=lr, betas=betas, lr_halving_epochs=lr_halving_epochs,
+                         patience=patience, early_stopping=early_stopping, augment=augment, activation=activation,
+                         validation_fraction=validation_fraction, input_size=input_size, networks=networks,
+                         loss_options=loss_options, device=device, precision=precision, random_state=random_state,
+                         verbose=verbose)
+
+    early_stops = False  # see the class docstring
+
+    def _loss_options(self, y: np.ndarray) -> dict:
+        self.classes_ = np.unique(y)
+        return {**(self.loss_options or {}), "n_classes": len(self.classes_)}
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities (N, classes), the ensemble's mean."""
+        features = self.embed(X)
+        ends = np.cumsum([net.embedding_dim for net in self._nets()])
+        with torch.no_grad():
+            probabilities = [torch.softmax(loss.logits(features[:, end - net.embedding_dim:end]).float(), dim=1)
+                             for loss, net, end in zip(self._losses(), self._nets(), ends)]
+        return torch.stack(probabilities).mean(0).cpu().numpy()
+
+    def predict(self, X) -> np.ndarray:
+        probabilities = self.predict_proba(X)  # checks that it is fitted
+        return self.classes_[np.argmax(probabilities, axis=1)]
 
 
 def create_matcher(name: str, **params):
@@ -260,6 +343,9 @@ def matcher_state(matcher) -> dict:
     check_is_fitted(matcher)
     params = {k: v for k, v in matcher.get_params().items() if k != "topology"}
     if isinstance(matcher, SiameseMatcher):
+        if type(matcher) is not SiameseMatcher or len(matcher._nets()) > 1:
+            raise UserError("only a single-network siamese matcher can be saved in a library file; "
+                            "use networks = 1")
         return {"kind": "siamese", "params": params, "net": matcher.net_.spec(),
                 "net_state": {k: v.detach().cpu().clone() for k, v in matcher.net_.state_dict().items()},
                 "loss_state": {k: v.detach().cpu().clone() for k, v in matcher.loss_.state_dict().items()},

@@ -19,7 +19,7 @@ from ..hardware import autocast, uses_channels_last
 from .backbone import Backbone
 from .table import Topology, topology_from_dict
 
-ACTIVATIONS = ("sigmoid", "none")
+ACTIVATIONS = ("sigmoid", "none", "l2")
 
 
 def to_input(x: torch.Tensor, device: torch.device, scale: float = 1.0, channels_last: bool = False) -> torch.Tensor:
@@ -38,8 +38,8 @@ def to_input(x: torch.Tensor, device: torch.device, scale: float = 1.0, channels
 class SiameseNet(nn.Module):
     """The twin sub-network of a Siamese network: ``features(x) = activation(backbone(x))``.
 
-    ``activation`` is "sigmoid" (the authors' F = σ(f(x)), bounded features) or "none" (the raw
-    backbone output); ``input_scale`` multiplies the raw inputs (1/255 gives images in [0, 1]).
+    ``activation`` is "sigmoid" (the authors' F = σ(f(x)), bounded features), "l2" (f(x)/‖f(x)‖,
+    unit-length features) or "none" (the raw backbone output); ``input_scale`` multiplies the raw inputs (1/255 gives images in [0, 1]).
     ``embed`` runs inputs through it once, in batches and in eval mode, and can hand the DEEPER
     layer's activations of the same pass to a reduction (``tap``). ``precision`` (set by
     :meth:`to_device`) is how the backbone computes: "fp32", or "bf16"/"fp16" autocast with the last
@@ -88,6 +88,8 @@ class SiameseNet(nn.Module):
 
     def _activate(self, out: torch.Tensor) -> torch.Tensor:
         out = out.float()  # the features (and the heads that compare them) stay in float32
+        if self.activation == "l2":  # unit-length features: distances become cosine distances
+            return torch.nn.functional.normalize(out, dim=1)
         return torch.sigmoid(out) if self.activation == "sigmoid" else out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -1,7 +1,7 @@
 """Siamese training: losses, samplers, augmentation, validation, the one training loop, and
 :func:`train_twin`, which builds a network from its settings and trains it."""
 
-from .augment import AUGMENTATIONS, NoAugmentation, SpectrumJitter
+from .augment import AUGMENTATIONS, NoAugmentation, SpectrumAugmentation
 from .loop import TrainHistory, fit
 from .losses import (
            LOSSES,
@@ -19,6 +19,12 @@ from .samplers import (
            ClassBalancedPairSampler,
            ClassBalancedTripletSampler,
 )
+from .spectrum_transforms import (
+           DEFAULT_SPECTRUM_RECIPE,
+           SPECTRUM_TRANSFORMS,
+           augmentation_recipe,
+           parse_transform,
+)
 from .twin import (
            TrainedTwin,
            TrainingAttempts,
@@ -29,7 +35,8 @@ from .twin import (
 )
 from .validation import Validator
 
-__all__ = ["TrainingAttempts", "converged", "train_twin_with_retries", "AUGMENTATIONS", "BCEPairLoss", "BalancedBootstrapPairSampler", "ClassBalancedPairSampler",
-           "ClassBalancedTripletSampler", "LOSSES", "NoAugmentation", "SAMPLERS", "SpectrumJitter", "TrainHistory",
-           "TrainedTwin", "TripletLoss", "TwinConfig", "Validator", "check_loss", "create_loss", "fit", "get_loss",
-           "list_losses", "register_loss", "train_twin"]
+__all__ = ["AUGMENTATIONS", "BCEPairLoss", "BalancedBootstrapPairSampler", "ClassBalancedPairSampler",
+           "ClassBalancedTripletSampler", "DEFAULT_SPECTRUM_RECIPE", "LOSSES", "NoAugmentation", "SAMPLERS",
+           "SPECTRUM_TRANSFORMS", "SpectrumAugmentation", "TrainHistory", "TrainedTwin", "TrainingAttempts", "TripletLoss",
+           "TwinConfig", "Validator", "augmentation_recipe", "check_loss", "converged", "create_loss", "fit", "get_loss",
+           "list_losses", "parse_transform", "register_loss", "train_twin", "train_twin_with_retries"]

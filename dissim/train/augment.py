@@ -1,7 +1,9 @@
 """On-the-fly augmentation of training inputs; each policy owns its seeded random stream.
 
 A policy is built from a seed (``policy(seed, **options)``) and called on the raw inputs of one
-batch, one tensor per side of the pairs or triplets (``policy([a, b]) -> [a', b']``). The trainer
+batch, one tensor per side of the pairs or triplets (``policy([a, b]) -> [a', b']``); a policy with
+``uses_items`` is also given each side's item indices (``items=``) and, once before training,
+the training items and labels (``prepare(data, labels)``). The trainer
 draws the seed from the training's random stream whenever a policy is given, the identity included,
 so that switching augmentation on or off leaves every other random draw (pairs, validation pairs,
 k-means) unchanged.
@@ -12,6 +14,7 @@ from __future__ import annotations
 import torch
 
 from ..registry import Registry
+from .spectrum_transforms import DEFAULT_SPECTRUM_RECIPE, parse_transform
 
 AUGMENTATIONS = Registry("augmentation")
 
@@ -41,33 +44,41 @@ class NoAugmentation:
         return sides
 
 
-@AUGMENTATIONS.register("spectrum-jitter")
-class SpectrumJitter:
-    """Spectra (B, L) shifted by a few points, scaled, tilted and noised, each at random, each side
-    on its own.
+@AUGMENTATIONS.register("spectrum")
+class SpectrumAugmentation:
+    """Spectra (B, L) through a chain of :data:`SPECTRUM_TRANSFORMS`, each applied to each spectrum
+    with its own probability, every side of the pairs (triplets) drawn on its own.
 
-    Shift: up to ``shift`` points either way (12 cm⁻¹ on the rruff-ir grid); gain: ×(1 ± ``gain``);
-    a linear baseline of slope ± ``slope`` over the spectrum; Gaussian noise of std ``noise``.
+    ``transforms`` is a list of specs ``"name:p"`` or ``"name:p:option=value,..."`` (e.g.
+    ``"shift:0.5:points=4"``), applied in that order; :data:`DEFAULT_SPECTRUM_RECIPE` when None.
+    ``mix`` needs the training items: the loop calls :meth:`prepare` with them and passes each
+    side's item indices (``uses_items``).
     """
 
-    def __init__(self, seed: int, shift: int = 3, gain: float = 0.15, slope: float = 0.1, noise: float = 0.01):
+    uses_items = True
+
+    def __init__(self, seed: int, transforms=None):
         self.random = RandomStream(seed)
-        self.shift, self.gain, self.slope, self.noise = shift, gain, slope, noise
+        self.chain = [parse_transform(spec) for spec in (DEFAULT_SPECTRUM_RECIPE if transforms is None else transforms)]
 
-    def __call__(self, sides: list[torch.Tensor]) -> list[torch.Tensor]:
-        return [self._jitter(x) for x in sides]
+    def prepare(self, data: torch.Tensor, labels) -> None:
+        for _, transform in self.chain:
+            if hasattr(transform, "prepare"):
+                transform.prepare(data, labels)
 
-    def _jitter(self, x: torch.Tensor) -> torch.Tensor:
-        b, length = x.shape
-        g = dict(generator=self.random.on(x.device), device=x.device)
-        shift = torch.randint(-self.shift, self.shift + 1, (b, 1), **g)
-        index = (torch.arange(length, device=x.device)[None, :] - shift).clamp(0, length - 1)
-        x = x.gather(1, index)
-        gain = 1 + self.gain * (2 * torch.rand(b, 1, **g) - 1)
-        slope = self.slope * (2 * torch.rand(b, 1, **g) - 1)
-        ramp = torch.linspace(-0.5, 0.5, length, device=x.device)[None, :]
-        noise = self.noise * torch.randn(b, length, **g)
-        return x * gain + (slope * ramp + noise)
+    def __call__(self, sides: list[torch.Tensor], items: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
+        items = items if items is not None else [None] * len(sides)
+        return [self._augment(x, index) for x, index in zip(sides, items)]
+
+    def _augment(self, x: torch.Tensor, items) -> torch.Tensor:
+        generator = self.random.on(x.device)
+        for p, transform in self.chain:
+            if p == 0:
+                continue
+            chosen = torch.rand(len(x), 1, generator=generator, device=x.device) < p if p < 1 else None
+            changed = transform.apply(x, transform.draw(x, generator, items))
+            x = changed if chosen is None else torch.where(chosen, changed, x)
+        return x
 
 
 @AUGMENTATIONS.register("flips-greyscale")

@@ -80,6 +80,9 @@ def fit(net: torch.nn.Module, loss: torch.nn.Module, optimizer: torch.optim.Opti
     best_score, best_state, since_best, done = (-math.inf, -math.inf), None, 0, 0
     start = time.perf_counter()
     bar = tqdm(total=epochs * steps_per_epoch, desc=desc, disable=not progress, leave=False, dynamic_ncols=True)
+    uses_items = augment is not None and getattr(augment, "uses_items", False)
+    if uses_items:
+        augment.prepare(data, labels)
     try:
         for epoch in range(1, epochs + 1):
             if hasattr(loss, "prepare_epoch"):
@@ -90,7 +93,9 @@ def fit(net: torch.nn.Module, loss: torch.nn.Module, optimizer: torch.optim.Opti
                 if augment is None:
                     x = data[index]
                 else:  # the policy sees every side of the batch's pairs (triplets) at once
-                    x = torch.cat(augment([data[side] for side in index.split(sizes)]))
+                    sides = index.split(sizes)
+                    x = torch.cat(augment([data[side] for side in sides], items=sides) if uses_items
+                                  else augment([data[side] for side in sides]))
                 parts = net(x).split(sizes)
                 value = loss(*parts, target=tgt)
                 optimizer.zero_grad(set_to_none=True)

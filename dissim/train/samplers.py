@@ -109,6 +109,35 @@ class ClassBalancedTripletSampler:
         return [anchor, positive, negative], None
 
 
+@SAMPLERS.register("class-pairs")
+class ClassPairItemSampler:
+    """Single items in batches of ``batch_size // 2`` classes x 2 distinct items each (classes with
+    two or more items, drawn uniformly without replacement within a batch), target = class index:
+    every item of a batch has a positive and many negatives in it, for losses that mine their
+    pairs or triplets inside the batch (batch-hard)."""
+
+    arity = 1
+
+    def __init__(self, labels: np.ndarray, rng: np.random.Generator):
+        self.index = _ClassIndex(labels)
+        self.codes = np.searchsorted(self.index.classes, np.asarray(labels))
+        self.rng = rng
+
+    def batches_per_epoch(self, batch_size: int) -> int:
+        """One epoch: as many items as the training set holds, in whole batches."""
+        return -(-len(self.index.order) // batch_size)
+
+    def sample(self, batch_size: int) -> tuple[list[np.ndarray], np.ndarray]:
+        if batch_size < 4 or batch_size % 2:
+            raise UserError(f"class-pairs batches need an even batch size of at least 4, got {batch_size}")
+        pairable = self.index.pairable
+        n = min(batch_size // 2, len(pairable))
+        cls = pairable[self.rng.choice(len(pairable), size=n, replace=False)]
+        first, second = self.index.distinct_pair(cls, self.rng)
+        items = np.concatenate([first, second])
+        return [items], self.codes[items].astype(np.float32)
+
+
 @SAMPLERS.register("bootstrap-pairs")
 class BalancedBootstrapPairSampler:
     """Balanced bootstrap pairs (Liu et al., "Dynamic spectrum matching with one-shot learning", §2.2).

@@ -18,6 +18,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.svm import SVC
 
 from ...data import ImageSet
+from ...errors import UserError
 from ...eval.cnn import FineTunedCNN
 from ...eval.fusion import class_scores
 from ...eval.metrics import accuracy_and_macro_f1
@@ -25,7 +26,6 @@ from ...nets import Topology
 from ...space import SiameseDissimilarity
 from ...storage import stable_hash
 from ...train import get_loss
-from ...errors import UserError
 from ..base import RunOptions, torch_threads
 from .recipe import ECNN_METHOD, CnnSettings, EnsembleRecipe, Method, Profile
 

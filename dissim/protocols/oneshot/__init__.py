@@ -14,18 +14,26 @@ from dataclasses import dataclass, replace
 
 from ... import __version__
 from ...data.spectra import SpectraSet
-from ...data.splits import Partition, make_partitions
+from ...data.splits import Partition, make_partitions, make_seen_partitions
 from ...errors import UserError
 from ...nets import get_topology
 from ...storage import stable_hash
+from ...train import augmentation_recipe
 from ..base import PROTOCOLS, Protocol, RunOptions, task_seed
 from ..settings_recipe import SettingsProtocol, SettingsRecipe
 from . import settings as oneshot_settings
 from .report import build_report
-from .settings import FIGURE_PARTITION, OneShotSettings, parse_method, preprocessings
+from .settings import (
+    FIGURE_PARTITION,
+    SAMPLER_OF_LOSS,
+    OneShotSettings,
+    is_augmented,
+    parse_method,
+    preprocessings,
+)
 from .task import MatchTask
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 
 
 @dataclass
@@ -39,22 +47,30 @@ class OneShotPlan:
     threads: int
 
 
-def matcher_params(matcher: str, s: OneShotSettings, seed: int, device: str, progress: bool) -> dict:
-    """The recipe settings each matcher takes (the protocol splits classes itself: no validation_fraction)."""
+def matcher_params(matcher: str, s: OneShotSettings, seed: int, device: str, progress: bool,
+                   augment: bool = False) -> dict:
+    """The recipe settings each matcher takes (the protocol splits classes itself: no validation_fraction);
+    ``augment``: whether a network trains with the recipe's augmentation."""
     if matcher == "lmnn":
         return {"pca_components": s.lmnn_pca, "k": s.lmnn_k, "max_iter": s.lmnn_max_iter, "random_state": seed % 2**31}
-    if matcher == "siamese":
-        return {"topology": s.topology, "epochs": s.epochs, "batch_size": s.batch_size, "lr": s.lr,
-                "lr_halving_epochs": s.lr_halving_epochs, "patience": s.patience, "early_stopping": s.early_stopping,
-                "augment": s.augment, "activation": s.features, "validation_fraction": 0.0, "device": device,
-                "precision": s.precision,
-                "random_state": seed, "verbose": progress}
+    if matcher in ("siamese", "cnn"):
+        params = {"topology": s.topology, "epochs": s.epochs, "batch_size": s.batch_size, "lr": s.lr,
+                  "lr_halving_epochs": s.lr_halving_epochs, "patience": s.patience,
+                  "augment": list(augmentation_recipe(s.augment)) if augment else False,
+                  "activation": s.features if matcher == "siamese" else "none", "networks": s.networks, "validation_fraction": 0.0, "device": device,
+                  "precision": s.precision, "random_state": seed, "verbose": progress}
+        if matcher == "siamese":
+            params.update(early_stopping=s.early_stopping, loss=s.loss, sampler=SAMPLER_OF_LOSS[s.loss])
+            if s.loss != "bce":
+                params["loss_options"] = {"margin": s.triplet_margin}
+        return params
     return {}
 
 
 def _cache_key(data: SpectraSet, partition: Partition, method: str, s: OneShotSettings, seed: int, threads: int) -> str:
     base, als = parse_method(method)
     payload = {"v": CACHE_VERSION, "dissim": __version__, "data": data.fingerprint, "method": method, "seed": seed,
+               "classes": s.classes,
                "threads": threads,
                "partition": partition.number,
                "index": stable_hash([partition.train_index.tolist(), partition.val_index.tolist(),
@@ -63,12 +79,17 @@ def _cache_key(data: SpectraSet, partition: Partition, method: str, s: OneShotSe
         payload["als"] = [s.als_lam, s.als_p]
     if base == "lmnn":
         payload["lmnn"] = [s.lmnn_pca, s.lmnn_k, s.lmnn_max_iter]
-    if base == "siamese":
-        payload["siamese"] = {"layers": get_topology(s.topology).layers, "epochs": s.epochs, "batch": s.batch_size,
-                              "lr": s.lr, "halving": s.lr_halving_epochs, "patience": s.patience,
-                              "augment": s.augment, "features": s.features, "early_stopping": s.early_stopping,
-                              "precision": s.precision,
+    if base in ("siamese", "cnn"):
+        payload["network"] = {"layers": get_topology(s.topology).layers, "epochs": s.epochs, "batch": s.batch_size,
+                              "lr": s.lr, "halving": s.lr_halving_epochs,
+                              "patience": s.patience if base == "siamese" else None,  # the CNN never stops early
+                              "augment": list(augmentation_recipe(s.augment)) if is_augmented(method, s) else [],
+                              "features": s.features if base == "siamese" else "none",
+                              "networks": s.networks, "precision": s.precision,
                               "figure": partition.number == FIGURE_PARTITION}
+    if base == "siamese":
+        payload["siamese"] = {"early_stopping": s.early_stopping, "loss": s.loss,
+                              "triplet_margin": s.triplet_margin if s.loss != "bce" else None}
     return stable_hash(payload)
 
 
@@ -81,9 +102,14 @@ class OneShotProtocol(SettingsProtocol, Protocol, name="oneshot", default_datase
     def plan(self, recipe: SettingsRecipe, data, options: RunOptions) -> OneShotPlan:
         s = recipe.settings
         try:
-            partitions = make_partitions(data.labels, s.partitions, options.seed, fractions=s.fractions,
-                                         min_per_class=s.min_spectra_per_class, distractors=s.distractors,
-                                         dataset=data.name)
+            if s.classes == "seen":
+                partitions = make_seen_partitions(data.labels, s.partitions, options.seed,
+                                                  validation_fraction=s.fractions[1],
+                                                  min_per_class=s.min_spectra_per_class, dataset=data.name)
+            else:
+                partitions = make_partitions(data.labels, s.partitions, options.seed, fractions=s.fractions,
+                                             min_per_class=s.min_spectra_per_class, distractors=s.distractors,
+                                             dataset=data.name)
         except UserError as exc:
             if data.protocol and not data.protocol.startswith("one-shot"):
                 raise UserError(f"{exc}; {data.name} is meant for {data.protocol}") from None
@@ -102,9 +128,11 @@ class OneShotProtocol(SettingsProtocol, Protocol, name="oneshot", default_datase
                 tasks.append(MatchTask(
                     method=method, matcher=base, als=als, partition=partition,
                     key=_cache_key(data, partition, method, s, options.seed, threads),
-                    params=matcher_params(base, s, seed, device, options.progress and options.jobs == 1),
+                    params=matcher_params(base, s, seed, device, options.progress and options.jobs == 1,
+                                          augment=is_augmented(method, s)),
                     labels=data.labels, threads=threads,
-                    keep_embeddings=base == "siamese" and partition.number == FIGURE_PARTITION))
+                    keep_embeddings=base == "siamese" and partition.number == FIGURE_PARTITION
+                    and s.classes == "unseen"))
         return OneShotPlan(recipe, data, options, partitions, tasks, device, threads)
 
     def prepare(self, plan: OneShotPlan, tasks: list[MatchTask]) -> list[MatchTask]:
@@ -115,15 +143,17 @@ class OneShotProtocol(SettingsProtocol, Protocol, name="oneshot", default_datase
 
     def describe(self, plan: OneShotPlan) -> str:
         s, data, first = plan.recipe.settings, plan.dataset, plan.partitions[0].summary()
-        trainings = sum(parse_method(m)[0] in ("siamese", "lmnn") for m in s.methods)
+        trainings = sum(parse_method(m)[0] in ("siamese", "lmnn", "cnn") for m in s.methods)
         return "\n".join([
             f"pipeline {plan.recipe.name} on {data.name}: {len(data)} spectra, {data.n_classes} classes, "
             f"{len(plan.partitions)} partitions on {plan.device}",
             f"per partition: {first['train_classes']} train / {first['validation_classes']} validation / "
             f"{first['test_classes']} test classes, {first['references']} references, ~{first['queries']} queries",
             f"methods: {', '.join(s.methods)}",
-            f"Siamese: {s.topology}, {s.epochs} epochs (bootstrap iterations), batch {s.batch_size} pairs, lr {s.lr:g} "
-            f"halved every {s.lr_halving_epochs}, patience {s.patience}; LMNN on {s.lmnn_pca} PCA components",
+            f"Siamese: {s.topology}, {s.loss} loss, features {s.features}, {s.epochs} epochs, batch {s.batch_size} "
+            f"{ {'bce': 'pairs', 'triplet': 'triplets', 'batch-hard': 'spectra'}[s.loss]}, lr {s.lr:g} "
+            f"halved every {s.lr_halving_epochs}, patience {s.patience}"
+            f"{f', {s.networks} networks each' if s.networks > 1 else ''}; LMNN on {s.lmnn_pca} PCA components",
             f"trainings: {len(plan.partitions) * trainings}"])
 
     def task_line(self, task: MatchTask, result: dict, cached: bool) -> str:

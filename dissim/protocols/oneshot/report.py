@@ -9,18 +9,42 @@ import numpy as np
 
 from ... import __version__
 from ...eval.report import Figure, Report, Row, RowTable, Section
-from .settings import FIGURE_PARTITION, parse_method, preprocessings
+from ...train import augmentation_recipe
+from .settings import FIGURE_PARTITION, is_augmented, parse_method, preprocessings
+
+
+def paired_comparison(rows: list[Row]) -> list[str]:
+    """The best Siamese row against the best baseline row (by mean), partition by partition: the
+    differences, their mean and standard deviation, a paired t-test and a two-sided sign test."""
+    from scipy.stats import binomtest, ttest_rel
+
+    siamese = [r for r in rows if parse_method(r.name)[0] == "siamese"]
+    baselines = [r for r in rows if parse_method(r.name)[0] != "siamese"]
+    if not siamese or not baselines:
+        return []
+    best, rival = max(siamese, key=lambda r: r.mean), max(baselines, key=lambda r: r.mean)
+    diff = np.subtract(best.values, rival.values)
+    wins, losses = int(np.sum(diff > 0)), int(np.sum(diff < 0))
+    lines = [f"- best Siamese row {best.name} ({best.mean:.2f}%) minus best baseline row {rival.name} "
+             f"({rival.mean:.2f}%), per partition: {', '.join(f'{d:+.2f}' for d in diff)}; "
+             f"mean {diff.mean():+.2f} ± {np.std(diff, ddof=1) if len(diff) > 1 else 0.0:.2f} points."]
+    if len(diff) > 1:
+        t_p = ttest_rel(best.values, rival.values).pvalue if np.ptp(diff) > 1e-9 else float("nan")
+        sign_p = binomtest(wins, wins + losses).pvalue if wins + losses else 1.0
+        lines.append(f"- paired t-test p = {t_p:.3g}; sign test (higher on {wins}, lower on {losses} of "
+                     f"{len(diff)} partitions) p = {sign_p:.3g}.")
+    return lines
 
 
 def comparison_lines(rows: list[Row]) -> list[str]:
-    """How each Siamese row fares against the nearest-neighbour rows on the same input, partition by partition."""
+    """How each Siamese row fares against the baseline rows on the same input, partition by partition."""
     by_name = {row.name: row for row in rows}
     lines = []
     for row in rows:
-        if not row.name.startswith("siamese"):
+        if parse_method(row.name)[0] != "siamese":
             continue
-        suffix = row.name[len("siamese"):]
-        for other in (f"nn-l2{suffix}", f"nn-cosine{suffix}", f"lmnn{suffix}"):
+        suffix = "-als" if parse_method(row.name)[1] else ""
+        for other in (f"nn-l2{suffix}", f"nn-cosine{suffix}", f"lmnn{suffix}", f"cnn{suffix}", f"cnn-aug{suffix}"):
             if other not in by_name:
                 continue
             diff = np.subtract(row.values, by_name[other].values)
@@ -40,22 +64,48 @@ def _header(plan) -> list[str]:
                        f"references (the single spectrum of every class with fewer than {s.min_spectra_per_class})"
                        if s.distractors else "one random reference spectrum per test class, no distractors")
     queries = [x["queries"] for x in summaries]
+    if s.classes == "seen":
+        split = (f"{eligible} classes with >= {s.min_spectra_per_class} spectra: {summaries[0]['validation_classes']} "
+                 f"are held out whole for early stopping, the other {summaries[0]['train_classes']} are trained on "
+                 f"(fractions {list(s.fractions)}), in each of {len(partitions)} random partitions.")
+        test = (f"Test: one random spectrum of every training class is held out as its query "
+                f"({min(queries)}-{max(queries)} per partition); the training spectra ({refs} per partition) are the "
+                "references, a query takes the class of its most similar one; the CNN predicts a training class. "
+                "All methods share the partitions.")
+    else:
+        split = (f"{eligible} classes with >= {s.min_spectra_per_class} spectra are split into "
+                 f"{summaries[0]['train_classes']} training / {summaries[0]['validation_classes']} validation / "
+                 f"{summaries[0]['test_classes']} test classes (fractions {list(s.fractions)}) in each of "
+                 f"{len(partitions)} random partitions.")
+        test = (f"Test: {distractor_text}; every other test spectrum ({min(queries)}-{max(queries)} per partition) is "
+                "a query, classified by its most similar reference. All methods share the partitions and references.")
+    features = {"sigmoid": "σ(CNN(x))", "none": "CNN(x)", "l2": "CNN(x)/‖CNN(x)‖"}[s.features]
+    loss = {"bce": "weighted L1 + sigmoid head, BCE, balanced bootstrap pairs",
+            "triplet": f"triplet loss (margin {s.triplet_margin:g}, Euclidean), class-balanced triplets",
+            "batch-hard": f"batch-hard triplet loss (margin {s.triplet_margin:g}, Euclidean; hardest positive and "
+                          "negative of each item in batches of 2 spectra per class)"}[s.loss]
+    unit = {"bce": "pairs", "triplet": "triplets", "batch-hard": "spectra"}[s.loss]
+    recipe = augmentation_recipe(s.augment)
+    augmented = [m for m in s.methods if is_augmented(m, s)]
+    augment = (f" Augmentation of {', '.join(augmented)} (training only; every spectrum of a batch, both sides of a pair, drawn on its own): "
+               f"{', '.join(recipe)} (name:probability[:options])." if augmented else "")
+    ensemble = f", an ensemble of {s.networks} networks (consecutive seeds, similarities averaged)" if s.networks > 1 else ""
+    cnn = (" CNN: the same layers (flattened output, no feature activation) with a softmax layer over the training "
+           "classes, cross-entropy on single spectra, the same optimiser and learning-rate schedule, all the epochs "
+           "(no early stopping: the validation classes are not among its classes)."
+           if any(parse_method(m)[0] == "cnn" for m in s.methods) else "")
     return [
         plan.recipe.description,
         f"Data set: {data.name} ({len(data)} spectra, {data.n_classes} classes, {data.length} points "
-        f"{data.wavenumbers[0]:g}-{data.wavenumbers[-1]:g} {data.axis}); {eligible} classes with "
-        f">= {s.min_spectra_per_class} spectra are split into {summaries[0]['train_classes']} training / "
-        f"{summaries[0]['validation_classes']} validation / {summaries[0]['test_classes']} test classes "
-        f"(fractions {list(s.fractions)}) in each of {len(partitions)} random partitions.",
-        f"Test: {distractor_text}; every other test spectrum ({min(queries)}-{max(queries)} per partition) is a "
-        "query, classified by its most similar reference. All methods share the partitions and references.",
+        f"{data.wavenumbers[0]:g}-{data.wavenumbers[-1]:g} {data.axis}); {split}",
+        test,
         f"Input: each spectrum min-max scaled to [0, 1]; -als rows first subtract an asymmetric-least-squares "
         f"baseline (pybaselines asls, lam={s.als_lam:g}, p={s.als_p:g}).",
-        f"Siamese: {s.topology} twin (features {'σ(CNN(x))' if s.features == 'sigmoid' else 'CNN(x)'}), weighted L1 + "
-        f"sigmoid head, BCE, balanced bootstrap pairs, Adam lr {s.lr:g} "
-        f"halved every {s.lr_halving_epochs} epochs, at most {s.epochs} epochs of batch {s.batch_size} pairs, "
-        f"early stopping on validation pairs ({'nearest-neighbour accuracy' if s.early_stopping == 'ranking' else 'BCE'}, "
-        f"patience {s.patience}){', augmented' if s.augment else ''}. "
+        f"Siamese: {s.topology} twin (features {features}), {loss}, Adam lr {s.lr:g} "
+        f"halved every {s.lr_halving_epochs} epochs, at most {s.epochs} epochs of batch {s.batch_size} {unit}, "
+        f"early stopping on validation {'pairs' if s.loss == 'bce' else 'classes'} "
+        f"({'nearest-neighbour accuracy' if s.early_stopping == 'ranking' else 'BCE'}, "
+        f"patience {s.patience}){ensemble}.{augment}{cnn} "
         f"LMNN: metric-learn, k={s.lmnn_k}, {s.lmnn_max_iter} iterations at most, on {s.lmnn_pca} PCA components "
         "fitted on the training classes.",
         f"Seed {plan.options.seed}; device {plan.device}, {plan.threads} thread(s); dissim {__version__}; "
@@ -87,21 +137,23 @@ def _figures(plan, outcomes: dict) -> list[Figure]:
             "title": f"{data.name}: unseen test classes of partition {partition.number} with >= {s.tsne_min_spectra} "
                      f"spectra ({n_classes} classes, {int(keep.sum())} spectra)"}))
     curves, marks = [], []
+    unit = "pairs" if s.loss == "bce" else "spectra" if s.loss == "batch-hard" else "triplets"
     for i, m in enumerate(siamese):
         outcome = outcomes[m][plan.partitions.index(partition)]
         if "history" not in outcome:
             continue
         history = json.loads(str(outcome["history"]))
         epochs = np.arange(1, len(history["train_loss"]) + 1)
-        curves.append({"label": f"{m} training pairs", "x": epochs, "y": history["train_loss"], "color": f"C{i}"})
-        if history["val_loss"]:
+        curves.append({"label": f"{m} training {unit}", "x": epochs, "y": history["train_loss"], "color": f"C{i}"})
+        if np.isfinite(np.asarray(history["val_loss"], float)).any():  # pair losses only (BCE)
             curves.append({"label": f"{m} validation pairs", "x": epochs, "y": history["val_loss"], "color": f"C{i}",
                            "linestyle": "--"})
         if history["best_epoch"]:
             marks.append({"x": history["best_epoch"], "color": f"C{i}"})
     if curves:
         figures.append(Figure(f"training-partition{partition.number}.png", "curves", {
-            "curves": curves, "vlines": marks, "xlabel": "epoch (bootstrap iteration)", "ylabel": "binary cross-entropy",
+            "curves": curves, "vlines": marks, "xlabel": "epoch (bootstrap iteration)" if s.loss == "bce" else "epoch",
+            "ylabel": "binary cross-entropy" if s.loss == "bce" else "loss",
             "title": f"Siamese training, partition {partition.number} (vertical line: epoch kept)", "size": (6.5, 4)}))
     return figures
 
@@ -115,8 +167,12 @@ def build_report(plan, results: dict) -> Report:
                               for m in s.methods), numbers, column="partition", bold_best=True)
     macro_f1 = RowTable(tuple(Row(m, tuple(float(o["macro_f1"]) for o in outcomes[m])) for m in s.methods),
                         numbers, column="partition", bold_best=True)
-    sections = [Section(accuracy, heading="Accuracy (%) of one-shot matching on unseen classes"),
+    sections = [Section(accuracy, heading="Accuracy (%) of one-shot matching on unseen classes" if s.classes == "unseen"
+                        else "Accuracy (%) of matching held-out spectra of seen (training) classes"),
                 Section(macro_f1, heading="Macro-F1 (%) (averaged over the test classes that have queries)")]
+    paired = paired_comparison(list(accuracy.rows))
+    if paired:
+        sections.append(Section(tuple(paired), heading="Paired comparison: best Siamese row against best baseline row"))
     comparison = comparison_lines(list(accuracy.rows))
     if comparison:
         sections.append(Section(tuple(comparison),

@@ -3,20 +3,31 @@
     protocol = "oneshot"
     description = "..."
     [settings]
-    methods = ["nn-l2", "nn-cosine", "lmnn", "siamese", "nn-l2-als", ...]   # suffix -als: ALS-corrected input
+    classes = "unseen"              # "unseen": test classes never trained on (§3.1); "seen": one spectrum
+                                    # of every training class is the query, the rest the references (§3.2)
+    methods = ["nn-l2", "nn-cosine", "lmnn", "siamese", "nn-l2-als", ...]   # suffix -als: ALS-corrected input;
+                                    # "cnn": a 1-D CNN classifier of the training classes (seen classes only)
     partitions = 5                  # random class partitions (each seeded from --seed)
-    fractions = [0.5, 0.1, 0.4]     # train / validation / test classes
+    fractions = [0.5, 0.1, 0.4]     # train / validation / test classes (seen: [0.9, 0.1, 0.0], test = train)
     min_spectra_per_class = 2       # classes with fewer spectra are not split (see distractors)
     distractors = false             # true: their single spectra join the references as distractors
     topology = "liu-spectra"        # the Siamese twin (layer table name or path)
-    features = "sigmoid"            # f(x) = σ(CNN(x)) ("none": the CNN output as it is)
+    features = "sigmoid"            # f(x) = σ(CNN(x)) ("none": the CNN output as it is; "l2": unit length)
+    loss = "bce"                    # "bce": weighted-L1 head + BCE on bootstrap pairs; "triplet": triplet
+                                    # loss on drawn triplets; "batch-hard": hardest triplets in each batch
+    triplet_margin = 1.0            # the margin of the triplet and batch-hard losses
+    networks = 1                    # twins trained from consecutive seeds, similarities averaged (also the CNN)
     epochs = 30                     # bootstrap iterations (--iterations overrides)
     batch_size = 32                 # pairs per mini-batch, even (--batch-size overrides)
     lr = 1e-3
     lr_halving_epochs = 10
     patience = 10                   # early stopping on validation classes
     early_stopping = "ranking"      # best epoch by validation nearest-neighbour accuracy ("loss": pair BCE)
-    augment = false                 # random shift/gain/tilt/noise of training spectra (not in the paper)
+    augment = false                 # training augmentation: true (the default recipe) or a list of
+                                    # "name:p[:option=value,...]" (shift, noise, drift, scale, mix;
+                                    # dissim/train/spectrum_transforms.py), each applied with probability p;
+                                    # used by the methods named -aug (siamese-aug, cnn-aug-als), or by
+                                    # every siamese/cnn method when none is so named
     als_lam = 1e6                   # ALS baseline (Eilers & Boelens): smoothness
     als_p = 0.01                    # ALS asymmetry
     lmnn_pca = 50                   # PCA components before LMNN (fitted on training classes)
@@ -31,21 +42,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from ...data.spectral import SpectralPreprocessing
 from ...data.splits import check_fractions
 from ...errors import UserError
 from ...eval.matchers import MATCHERS
 from ...hardware import PRECISIONS
 from ...settings import setting
+from ...train import augmentation_recipe
 from ...train.validation import EARLY_STOPPING
 from ..settings_recipe import SettingsRecipes
 
 ALS_SUFFIX = "-als"
+AUG_SUFFIX = "-aug"
+SAMPLER_OF_LOSS = {"bce": "bootstrap-pairs", "triplet": "class-balanced-triplets", "batch-hard": "class-pairs"}
+NETWORKS = ("siamese", "cnn")  # methods that train a network (and can be augmented)
+CLASSIFIERS = ("cnn",)  # methods that predict a training class instead of matching references
 FIGURE_PARTITION = 1  # the partition whose Siamese features the t-SNE figure shows
 
 
 @dataclass(frozen=True)
 class OneShotSettings:
+    classes: str = setting("unseen", choices=("unseen", "seen"))
     methods: tuple[str, ...] = setting(("nn-l2", "nn-cosine", "lmnn", "siamese", "nn-l2-als", "nn-cosine-als",
                                         "lmnn-als", "siamese-als"), nonempty=True)
     partitions: int = setting(5, minimum=1)
@@ -53,14 +72,17 @@ class OneShotSettings:
     min_spectra_per_class: int = setting(2, minimum=2)
     distractors: bool = False
     topology: str = "liu-spectra"
-    features: str = setting("sigmoid", choices=("sigmoid", "none"))
+    features: str = setting("sigmoid", choices=("sigmoid", "none", "l2"))
+    loss: str = setting("bce", choices=tuple(SAMPLER_OF_LOSS))
+    triplet_margin: float = setting(1.0, positive=True)
+    networks: int = setting(1, minimum=1)
     epochs: int = setting(30, minimum=1)
     batch_size: int = setting(32, minimum=2, even=True)
     lr: float = setting(1e-3, positive=True)
     lr_halving_epochs: int = setting(10, minimum=1)
     patience: int = setting(10, minimum=1)
     early_stopping: str = setting("ranking", choices=EARLY_STOPPING)
-    augment: bool = False
+    augment: bool | tuple[str, ...] = False
     als_lam: float = setting(1e6, positive=True)
     als_p: float = setting(0.01, positive=True, below=1.0)
     lmnn_pca: int = setting(50, minimum=1)
@@ -72,12 +94,29 @@ class OneShotSettings:
 
 
 def parse_method(name: str) -> tuple[str, bool]:
-    """'lmnn-als' -> ('lmnn', True): the matcher and whether it runs on ALS-corrected spectra."""
+    """'lmnn-als' -> ('lmnn', True): the matcher and whether it runs on ALS-corrected spectra
+    ('siamese-aug-als' -> ('siamese', True); see :func:`is_augmented`)."""
     base, als = (name[:-len(ALS_SUFFIX)], True) if name.endswith(ALS_SUFFIX) else (name, False)
+    if base.endswith(AUG_SUFFIX) and base[:-len(AUG_SUFFIX)] in NETWORKS:
+        base = base[:-len(AUG_SUFFIX)]
     if base not in MATCHERS:
         raise UserError(f"unknown one-shot method {name!r}: known are {', '.join(MATCHERS.names())}, each also with "
-                        f"the suffix {ALS_SUFFIX} (baseline-corrected spectra)")
+                        f"the suffix {ALS_SUFFIX} (baseline-corrected spectra); {' and '.join(NETWORKS)} also with "
+                        f"{AUG_SUFFIX} before it (trained with the augment recipe)")
     return base, als
+
+
+def is_augmented(name: str, settings: OneShotSettings) -> bool:
+    """Whether method ``name`` trains with the ``augment`` recipe: the network methods named with
+    -aug do; when no method is, every network method does (as long as ``augment`` is not false)."""
+    if parse_method(name)[0] not in NETWORKS or not augmentation_recipe(settings.augment):
+        return False
+    marked = [m for m in settings.methods if _named_aug(m)]
+    return not marked or name in marked
+
+
+def _named_aug(name: str) -> bool:
+    return name.removesuffix(ALS_SUFFIX).endswith(AUG_SUFFIX)
 
 
 def check(settings: OneShotSettings, where: str) -> OneShotSettings:
@@ -85,7 +124,26 @@ def check(settings: OneShotSettings, where: str) -> OneShotSettings:
         parse_method(method)
     if len(set(settings.methods)) != len(settings.methods):
         raise UserError(f"{where}: a method is listed twice in {list(settings.methods)}")
-    return replace(settings, fractions=check_fractions(settings.fractions))
+    try:
+        augmentation_recipe(settings.augment)
+    except UserError as exc:
+        raise UserError(f"{where}: augment: {exc}") from None
+    if any(_named_aug(m) for m in settings.methods) and not augmentation_recipe(settings.augment):
+        raise UserError(f"{where}: methods named {AUG_SUFFIX} train with the augment recipe, but augment = false; "
+                        "set augment = true (the default recipe) or a list of transforms")
+    if settings.classes == "unseen":
+        classifiers = [m for m in settings.methods if parse_method(m)[0] in CLASSIFIERS]
+        if classifiers:
+            raise UserError(f"{where}: {classifiers[0]} classifies into the training classes, so it needs "
+                            'classes = "seen"; remove it for unseen classes')
+        return replace(settings, fractions=check_fractions(settings.fractions))
+    fractions = tuple(float(f) for f in settings.fractions)
+    if len(fractions) != 3 or fractions[2] != 0 or not 0 <= fractions[1] < 1 or not np.isclose(sum(fractions), 1):
+        raise UserError(f'{where}: with classes = "seen" the test spectra come from the training classes: give '
+                        f"fractions = [1 - v, v, 0.0] (v: validation classes), got {list(settings.fractions)}")
+    if settings.distractors:
+        raise UserError(f'{where}: distractors apply to classes = "unseen" only; set distractors = false')
+    return replace(settings, fractions=fractions)
 
 
 RECIPES = SettingsRecipes("oneshot", OneShotSettings, check)

@@ -1,5 +1,6 @@
 """One matcher on one class partition: learn on the training classes, match the test queries
-against one reference per test class."""
+against the references (one per test class for unseen classes, the training spectra for seen
+ones); a classifier (the CNN) predicts the class of each query instead."""
 
 from __future__ import annotations
 
@@ -45,8 +46,11 @@ class MatchTask:
             if "validation" in inspect.signature(matcher.fit).parameters and len(p.val_index):
                 fit_params["validation"] = (x[p.val_index], y[p.val_index])
             matcher.fit(x[p.train_index], y[p.train_index], **fit_params)
-            similarity = matcher.similarity(x[p.query_index], x[p.reference_index])
-            predicted = y[p.reference_index][np.argmax(similarity, axis=1)]
+            if hasattr(matcher, "predict"):  # a classifier of the training classes (seen-class protocol)
+                predicted = matcher.predict(x[p.query_index])
+            else:
+                similarity = matcher.similarity(x[p.query_index], x[p.reference_index])
+                predicted = y[p.reference_index][np.argmax(similarity, axis=1)]
             seconds = time.perf_counter() - start
             result = {"predicted": predicted, "seconds": np.float64(seconds)}
             result["accuracy"], result["macro_f1"] = map(np.float64, accuracy_and_macro_f1(y[p.query_index], predicted))
