@@ -218,8 +218,9 @@ def topology_listing(size: int = 224) -> str:
         try:
             params, emb = t.parameter_count(channels, n), t.embedding_dim(channels, n)
             deeper = "x".join(str(d) for d in t.deeper_shape(channels, n)) if t.deeper else "-"
-        except UserError:  # a table that is invalid at this size still gets listed
-            params, emb, deeper = 0, 0, "(invalid at this size)"
+        except UserError as error:  # a table that is invalid at this size still gets listed
+            missing = "dissim[ecnn]" in str(error)  # a pretrained network whose package is not installed
+            params, emb, deeper = 0, 0, "(needs dissim[ecnn])" if missing else "(invalid at this size)"
         lines.append(f"{name:<14} {params:>13,} {emb:>9} {t.min_input_size(channels):>9}  "
                      f"{t.deeper or '-':<12} {deeper:<16} {t.description}")
     return "\n".join(lines)

