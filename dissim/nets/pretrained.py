@@ -59,8 +59,10 @@ def list_pretrained() -> list[str]:
     return list(_LITE)
 
 
+@functools.lru_cache(maxsize=None)
 def pretrained_info(name: str) -> PretrainedInfo:
-    """Shape facts of pretrained network ``name`` (no weights are read)."""
+    """Shape facts of pretrained network ``name`` (no weights are read; asked for at every shape
+    inference, so remembered)."""
     if name in _LITE:
         native = {"lite0": 224, "lite1": 240, "lite2": 260}[name]
         return PretrainedInfo(name, native, 32, True)

@@ -89,6 +89,12 @@ class Topology:
     description: str = ""
     source: Path | None = field(default=None, compare=False)
 
+    @property
+    def pretrained_network(self) -> str | None:
+        """The ImageNet network of the table's pretrained first layer (None: built from scratch)."""
+        first = self.layers[0] if self.layers else {}
+        return first.get("network") if first.get("type") == "pretrained" else None
+
     # -- shape inference -------------------------------------------------------------------
     def layer_shapes(self, in_channels: int, input_size: int, costs: bool = True) -> list[LayerShape]:
         """Output shape, learnable count and FLOPs of every layer; raises on a too small input.

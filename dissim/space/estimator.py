@@ -119,7 +119,7 @@ class SiameseDissimilarity(TransformerMixin, BaseEstimator):
                             optimizer=self.optimizer, optimizer_options=dict(self.optimizer_options or {}),
                             lr=float(self.lr), betas=tuple(self.betas), batch_size=int(self.batch_size),
                             iterations=int(self.iterations), precision=self.precision_,
-                            batchnorm_statistics="population" if topology.layers[0]["type"] == "pretrained" else "running")
+                            batchnorm_statistics="population" if topology.pretrained_network else "running")
         twin, self.attempts_ = train_twin_with_retries(
             network_inputs, labels, config, seed=seed, rng=rng, max_reruns=int(self.max_reruns),
             converge_ratio=float(self.converge_ratio), device=self.device_, progress=bool(self.verbose),

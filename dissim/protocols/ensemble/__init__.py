@@ -17,7 +17,11 @@ from ...data.preprocess import PREPROCESS_VERSION, preprocess_to_cache
 from ...errors import UserError
 from ...eval.metrics import accuracy
 from ...nets import Topology, get_topology
-from ...nets.pretrained import pretrained_info, resolve_weights
+from ...nets.pretrained import (
+    pretrained_forward_flops,
+    pretrained_info,
+    resolve_weights,
+)
 from ...storage import file_digest, stable_hash
 from ...train import get_loss
 from ..base import DEFAULT_THREADS, PROTOCOLS, Protocol, RunOptions, task_seed
@@ -32,6 +36,7 @@ from .members import (
     Member,
     UnitTask,
     baseline_accuracy,
+    baseline_size,
     index_digest,
     keyed_profile,
     plan_members,
@@ -71,9 +76,9 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
                 raise UserError(f"class {dataset.class_names[worst]!r} has {counts[worst]} training images in fold "
                                 f"{fold}, fewer than the {kmax} prototypes per class asked (--prototypes): "
                                 f"use k <= {counts[worst]}")
-        topologies = {name: with_pretrained_options(get_topology(name), recipe) for name in recipe.topologies}
-        for network in recipe.ecnn.networks:  # missing weights stop the run before any work
-            resolve_weights(network, recipe.ecnn.weights_for(network), recipe.ecnn.init)
+        topologies, weight_digests = {}, {}  # missing weights stop the plan, before any work
+        for name in recipe.topologies:
+            topologies[name], weight_digests[name] = with_pretrained_options(get_topology(name), recipe)
         sizes = {}
         for name, topology in topologies.items():
             if "deeper" in recipe.spaces and topology.deeper is None:
@@ -95,7 +100,7 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
                     "method": {"loss": unit.method.loss, "optimizer": unit.method.optimizer,
                                "options": unit.method.options},
                     "ks": unit.ks, "profile": keyed_profile(recipe.profile, unit), "seed": options.seed,
-                    "weights": pretrained_weights_digest(topology),
+                    "weights": weight_digests[unit.topology],
                     "threads": threads})
                 tasks.append(UnitTask(
                     unit=unit, fold=fold, key=key, seed=task_seed(options.seed, unit.name, fold), topology=topology,
@@ -122,15 +127,15 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
                     settings=cnn, input_size=size, labels=dataset.labels, train_index=train, test_index=test,
                     precision=recipe.profile.pretrained_precision, device=options.device, threads=threads,
                     progress=options.progress and options.jobs == 1))
-        baseline_size = min([sizes[t] for t in recipe.topologies] or sizes.values())
+        baselines_at = baseline_size(sizes, recipe.topologies)
         for fold in folds:
             train, test = dataset.folds[fold - 1]
             key = stable_hash({"dissim": __version__, "baselines": BASELINES, "grid": [TUNED_C, TUNED_GAMMA_FACTORS],
                                "seed": options.seed, "data": dataset.fingerprint,
                                "fold": fold, "train": index_digest(train), "test": index_digest(test),
-                               "preprocess": {"size": baseline_size, "version": PREPROCESS_VERSION},
+                               "preprocess": {"size": baselines_at, "version": PREPROCESS_VERSION},
                                "threads": threads})
-            tasks.append(BaselineTask(fold=fold, key=key, input_size=baseline_size, labels=dataset.labels,
+            tasks.append(BaselineTask(fold=fold, key=key, input_size=baselines_at, labels=dataset.labels,
                                       train_index=train, test_index=test, threads=threads,
                                       seed=task_seed(options.seed, "baselines", fold)))
         return EnsemblePlan(recipe, dataset, options, plan_members(recipe), units, folds, tasks, sizes)
@@ -169,7 +174,7 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
             first_fold.setdefault(task.network, task)
         for task in first_fold.values():
             network, c = task.network, plan.recipe.ecnn
-            forward = get_topology_flops(network, data.channels, task.input_size)
+            forward = pretrained_forward_flops(network, data.channels, task.input_size)
             train = 3 * forward * c.epochs * len(task.train_index)
             embed = forward * len(data)
             total += len(plan.folds) * (train + embed)
@@ -193,34 +198,20 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
         return f"{task.label}: {', '.join(accs)} ({self.timing(result['seconds'][1], cached)})"
 
 
-def with_pretrained_options(topology: Topology, recipe: EnsembleRecipe) -> Topology:
+def with_pretrained_options(topology: Topology, recipe: EnsembleRecipe) -> tuple[Topology, str | None]:
     """The topology with the run's pretrained-weights settings ([ecnn] init and weights, --cnn-init and
-    --cnn-weights) written into its pretrained layer, so that workers build what the plan checked."""
-    layers = list(topology.layers)
-    if not layers or layers[0]["type"] != "pretrained":
-        return topology
-    layer, cnn = dict(layers[0]), recipe.ecnn
-    weights = cnn.weights_for(layer["network"]) or layer.get("weights") or ""
+    --cnn-weights) written into its pretrained layer, so that workers build what the plan checked, and
+    the content digest of the weights it loads (None: no pretrained layer; "random": none loaded)."""
+    network = topology.pretrained_network
+    if network is None:
+        return topology, None
+    layer, cnn = dict(topology.layers[0]), recipe.ecnn
+    weights = cnn.weights_for(network) or layer.get("weights") or ""
     layer["init"] = cnn.init if cnn.init == "random" else layer.get("init", "pretrained")
     if weights:
         layer["weights"] = weights
-    resolve_weights(layer["network"], weights or None, layer["init"])
-    return replace(topology, layers=(layer, *layers[1:]))
-
-
-def pretrained_weights_digest(topology: Topology) -> str | None:
-    """The content digest of the weights a pretrained layer loads (None: no pretrained layer)."""
-    layer = topology.layers[0]
-    if layer["type"] != "pretrained":
-        return None
-    path = resolve_weights(layer["network"], layer.get("weights") or None, layer.get("init", "pretrained"))
-    return file_digest(path) if path else "random"
-
-
-def get_topology_flops(network: str, channels: int, size: int) -> float:
-    from ...nets.pretrained import pretrained_forward_flops
-
-    return pretrained_forward_flops(network, channels, size)
+    path = resolve_weights(network, weights or None, layer["init"])
+    return replace(topology, layers=(layer, *topology.layers[1:])), file_digest(path) if path else "random"
 
 
 PROTOCOLS.register("ensemble", EnsembleProtocol(), summary="Siamese dissimilarity-space members on folds, "

@@ -119,7 +119,7 @@ class UnitTask:
     def run(self) -> dict[str, np.ndarray]:
         started = time.perf_counter()
         p, method = self.profile, self.unit.method
-        pretrained = self.topology.layers[0]["type"] == "pretrained"
+        pretrained = self.topology.pretrained_network is not None
         lr = p.pretrained_lr if pretrained and p.pretrained_lr is not None else p.lr
         with torch_threads(self.threads):
             images = np.load(self.images_path, mmap_mode="r")  # (N, C, S, S): the estimator takes channels last
@@ -312,10 +312,14 @@ class EnsemblePlan:
 
     @property
     def baseline_size(self) -> int:
-        """The baselines' input side: the smallest of the Siamese members' (their preprocessed pixels;
-        the eCNN's alone when there are no Siamese members)."""
-        twins = [self.sizes[t] for t in self.recipe.topologies]
-        return min(twins or self.sizes.values())
+        """The baselines' input side (:func:`baseline_size`)."""
+        return baseline_size(self.sizes, self.recipe.topologies)
+
+
+def baseline_size(sizes: dict[str, int], topologies) -> int:
+    """The smallest input side of the Siamese members (their preprocessed pixels; the eCNN's alone
+    when there are no Siamese members)."""
+    return min([sizes[t] for t in topologies] or sizes.values())
 
 
 def plan_members(recipe: EnsembleRecipe) -> list[Member | CnnMember]:

@@ -45,8 +45,9 @@ def fuse(members: list, scores: dict[str, FoldScores], fold: int) -> tuple[np.nd
     """(fused training scores, fused test scores, test labels) of the members on one fold: the sum
     rule of their z-scored scores, each z-scored by its own training scores."""
     parts = [scores[m.name][fold] for m in members]
-    train = sum(ZScore().fit(p[0]).transform(p[0]) for p in parts)
-    return train, sum_rule([p[1] for p in parts], [p[0] for p in parts]), parts[0][2]
+    zscores = [ZScore().fit(train) for train, _, _ in parts]
+    return (sum(z.transform(train) for z, (train, _, _) in zip(zscores, parts)),
+            sum(z.transform(test) for z, (_, test, _) in zip(zscores, parts)), parts[0][2])
 
 
 def fused_groups(groups: list[list], scores: dict[str, FoldScores], fold: int) -> tuple[np.ndarray, np.ndarray]:
@@ -172,6 +173,14 @@ def _score_files(plan: EnsemblePlan, scores) -> dict[str, dict[str, np.ndarray]]
     return files
 
 
+def _mean_curve(label: str, fold_results: list[dict]) -> dict:
+    """One training's loss per step, averaged over its folds and smoothed over a 30th of its length."""
+    curve = np.mean([r["loss_history"] for r in fold_results], axis=0)
+    window = max(1, len(curve) // 30)
+    smooth = np.convolve(curve, np.ones(window) / window, mode="valid")
+    return {"label": label, "x": np.arange(len(smooth)) + window, "y": smooth}
+
+
 def _figures(plan: EnsemblePlan, rows: list[Row], scores, results, best_groups: dict) -> list[Figure]:
     fusions = [r for r in rows if len(r.members) > 1] or [r for r in rows if r.members]
     best = max(fusions, key=lambda r: r.mean)
@@ -180,17 +189,10 @@ def _figures(plan: EnsemblePlan, rows: list[Row], scores, results, best_groups: 
     for fold in plan.folds:
         fused, labels = fused_groups(best_groups.get(best.name) or [list(best.members)], scores, fold)
         np.add.at(confusion, (labels, np.argmax(fused, axis=1)), 1)
-    curves = []
-    for unit in plan.units:
-        curve = np.mean([results[t.key]["loss_history"] for t in plan.trainings if t.unit == unit], axis=0)
-        window = max(1, len(curve) // 30)
-        smooth = np.convolve(curve, np.ones(window) / window, mode="valid")
-        curves.append({"label": unit.name, "x": np.arange(len(smooth)) + window, "y": smooth})
-    for network in plan.recipe.ecnn.networks:  # a fine-tune's steps are its epochs x batches
-        curve = np.mean([results[t.key]["loss_history"] for t in plan.cnn_trainings if t.network == network], axis=0)
-        window = max(1, len(curve) // 30)
-        smooth = np.convolve(curve, np.ones(window) / window, mode="valid")
-        curves.append({"label": f"ecnn-{network}", "x": np.arange(len(smooth)) + window, "y": smooth})
+    curves = [_mean_curve(unit.name, [results[t.key] for t in plan.trainings if t.unit == unit])
+              for unit in plan.units]
+    curves += [_mean_curve(f"ecnn-{network}", [results[t.key] for t in plan.cnn_trainings if t.network == network])
+               for network in plan.recipe.ecnn.networks]  # a fine-tune's steps are its epochs x batches
     return [
         Figure("confusion_best_fusion.png", "confusion", {
             "matrix": confusion, "class_names": plan.dataset.class_names,
