@@ -59,6 +59,47 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
     return path
 
 
+def save_cached_array(path: Path, array) -> Path:
+    """Write ``array`` as ``.npy`` atomically, with its content digest beside it (``load_cached_array``)."""
+    import numpy as np
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:  # a handle: np.save would append ".npy" to the temporary name
+            np.save(handle, array, allow_pickle=False)
+
+    atomic_write(path, write)
+    atomic_write(_digest_path(path), lambda tmp: tmp.write_text(_content_digest(path)))
+    return Path(path)
+
+
+def load_cached_array(path: Path, mmap_mode: str | None = None):
+    """The array saved by :func:`save_cached_array` if it is there and whole, else None.
+
+    Whole means its content digest matches the one written beside it, so a file corrupted in place
+    (same size) is caught; a damaged file in any way reads as missing, to be computed again.
+    """
+    import numpy as np
+
+    path, digest = Path(path), _digest_path(path)
+    if not path.is_file() or not digest.is_file():
+        return None
+    try:
+        if digest.read_text().strip() != _content_digest(path):
+            return None
+        return np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
+    except Exception:  # noqa: BLE001 (a file damaged in any way reads as missing)
+        return None
+
+
+def _digest_path(path: Path) -> Path:
+    return Path(path).with_suffix(".blake2b")
+
+
+def _content_digest(path: Path) -> str:
+    with open(path, "rb") as handle:  # read afresh: a file rewritten in place keeps no stale digest
+        return hashlib.file_digest(handle, lambda: hashlib.blake2b(digest_size=20)).hexdigest()
+
+
 def atomic_write_text(path: Path, text: str) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_text(text))
 

@@ -10,14 +10,11 @@ fingerprint and these settings.
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-
 import numpy as np
 from joblib import Parallel, delayed
 from PIL import Image
 
-from ..storage import atomic_write, cache_root, stable_hash
+from ..storage import cache_root, load_cached_array, save_cached_array, stable_hash
 
 PREPROCESS_VERSION = 1  # bump when the preprocessing changes, to invalidate caches
 
@@ -110,31 +107,11 @@ def preprocess_to_cache(dataset, size: int, hasc: bool = False):
     return path
 
 
-def _digest_path(path: Path) -> Path:
-    return path.with_suffix(".blake2b")
-
-
-def _file_digest(path: Path) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, lambda: hashlib.blake2b(digest_size=20)).hexdigest()
-
-
 def _cached(dataset, size: int, path, mmap_mode=None) -> np.ndarray | None:
-    """The cached array if it is there and whole, else None (a damaged file is recomputed).
-
-    Whole means: its content digest matches the one written beside it (a file corrupted in place,
-    same size, is caught), and its shape and type are the data set's at this size.
-    """
-    digest = _digest_path(path)
-    if not path.is_file() or not digest.is_file():
-        return None
-    try:
-        if digest.read_text().strip() != _file_digest(path):
-            return None
-        cached = np.load(path, mmap_mode=mmap_mode)
-    except Exception:  # a damaged file in any way is recomputed
-        return None
-    if cached.shape == (len(dataset), dataset.channels, size, size) and cached.dtype == np.uint8:
+    """The cached array if it is there, whole (:func:`load_cached_array`) and of the data set's shape
+    and type at this size, else None."""
+    cached = load_cached_array(path, mmap_mode=mmap_mode)
+    if cached is not None and cached.shape == (len(dataset), dataset.channels, size, size) and cached.dtype == np.uint8:
         return cached
     return None
 
@@ -155,11 +132,5 @@ def preprocess(dataset, size: int, n_jobs: int = -1, use_cache: bool = True, has
     for i, im in enumerate(images):
         out[i] = im  # broadcasting replicates a grey image over three channels
     if use_cache:
-        atomic_write(path, lambda tmp: _save_npy(tmp, out))
-        atomic_write(_digest_path(path), lambda tmp: tmp.write_text(_file_digest(path)))
+        save_cached_array(path, out)
     return out
-
-
-def _save_npy(path, array: np.ndarray) -> None:
-    with open(path, "wb") as handle:
-        np.save(handle, array)
