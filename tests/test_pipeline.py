@@ -37,8 +37,7 @@ def test_tiny_end_to_end_run_writes_the_table(cli, image_tree, tmp_path):
     assert list(rows[0]) == ["method", "fold_1", "fold_2", "fold_3", "fold_4", "fold_5", "mean", "std"]
     names = [r["method"] for r in rows]
     assert names == ["tiny-bce-adam-fully-k2", "tiny-bce-adam-deeper-k2", "tiny-bce-adam-fully+deeper", "raw-svm",
-                     "raw-svm-tuned",
-                     "raw-1-nn"]
+                     "raw-svm-tuned", "raw-1-nn", "lite0-frozen-logreg"]
     for row in rows:
         folds = [float(row[f"fold_{i}"]) for i in range(1, 6)]
         assert all(0 <= a <= 100 for a in folds)
@@ -64,7 +63,8 @@ def test_tiny_end_to_end_run_writes_the_table(cli, image_tree, tmp_path):
 def test_two_member_recipe_rows(image_tree, tmp_path, two_members):
     out = run_experiment(load_recipe(str(two_members)), options(image_tree, tmp_path / "o"))
     names = [r["method"] for r in read_csv(out / "table.csv")]
-    assert names == ["tiny-bce-adam-fully-k2", "tiny-triplet-adam-fully-k2", "raw-svm", "raw-svm-tuned", "raw-1-nn"]
+    assert names == ["tiny-bce-adam-fully-k2", "tiny-triplet-adam-fully-k2", "raw-svm", "raw-svm-tuned", "raw-1-nn",
+                     "lite0-frozen-logreg"]
 
 
 def test_killed_run_resumes_training_only_what_is_missing(image_tree, tmp_path, two_members):
@@ -82,7 +82,8 @@ def test_killed_run_resumes_training_only_what_is_missing(image_tree, tmp_path, 
     seen = []
     run_experiment(recipe, options(image_tree, tmp_path / "o"),
                    on_task_done=lambda t, r, c: seen.append((t.unit.method.name if hasattr(t, "unit") else t.label, c)))
-    assert seen == [("Cross", True), ("Triplet", False), ("baselines fold 1", False)]
+    assert seen == [("Cross", True), ("Triplet", False), ("baselines fold 1", False),
+                    ("lite0-frozen-logreg fold 1", False)]
 
 
 def test_truncated_cache_entry_is_recomputed(image_tree, tmp_path, two_members):
@@ -90,13 +91,13 @@ def test_truncated_cache_entry_is_recomputed(image_tree, tmp_path, two_members):
     out = run_experiment(recipe, options(image_tree, tmp_path / "o"))
     table = (out / "table.csv").read_text()
     entries = sorted((cache_root() / "members").rglob("*.npz"))
-    assert len(entries) == 15  # 2 networks x 5 folds, and the baselines of each fold
+    assert len(entries) == 20  # 2 networks x 5 folds, and the two baseline tasks of each fold
     data = entries[0].read_bytes()
     entries[0].write_bytes(data[: len(data) // 2])
     assert ResultCache(cache_root() / "members").load(entries[0].stem) is None
     seen = []
     run_experiment(recipe, options(image_tree, tmp_path / "o"), on_task_done=lambda t, r, c: seen.append(c))
-    assert seen.count(False) == 1 and seen.count(True) == 14
+    assert seen.count(False) == 1 and seen.count(True) == 19
     assert (out / "table.csv").read_text() == table  # recomputed with the same seed: same result
 
 
@@ -217,5 +218,54 @@ def test_baseline_rows_are_computed_on_the_members_folds_and_pixels(cli, image_t
             assert float(rows[name][f"fold_{fold}"]) == pytest.approx(expected, abs=0.006)
         chosen = json.loads((out / "config.json").read_text())["baselines"]["raw-svm-tuned"]["chosen"][fold - 1]
         assert chosen["C"] == tuned.best_params_["C"] and chosen["gamma"] == pytest.approx(tuned.best_params_["gamma"])
-    assert "Baselines on the same folds and pixels: raw-svm" in (out / "table.md").read_text() or \
-        "| raw-svm |" in (out / "table.md").read_text()
+    assert "Baselines on the same folds: raw-svm" in (out / "table.md").read_text()
+
+
+def test_frozen_feature_baseline_is_lite0_features_and_inner_cv_logistic_regression(cli, image_tree, tmp_path):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from dissim.data import load_dataset
+    from dissim.data.preprocess import preprocess
+    from dissim.eval.cnn import frozen_features
+    from dissim.protocols.base import task_seed
+    from dissim.protocols.ensemble.members import FROZEN_C
+
+    recipe = write_recipe(tmp_path / "r.toml", extra="[ecnn]\ninput_size = 40\n")
+    out = tmp_path / "out"
+    status, _, err = cli("--dataset", "folder", "--data-root", image_tree, "--pipeline", recipe, "--out", out,
+                         "--no-progress")
+    assert status == 0, err
+    row = {r["method"]: r for r in read_csv(out / "table.csv")}["lite0-frozen-logreg"]
+    config = json.loads((out / "config.json").read_text())["baselines"]["lite0-frozen-logreg"]
+    assert config["network"] == "lite0" and config["input_size"] == 40  # the eCNN input size
+    member = np.load(out / "scores" / "tiny-bce-adam-fully-k2.npz")
+    dataset = load_dataset("folder", str(image_tree), 1)
+    features = frozen_features(preprocess(dataset, 40))
+    for fold, (train, test) in enumerate(dataset.folds, start=1):
+        assert np.array_equal(member[f"fold_{fold}_test_index"], test)
+        search = GridSearchCV(make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)),
+                              {"logisticregression__C": list(FROZEN_C)},
+                              cv=StratifiedKFold(3, shuffle=True, random_state=task_seed(1, "lite0-frozen-logreg", fold)))
+        search.fit(features[train], dataset.labels[train])  # the training fold only
+        expected = 100 * np.mean(search.predict(features[test]) == dataset.labels[test])
+        assert float(row[f"fold_{fold}"]) == pytest.approx(expected, abs=0.006)
+        assert config["chosen"][fold - 1]["C"] == search.best_params_["logisticregression__C"]
+    assert "frozen lite0 at 40x40" in (out / "table.md").read_text()
+
+
+def test_without_the_ecnn_extra_the_frozen_baseline_is_left_out_and_the_table_says_so(
+        cli, image_tree, tmp_path, monkeypatch):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "efficientnet_lite_pytorch" else find_spec(name, *a))
+    out = tmp_path / "out"
+    status, _, err = cli("--dataset", "folder", "--data-root", image_tree, "--pipeline",
+                         write_recipe(tmp_path / "r.toml"), "--out", out, "--no-progress")
+    assert status == 0, err
+    assert "lite0-frozen-logreg" not in [r["method"] for r in read_csv(out / "table.csv")]
+    assert "lite0-frozen-logreg is not computed: it needs pip install 'dissim[ecnn]'" in (out / "table.md").read_text()

@@ -20,6 +20,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from ..data.arrays import InputShape, check_inputs, check_labelled
 from ..hardware import fit_hardware
 from ..nets.table import pretrained_topology
+from ..nets.twin import SiameseNet
 from ..space.estimator import check_positive_integers, resolve_seed
 from ..train import TwinConfig, train_twin
 
@@ -96,3 +97,14 @@ class FineTunedCNN(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True
         return tags
+
+
+def frozen_features(images, network: str = "lite0", *, weights: str | None = None, device="cpu",
+                    precision: str = "fp32", batch_size: int = 128) -> np.ndarray:
+    """Pooled ImageNet features (N, D) of raw 0-255 images (N, C, S, S) through ``network`` frozen: no
+    training, eval mode, so batch norm uses ImageNet's statistics. Each image runs through once."""
+    topology = pretrained_topology(network, weights=weights)
+    net = SiameseNet(topology, images.shape[1], images.shape[-1], activation="none").to_device(device, precision)
+    # chunk by chunk: a memory-mapped cache is read a batch at a time, never copied whole
+    return np.concatenate([net.embed(np.array(images[i:i + batch_size]), batch_size=batch_size)[0]
+                           .float().cpu().numpy() for i in range(0, len(images), batch_size)])

@@ -7,7 +7,9 @@ recipe's table layout, score files and figures (:mod:`.report`).
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import asdict, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -28,15 +30,20 @@ from ..base import DEFAULT_THREADS, PROTOCOLS, Protocol, RunOptions, task_seed
 from . import recipe as ensemble_recipe
 from .members import (
     BASELINES,
+    FROZEN_C,
+    FROZEN_NETWORK,
     TUNED_C,
     TUNED_GAMMA_FACTORS,
     BaselineTask,
     CnnTask,
     EnsemblePlan,
+    FrozenBaselineTask,
     Member,
     UnitTask,
     baseline_accuracy,
     baseline_size,
+    frozen_baseline_name,
+    frozen_features_to_cache,
     index_digest,
     keyed_profile,
     plan_members,
@@ -44,7 +51,7 @@ from .members import (
     score_key,
     unit_of,
 )
-from .recipe import EnsembleRecipe
+from .recipe import CnnSettings, EnsembleRecipe
 from .report import build_report
 
 
@@ -138,13 +145,35 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
             tasks.append(BaselineTask(fold=fold, key=key, input_size=baselines_at, labels=dataset.labels,
                                       train_index=train, test_index=test, threads=threads,
                                       seed=task_seed(options.seed, "baselines", fold)))
+        frozen = frozen_baseline_weights(cnn)
+        if frozen is not None:
+            frozen_at = max(cnn.input_size, pretrained_info(FROZEN_NETWORK).min_size)
+            for fold in folds:
+                train, test = dataset.folds[fold - 1]
+                key = stable_hash({"dissim": __version__, "baseline": frozen_baseline_name(), "grid": FROZEN_C,
+                                   "weights": file_digest(frozen), "seed": options.seed, "data": dataset.fingerprint,
+                                   "fold": fold, "train": index_digest(train), "test": index_digest(test),
+                                   "preprocess": {"size": frozen_at, "version": PREPROCESS_VERSION},
+                                   "precision": recipe.profile.pretrained_precision, "threads": threads})
+                tasks.append(FrozenBaselineTask(network=FROZEN_NETWORK, fold=fold, key=key, input_size=frozen_at,
+                                                labels=dataset.labels, train_index=train, test_index=test,
+                                                threads=threads,
+                                                seed=task_seed(options.seed, frozen_baseline_name(), fold)))
         return EnsemblePlan(recipe, dataset, options, plan_members(recipe), units, folds, tasks, sizes)
 
     def prepare(self, plan: EnsemblePlan, tasks: list) -> list:
         """Workers memory-map the cached preprocessed arrays rather than receive them."""
         inputs = {(t.input_size, t.hasc) for t in tasks}
         paths = {(size, hasc): str(preprocess_to_cache(plan.dataset, size, hasc)) for size, hasc in inputs}
-        return [replace(t, images_path=paths[(t.input_size, t.hasc)]) for t in tasks]
+        tasks = [replace(t, images_path=paths[(t.input_size, t.hasc)]) for t in tasks]
+        features = {}
+        for t in tasks:
+            if isinstance(t, FrozenBaselineTask) and t.input_size not in features:
+                features[t.input_size] = frozen_features_to_cache(
+                    plan.dataset, t.network, t.input_size, t.images_path, frozen_baseline_weights(plan.recipe.ecnn),
+                    plan.options.device, plan.recipe.profile.pretrained_precision)
+        return [replace(t, features_path=features[t.input_size]) if isinstance(t, FrozenBaselineTask) else t
+                for t in tasks]
 
     def describe(self, plan: EnsemblePlan) -> str:
         """The member list with its count and estimated cost (for --dry-run).
@@ -182,20 +211,37 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
                          f"{train / 1e12:>11,.1f} {embed / 1e12:>11,.2f}")
         lines.append(f"baselines on the same folds: {', '.join(BASELINES)} on the pixels at "
                      f"{plan.baseline_size}x{plan.baseline_size}")
-        lines.append(f"total: {len(plan.members)} members, {len(plan.trainings)} trainings, about {total / 1e15:,.1f} "
-                     "PFLOP (costs per fold; members of one network share it)")
+        frozen = [t for t in plan.baselines if isinstance(t, FrozenBaselineTask)][:1]
+        lines += [f"  and {t.names[0]}: frozen {t.network} features at {t.input_size}x{t.input_size}" for t in frozen]
+        amount = f"{total / 1e15:,.1f} PFLOP" if total >= 1e14 else f"{total / 1e12:,.1f} TFLOP"
+        lines.append(f"total: {len(plan.members)} members, {len(plan.trainings)} trainings, about {amount} "
+                     "(costs per fold; members of one network share it)")
         return "\n".join(lines)
 
     def task_line(self, task, result: dict, cached: bool) -> str:
         if isinstance(task, CnnTask):
             acc = accuracy(result[score_key("softmax", 0, "test")], result["test_labels"])
             return f"{task.label}: {acc:.2f}% ({self.timing(result['seconds'][1], cached)})"
-        if isinstance(task, BaselineTask):
-            accs = [f"{name} {baseline_accuracy(result, name):.2f}%" for name in BASELINES]
+        if isinstance(task, (BaselineTask, FrozenBaselineTask)):
+            accs = [f"{name} {baseline_accuracy(result, name):.2f}%" for name in task.names]
             return f"{task.label}: {', '.join(accs)} ({self.timing(result['seconds'][1], cached)})"
         accs = [f"{space}-k{k} {accuracy(result[score_key(space, k, 'test')], result['test_labels']):.2f}%"
                 for k in task.unit.ks for space in task.spaces]
         return f"{task.label}: {', '.join(accs)} ({self.timing(result['seconds'][1], cached)})"
+
+
+def frozen_baseline_weights(cnn: CnnSettings) -> Path | None:
+    """The ImageNet weights of the frozen-feature baseline (``--cnn-weights lite0=PATH`` or the packaged
+    ones), or None where the ``ecnn`` extra is not installed: the row is then left out and the table
+    says why. Always ImageNet weights: ``--cnn-init random`` is for the networks that are trained."""
+    if importlib.util.find_spec("efficientnet_lite_pytorch") is None:
+        return None
+    try:
+        return resolve_weights(FROZEN_NETWORK, cnn.weights_for(FROZEN_NETWORK), "pretrained")
+    except UserError:
+        if cnn.weights_for(FROZEN_NETWORK):
+            raise  # a file the user named is missing: say so
+        return None
 
 
 def with_pretrained_options(topology: Topology, recipe: EnsembleRecipe) -> tuple[Topology, str | None]:

@@ -260,6 +260,8 @@ class BaselineTask:
     seed: int = 0  # the inner cross-validation's folds
     hasc = False  # the baselines see the plain pixels
 
+    names = BASELINES
+
     @property
     def label(self) -> str:
         return f"baselines fold {self.fold}"
@@ -278,6 +280,97 @@ class BaselineTask:
             result["raw-svm-tuned_params"] = np.array([chosen["C"], chosen["gamma"], chosen["inner_accuracy"]])
         result["seconds"] = np.array([0.0, time.perf_counter() - started])
         return result
+
+
+# The practitioner's default where the ``ecnn`` extra is installed: the pooled ImageNet features of a
+# frozen EfficientNet-Lite0 at the eCNN input size, standardised, and a logistic regression whose C is
+# chosen by inner cross-validation on the training fold.
+FROZEN_NETWORK = "lite0"
+FROZEN_C = (0.01, 0.1, 1.0, 10.0)
+
+
+def frozen_baseline_name(network: str = FROZEN_NETWORK) -> str:
+    return f"{network}-frozen-logreg"
+
+
+def tuned_logistic_regression(train: np.ndarray, y_train: np.ndarray, test: np.ndarray,
+                              seed: int) -> tuple[np.ndarray, dict]:
+    """Test predictions of standardisation + logistic regression whose C scored best in a stratified
+    inner cross-validation on the training fold only (ties to the smaller C, as GridSearchCV)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    folds = min(INNER_FOLDS, int(np.bincount(np.unique(y_train, return_inverse=True)[1]).min()))
+    if folds < 2:
+        raise UserError(f"{frozen_baseline_name()} needs at least two training items of every class for its "
+                        "inner cross-validation")
+    search = GridSearchCV(make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)),
+                          {"logisticregression__C": list(FROZEN_C)},
+                          cv=StratifiedKFold(folds, shuffle=True, random_state=seed)).fit(train, y_train)
+    return search.predict(test), {"C": search.best_params_["logisticregression__C"],
+                                  "inner_accuracy": search.best_score_}
+
+
+@dataclass(frozen=True)
+class FrozenBaselineTask:
+    """The frozen-feature baseline on one fold: logistic regression (:func:`tuned_logistic_regression`)
+    on the features of the frozen ImageNet ``network`` (computed once per run for every image and
+    cached, :func:`frozen_features_to_cache`), on the same folds as the members."""
+
+    network: str
+    fold: int  # 1-based
+    key: str
+    input_size: int  # the side the frozen network sees (the eCNN input size)
+    labels: np.ndarray
+    train_index: np.ndarray
+    test_index: np.ndarray
+    threads: int | None = None
+    images_path: str = ""
+    features_path: str = ""
+    seed: int = 0  # the inner cross-validation's folds
+    hasc = False  # the baselines see the plain pixels
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (frozen_baseline_name(self.network),)
+
+    @property
+    def label(self) -> str:
+        return f"{self.names[0]} fold {self.fold}"
+
+    def run(self) -> dict[str, np.ndarray]:
+        started = time.perf_counter()
+        with torch_threads(self.threads):
+            features = np.load(self.features_path, mmap_mode="r")
+            labels = np.asarray(self.labels)
+            predicted, chosen = tuned_logistic_regression(np.asarray(features[self.train_index]),
+                                                          labels[self.train_index],
+                                                          np.asarray(features[self.test_index]), self.seed)
+        result = {"test_labels": labels[self.test_index], f"{self.names[0]}_predicted": predicted,
+                  f"{self.names[0]}_params": np.array([chosen["C"], chosen["inner_accuracy"]]),
+                  "seconds": np.array([0.0, time.perf_counter() - started])}
+        return result
+
+
+def frozen_features_to_cache(dataset: ImageSet, network: str, size: int, images_path: str, weights,
+                             device: str, precision: str) -> str:
+    """The path of the cached frozen features (N, D) of every image of ``dataset`` at ``size``,
+    computing them (each image once, in batches) when they are not there or not whole."""
+    from ...data.preprocess import PREPROCESS_VERSION
+    from ...eval.cnn import frozen_features
+    from ...storage import cache_root, file_digest, load_cached_array, save_cached_array
+
+    key = stable_hash({"data": dataset.fingerprint, "network": network, "size": size,
+                       "weights": file_digest(weights), "preprocess": PREPROCESS_VERSION,
+                       "device": str(device).split(":")[0], "precision": precision})
+    path = cache_root() / "features" / f"{dataset.name.lower()}-{network}-{size}-{key[:20]}.npy"
+    cached = load_cached_array(path, mmap_mode="r")
+    if cached is None or cached.ndim != 2 or len(cached) != len(dataset):
+        save_cached_array(path, frozen_features(np.load(images_path, mmap_mode="r"), network, weights=str(weights),
+                                                device=device, precision=precision).astype(np.float32))
+    return str(path)
 
 
 def baseline_accuracy(result: dict, name: str) -> float:
@@ -307,8 +400,13 @@ class EnsemblePlan:
         return [t for t in self.tasks if isinstance(t, CnnTask)]
 
     @property
-    def baselines(self) -> list[BaselineTask]:
-        return [t for t in self.tasks if isinstance(t, BaselineTask)]
+    def baselines(self) -> list[BaselineTask | FrozenBaselineTask]:
+        return [t for t in self.tasks if isinstance(t, (BaselineTask, FrozenBaselineTask))]
+
+    @property
+    def baseline_names(self) -> list[str]:
+        """Every baseline row of the run, in table order."""
+        return list(dict.fromkeys(name for t in self.baselines for name in t.names))
 
     @property
     def baseline_size(self) -> int:

@@ -8,16 +8,19 @@ from ... import __version__
 from ...eval.fusion import ZScore, sum_rule
 from ...eval.metrics import accuracy
 from ...eval.report import Figure, Grid, Report, Row, RowTable, Section
+from ...nets.pretrained import ECNN_EXTRA
 from .members import (
-    BASELINES,
+    FROZEN_C,
     INNER_FOLDS,
     TUNED_C,
     TUNED_GAMMA_FACTORS,
     CnnMember,
     EnsemblePlan,
+    FrozenBaselineTask,
     Member,
     attempts_of,
     baseline_accuracy,
+    frozen_baseline_name,
     score_key,
     unit_of,
 )
@@ -69,9 +72,39 @@ def fused_row(name: str, members: list, scores: dict[str, FoldScores], folds: li
 
 def baseline_rows(plan: EnsemblePlan, results: dict) -> list[Row]:
     """One row per baseline: its accuracy on each fold of the plan (never fused)."""
-    by_fold = {t.fold: results[t.key] for t in plan.baselines}
-    return [Row(name, tuple(baseline_accuracy(by_fold[fold], name) for fold in plan.folds), kind="baseline")
-            for name in BASELINES]
+    by_name_fold = {(name, t.fold): results[t.key] for t in plan.baselines for name in t.names}
+    return [Row(name, tuple(baseline_accuracy(by_name_fold[(name, fold)], name) for fold in plan.folds),
+                kind="baseline") for name in plan.baseline_names]
+
+
+def _baselines_config(plan: EnsemblePlan, results: dict) -> dict:
+    """What config.json records of the baselines: names, inputs, cache keys, grids and each fold's choice."""
+    pixel = [t for t in plan.baselines if not isinstance(t, FrozenBaselineTask)]
+    frozen = [t for t in plan.baselines if isinstance(t, FrozenBaselineTask)]
+    config = {"methods": plan.baseline_names, "input_size": plan.baseline_size, "keys": [t.key for t in plan.baselines],
+              "raw-svm-tuned": {"grid": {"C": list(TUNED_C), "gamma_times_scale": list(TUNED_GAMMA_FACTORS)},
+                                "inner_folds": INNER_FOLDS, "chosen": [
+                                    dict(zip(("fold", "C", "gamma", "inner_accuracy"),
+                                             (t.fold, *map(float, results[t.key]["raw-svm-tuned_params"]))))
+                                    for t in pixel]}}
+    if frozen:
+        name = frozen[0].names[0]
+        config[name] = {"network": frozen[0].network, "input_size": frozen[0].input_size,
+                        "grid": {"C": list(FROZEN_C)}, "inner_folds": INNER_FOLDS, "chosen": [
+                            dict(zip(("fold", "C", "inner_accuracy"), (t.fold, *map(float, results[t.key][f"{name}_params"]))))
+                            for t in frozen]}
+    return config
+
+
+def _baselines_text(plan: EnsemblePlan, baselines: list[Row]) -> str:
+    frozen = next((t for t in plan.baselines if isinstance(t, FrozenBaselineTask)), None)
+    text = ("Baselines on the same folds: " + ", ".join(f"{r.name} {r.mean:.2f}" for r in baselines)
+            + f" (scikit-learn's SVC(), an RBF SVC with C and gamma chosen by {INNER_FOLDS}-fold cross-validation "
+            f"on each training fold, and 1-NN, on the {plan.baseline_size}-pixel inputs scaled to [0, 1]")
+    if frozen is not None:
+        return text + (f"; and logistic regression, C chosen the same way, on the standardised pooled ImageNet "
+                       f"features of a frozen {frozen.network} at {frozen.input_size}x{frozen.input_size}).")
+    return text + f"; {frozen_baseline_name()} is not computed: it needs {ECNN_EXTRA})."
 
 
 def default_fusions(recipe: EnsembleRecipe) -> list[Selection]:
@@ -254,24 +287,17 @@ def build_report(plan: EnsemblePlan, results: dict) -> Report:
     sections = [Section(table)]
     if grid is not None:
         intro = ("Mean accuracy (%) over the folds; each cell fuses (sum rule of z-scored SVM scores) "
-                 "the members its row and column select.",
-                 "Baselines on the same folds and pixels: " + ", ".join(f"{r.name} {r.mean:.2f}" for r in baselines)
-                 + f" (scikit-learn's SVC(), an RBF SVC with C and gamma chosen by {INNER_FOLDS}-fold cross-validation "
-                 f"on each training fold, and 1-NN, on the {plan.baseline_size}-pixel inputs scaled to [0, 1]).")
+                 "the members its row and column select.", _baselines_text(plan, baselines))
         sections = [Section(grid, intro=intro), Section(table, heading="All members, fusions and baselines")]
+    else:
+        sections = [Section(table, intro=(_baselines_text(plan, baselines),))]
     config = {"dataset": {"folds": plan.folds}, "input_sizes": plan.sizes, "members": [m.name for m in plan.members],
               "trainings": [{"unit": t.unit.name, "fold": t.fold, "key": t.key, **attempts_of(results[t.key])}
                             for t in plan.trainings],
               "convergence_rule": f"mean loss of the last 10% of steps <= {recipe.profile.converge_ratio:g} x the "
                                   f"first 10%; at most {recipe.profile.max_reruns} reruns, the last attempt kept",
               "ecnn_trainings": [{"network": t.network, "fold": t.fold, "key": t.key} for t in plan.cnn_trainings],
-              "baselines": {"methods": list(BASELINES), "input_size": plan.baseline_size,
-                            "keys": [t.key for t in plan.baselines],
-                            "raw-svm-tuned": {"grid": {"C": list(TUNED_C), "gamma_times_scale": list(TUNED_GAMMA_FACTORS)},
-                                              "inner_folds": INNER_FOLDS, "chosen": [
-                                                  dict(zip(("fold", "C", "gamma", "inner_accuracy"),
-                                                           (t.fold, *map(float, results[t.key]["raw-svm-tuned_params"]))))
-                                                  for t in plan.baselines]}},
+              "baselines": _baselines_config(plan, results),
               "threads_per_training": plan.tasks[0].threads if plan.tasks else None,
               "device": plan.tasks[0].device if plan.tasks else None}
     return Report(title=f"{data.name} · {recipe.name}", header=[h for h in header if h], sections=sections,
