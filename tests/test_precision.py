@@ -144,7 +144,9 @@ def test_the_loop_reads_nothing_back_from_the_device_per_step(monkeypatch):
         calls.clear()
         _train("fp32", steps=steps)
         counts.append(len(calls))
-    assert counts[0] == counts[1], counts
+    # a sync in every step would add 10 for the 10 more steps; a one-off one (lazy initialisation)
+    # may fall in either run (seen on an H100: 14 for 2 steps, 13 for 12)
+    assert abs(counts[1] - counts[0]) <= 1, counts
 
 
 def test_an_epoch_drawn_up_front_is_the_draws_of_one_sample_per_step():
@@ -201,7 +203,7 @@ def test_the_resolved_precision_is_in_config_json_and_the_cache_key(cli, tmp_pat
 @CUDA
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
 def test_cuda_training_syncs_per_epoch_never_per_step(precision):
-    """CUDA's sync debug mode warns at every synchronising call: as many for 2 steps as for 12
+    """CUDA's sync debug mode warns at every synchronising call: as many for 2 steps as for 12, up to one
     (fp16's gradient scaler included: with fused Adam it checks for overflow on the device)."""
     import warnings
 
@@ -218,7 +220,9 @@ def test_cuda_training_syncs_per_epoch_never_per_step(precision):
             finally:
                 torch.cuda.set_sync_debug_mode(0)
         counts.append(sum("synchroniz" in str(w.message) for w in caught))
-    assert counts[0] == counts[1], counts
+    # a sync in every step would add 10 for the 10 more steps; a one-off one (lazy initialisation)
+    # may fall in either run (seen on an H100: 14 for 2 steps, 13 for 12)
+    assert abs(counts[1] - counts[0]) <= 1, counts
     assert np.all(np.isfinite(twin.history.step_loss))
     assert twin.net.channels_last and all(p.dtype == torch.float32 for p in twin.net.parameters())
 
