@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from dissim.nets import get_topology
@@ -44,3 +45,31 @@ def test_topology_benchmark_csv_has_one_row_per_topology_input_and_precision():
         (name, minimum[name], precision) for name in ("sn8", "liu-spectra") for precision in ("fp32", "bf16")]
     numbers = ("images_per_s", "gflops", "matmul_gflops", "fraction_of_matmul")
     assert all(float(r[key]) > 0 for r in rows for key in numbers)
+
+
+def test_laptop_benchmark_development_split_never_holds_an_outer_test_item():
+    import importlib.util
+
+    from dissim.data import load_dataset
+
+    spec = importlib.util.spec_from_file_location("laptop_benchmark", BENCHMARKS / "laptop.py")
+    laptop = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(laptop)
+    digits = load_dataset("digits")
+    for outer in (1, 4):
+        train, test = digits.folds[outer - 1]
+        dev = laptop.development_set(digits, outer, 3, seed=1)
+        assert len(dev) == len(train) and dev.fingerprint != digits.fingerprint
+        assert all((dev.read(i) == digits.read(int(train[i]))).all() for i in (0, 7, len(dev) - 1))
+        assert np.array_equal(dev.labels, digits.labels[train]) and not set(train) & set(test)
+        inner_tests = np.concatenate([t for _, t in dev.folds])
+        assert sorted(inner_tests) == list(range(len(dev)))  # the inner folds partition the split
+        for inner_train, inner_test in dev.folds:
+            assert not set(inner_train) & set(inner_test)
+            assert set(dev.labels[inner_test]) == set(digits.labels)  # stratified
+    for name, text in laptop.CANDIDATES.items():  # every candidate is a valid recipe with the headline row
+        path = Path(laptop.tempfile.mkdtemp()) / f"{name}.toml"
+        path.write_text(f'description = "{name}"\n' + text)
+        recipe = laptop.load_recipe(str(path))
+        assert laptop.HEADLINE in [row.name for row in recipe.table.rows]
+    assert laptop.HEADLINE in [row.name for row in laptop.load_recipe("laptop").table.rows]
