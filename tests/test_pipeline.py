@@ -191,9 +191,9 @@ def test_baseline_rows_are_computed_on_the_members_folds_and_pixels(cli, image_t
     from sklearn.svm import SVC
 
     from dissim.data import load_dataset
-    from dissim.protocols.base import task_seed
-    from dissim.protocols.ensemble.members import TUNED_C, TUNED_GAMMA_FACTORS
     from dissim.data.preprocess import preprocess
+    from dissim.protocols.base import task_seed
+    from dissim.protocols.ensemble.baselines import TUNED_C, TUNED_GAMMA_FACTORS
 
     recipe = write_recipe(tmp_path / "r.toml")
     out = tmp_path / "out"
@@ -231,7 +231,7 @@ def test_frozen_feature_baseline_is_lite0_features_and_inner_cv_logistic_regress
     from dissim.data.preprocess import preprocess
     from dissim.eval.cnn import frozen_features
     from dissim.protocols.base import task_seed
-    from dissim.protocols.ensemble.members import FROZEN_C
+    from dissim.protocols.ensemble.baselines import FROZEN_C
 
     recipe = write_recipe(tmp_path / "r.toml", extra="[ecnn]\ninput_size = 40\n")
     out = tmp_path / "out"

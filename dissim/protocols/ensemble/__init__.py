@@ -28,22 +28,24 @@ from ...storage import file_digest, stable_hash
 from ...train import get_loss
 from ..base import DEFAULT_THREADS, PROTOCOLS, Protocol, RunOptions, task_seed
 from . import recipe as ensemble_recipe
-from .members import (
+from .baselines import (
     BASELINES,
     FROZEN_C,
     FROZEN_NETWORK,
     TUNED_C,
     TUNED_GAMMA_FACTORS,
     BaselineTask,
-    CnnTask,
-    EnsemblePlan,
     FrozenBaselineTask,
-    Member,
-    UnitTask,
     baseline_accuracy,
-    baseline_size,
     frozen_baseline_name,
     frozen_features_to_cache,
+)
+from .members import (
+    CnnTask,
+    EnsemblePlan,
+    Member,
+    UnitTask,
+    baseline_size,
     index_digest,
     keyed_profile,
     plan_members,

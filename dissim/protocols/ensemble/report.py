@@ -9,18 +9,20 @@ from ...eval.fusion import ZScore, sum_rule
 from ...eval.metrics import accuracy
 from ...eval.report import Figure, Grid, Report, Row, RowTable, Section
 from ...nets.pretrained import ECNN_EXTRA
-from .members import (
+from .baselines import (
     FROZEN_C,
     INNER_FOLDS,
     TUNED_C,
     TUNED_GAMMA_FACTORS,
-    CnnMember,
-    EnsemblePlan,
     FrozenBaselineTask,
-    Member,
-    attempts_of,
     baseline_accuracy,
     frozen_baseline_name,
+)
+from .members import (
+    CnnMember,
+    EnsemblePlan,
+    Member,
+    attempts_of,
     score_key,
     unit_of,
 )
