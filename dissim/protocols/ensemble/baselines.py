@@ -20,6 +20,7 @@ from ...errors import UserError
 from ...eval.metrics import accuracy_and_macro_f1
 from ...storage import stable_hash
 from ..base import torch_threads
+from .fold_task import FoldTask
 
 # On the members' preprocessed pixels scaled to [0, 1]: scikit-learn's SVC(), an RBF SVC with C and
 # gamma chosen by inner cross-validation on the training fold, and 1-NN.
@@ -59,22 +60,13 @@ def tuned_rbf_svm(train: np.ndarray, y_train: np.ndarray, test: np.ndarray, seed
     return svm.predict(np.exp(-factor * scale * d_test)), {"C": c, "gamma": factor * scale, "inner_accuracy": best[0]}
 
 
-@dataclass(frozen=True)
-class BaselineTask:
+@dataclass(frozen=True, kw_only=True)
+class BaselineTask(FoldTask):
     """The baselines of one fold, on the same folds and preprocessed images as the members: an RBF
     ``SVC()`` with scikit-learn's defaults, the same with (C, gamma) chosen by inner cross-validation on
     the training fold (:func:`tuned_rbf_svm`), and 1-NN (Euclidean), on the pixels scaled to [0, 1]."""
 
-    fold: int  # 1-based
-    key: str
-    input_size: int
-    labels: np.ndarray
-    train_index: np.ndarray
-    test_index: np.ndarray
-    threads: int | None = None
-    images_path: str = ""
     seed: int = 0  # the inner cross-validation's folds
-    hasc = False  # the baselines see the plain pixels
 
     names = BASELINES
 
@@ -129,24 +121,15 @@ def tuned_logistic_regression(train: np.ndarray, y_train: np.ndarray, test: np.n
                                   "inner_accuracy": search.best_score_}
 
 
-@dataclass(frozen=True)
-class FrozenBaselineTask:
+@dataclass(frozen=True, kw_only=True)
+class FrozenBaselineTask(FoldTask):
     """The frozen-feature baseline on one fold: logistic regression (:func:`tuned_logistic_regression`)
     on the features of the frozen ImageNet ``network`` (computed once per run for every image and
     cached, :func:`frozen_features_to_cache`), on the same folds as the members."""
 
     network: str
-    fold: int  # 1-based
-    key: str
-    input_size: int  # the side the frozen network sees (the eCNN input size)
-    labels: np.ndarray
-    train_index: np.ndarray
-    test_index: np.ndarray
-    threads: int | None = None
-    images_path: str = ""
     features_path: str = ""
     seed: int = 0  # the inner cross-validation's folds
-    hasc = False  # the baselines see the plain pixels
 
     @property
     def names(self) -> tuple[str, ...]:

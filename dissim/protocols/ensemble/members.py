@@ -25,6 +25,7 @@ from ...storage import stable_hash
 from ...train import get_loss
 from ..base import RunOptions, torch_threads
 from .baselines import BaselineTask, FrozenBaselineTask
+from .fold_task import FoldTask
 from .recipe import ECNN_METHOD, CnnSettings, EnsembleRecipe, Method, Profile
 
 ECNN_SPACE = "softmax"
@@ -86,25 +87,17 @@ def loss_options(loss: str, profile: Profile) -> dict:
     return {arg: getattr(profile, key) for arg, key in get_loss(loss).profile_options.items()}
 
 
-@dataclass(frozen=True)
-class UnitTask:
+@dataclass(frozen=True, kw_only=True)
+class UnitTask(FoldTask):
     """One training unit on one fold, picklable: train, embed once, score an SVM per (space, k)."""
 
     unit: TrainingUnit
-    fold: int  # 1-based
-    key: str
     seed: int
     topology: Topology
-    input_size: int
-    labels: np.ndarray
-    train_index: np.ndarray
-    test_index: np.ndarray
     profile: Profile
     spaces: tuple[str, ...]
     device: str = "cpu"
-    threads: int | None = None
     progress: bool = False
-    images_path: str = ""  # the preprocessed (N, C, S, S) uint8 array (.npy), memory-mapped by the worker
 
     @property
     def hasc(self) -> bool:
@@ -156,25 +149,16 @@ def attempts_of(result: dict) -> dict:
     return {"reruns": reruns, "converged": bool(ok), "batch_size": batch}
 
 
-@dataclass(frozen=True)
-class CnnTask:
+@dataclass(frozen=True, kw_only=True)
+class CnnTask(FoldTask):
     """One eCNN member on one fold: fine-tune the network on the training fold, softmax scores of both folds."""
 
     network: str
-    fold: int  # 1-based
-    key: str
     seed: int
     settings: CnnSettings
-    input_size: int
-    labels: np.ndarray
-    train_index: np.ndarray
-    test_index: np.ndarray
     precision: str = "fp32"
     device: str = "cpu"
-    threads: int | None = None
     progress: bool = False
-    images_path: str = ""
-    hasc = False  # the CNNs see the plain pixels
 
     @property
     def label(self) -> str:
