@@ -256,6 +256,28 @@ def test_frozen_feature_baseline_is_lite0_features_and_inner_cv_logistic_regress
     assert "frozen lite0 at 40x40" in (out / "table.md").read_text()
 
 
+def test_frozen_features_are_computed_once_per_run_and_then_read_from_the_cache(cli, image_tree, tmp_path,
+                                                                                 monkeypatch):
+    from dissim.eval import cnn
+
+    calls = []
+    real = cnn.frozen_features
+    monkeypatch.setattr(cnn, "frozen_features", lambda images, *a, **kw: calls.append(len(images)) or real(
+        images, *a, **kw))
+    recipe = write_recipe(tmp_path / "r.toml", extra="[ecnn]\ninput_size = 32\n")
+    args = ("--dataset", "folder", "--data-root", image_tree, "--pipeline", recipe, "--no-progress")
+    assert cli(*args, "--out", tmp_path / "a")[0] == 0
+    assert calls == [len(load_dataset_tree(image_tree))]  # five folds, every image once
+    assert cli(*args, "--seed", "2", "--out", tmp_path / "b")[0] == 0  # new baseline tasks, same features
+    assert len(calls) == 1
+
+
+def load_dataset_tree(tree):
+    from dissim.data import load_dataset
+
+    return load_dataset("folder", str(tree), 1)
+
+
 def test_without_the_ecnn_extra_the_frozen_baseline_is_left_out_and_the_table_says_so(
         cli, image_tree, tmp_path, monkeypatch):
     import importlib.util

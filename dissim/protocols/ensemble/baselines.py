@@ -16,9 +16,17 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.svm import SVC
 
 from ...data import ImageSet
+from ...data.preprocess import PREPROCESS_VERSION
 from ...errors import UserError
+from ...eval import cnn
 from ...eval.metrics import accuracy_and_macro_f1
-from ...storage import stable_hash
+from ...storage import (
+    cache_root,
+    file_digest,
+    load_cached_array,
+    save_cached_array,
+    stable_hash,
+)
 from ..base import torch_threads
 from .fold_task import FoldTask
 
@@ -147,28 +155,24 @@ class FrozenBaselineTask(FoldTask):
             predicted, chosen = tuned_logistic_regression(np.asarray(features[self.train_index]),
                                                           labels[self.train_index],
                                                           np.asarray(features[self.test_index]), self.seed)
-        result = {"test_labels": labels[self.test_index], f"{self.names[0]}_predicted": predicted,
-                  f"{self.names[0]}_params": np.array([chosen["C"], chosen["inner_accuracy"]]),
-                  "seconds": np.array([0.0, time.perf_counter() - started])}
-        return result
+        return {"test_labels": labels[self.test_index], f"{self.names[0]}_predicted": predicted,
+                f"{self.names[0]}_params": np.array([chosen["C"], chosen["inner_accuracy"]]),
+                "seconds": np.array([0.0, time.perf_counter() - started])}
 
 
 def frozen_features_to_cache(dataset: ImageSet, network: str, size: int, images_path: str, weights,
                              device: str, precision: str) -> str:
     """The path of the cached frozen features (N, D) of every image of ``dataset`` at ``size``,
     computing them (each image once, in batches) when they are not there or not whole."""
-    from ...data.preprocess import PREPROCESS_VERSION
-    from ...eval.cnn import frozen_features
-    from ...storage import cache_root, file_digest, load_cached_array, save_cached_array
-
     key = stable_hash({"data": dataset.fingerprint, "network": network, "size": size,
                        "weights": file_digest(weights), "preprocess": PREPROCESS_VERSION,
                        "device": str(device).split(":")[0], "precision": precision})
     path = cache_root() / "features" / f"{dataset.name.lower()}-{network}-{size}-{key[:20]}.npy"
     cached = load_cached_array(path, mmap_mode="r")
     if cached is None or cached.ndim != 2 or len(cached) != len(dataset):
-        save_cached_array(path, frozen_features(np.load(images_path, mmap_mode="r"), network, weights=str(weights),
-                                                device=device, precision=precision).astype(np.float32))
+        save_cached_array(path, cnn.frozen_features(np.load(images_path, mmap_mode="r"), network,
+                                                    weights=str(weights), device=device,
+                                                    precision=precision).astype(np.float32))
     return str(path)
 
 
