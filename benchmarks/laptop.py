@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import sys
 import tempfile
@@ -36,83 +37,46 @@ from dissim.storage import stable_hash  # noqa: E402
 HEADLINE = "all members"
 BASELINE_ROWS = ("raw-svm", "raw-svm-tuned", "raw-1-nn", "lite0-frozen-logreg")
 
-_SMALL = """
-[profile]
-input_size = {size}
-iterations = {iterations}
-batch_size = {batch}
-lr = 1e-3
-betas = [0.9, 0.99]
-prototypes = [{k}]
-share_network = true
-svm_C = 1000.0
-svm_gamma = 0.1
-triplet_margin = 1.0
-embed_batch_size = 256
-[members]
-topologies = ["small"]
-methods = {methods}
-spaces = ["fully", "deeper"]
-[table]
-columns = [{{ name = "accuracy" }}]
-rows = [{{ name = "{headline}" }}]
-"""
+ECNN_ROWS = ('{ name = "Siamese", methods = ["Cross", "Triplet"] }', '{ name = "eCNN", methods = ["eCNN"] }',
+             '{ name = "Siamese + eCNN (groups)", groups = [{ methods = ["Cross", "Triplet"] }, { methods = ["eCNN"] }] }')
+LITE0_ROWS = ('{ name = "small", topologies = ["small"] }',
+              '{ name = "lite0 Triplet", topologies = ["lite0"], methods = ["Triplet"] }',
+              '{ name = "small + lite0 Triplet", groups = [{ topologies = ["small"] }, '
+              '{ topologies = ["lite0"], methods = ["Triplet"] }] }')
 
-_WITH_LITE0 = """
-[profile]
-input_size = 64
-iterations = {iterations}
-batch_size = 32
-lr = 1e-3
-pretrained_lr = 1e-3
-betas = [0.9, 0.99]
-prototypes = [5, 10]
-share_network = true
-svm_C = 1000.0
-svm_gamma = 0.1
-triplet_margin = 1.0
-embed_batch_size = 256
-[members]
-topologies = ["small", "lite0"]
-methods = ["Cross", "Triplet"]
-spaces = ["fully", "deeper"]
-[table]
-columns = [{{ name = "accuracy" }}]
-rows = [{{ name = "{headline}" }}, {{ name = "small", topologies = ["small"] }},
-        {{ name = "lite0 Triplet", topologies = ["lite0"], methods = ["Triplet"] }},
-        {{ name = "small + lite0 Triplet", groups = [{{ topologies = ["small"] }}, {{ topologies = ["lite0"], methods = ["Triplet"] }}] }}]
-"""
 
-_WITH_ECNN = _SMALL.replace("[table]", """[ecnn]
-networks = ["lite0"]
-input_size = {ecnn_size}
-epochs = 5
-batch_size = 30
-lr = 3e-3
-augmentation = "none"
-[table]""").replace('rows = [{{ name = "{headline}" }}]', """rows = [{{ name = "{headline}" }}, {{ name = "Siamese", methods = ["Cross", "Triplet"] }},
-        {{ name = "eCNN", methods = ["eCNN"] }},
-        {{ name = "Siamese + eCNN (groups)", groups = [{{ methods = ["Cross", "Triplet"] }}, {{ methods = ["eCNN"] }}] }}]""")
+def candidate(*, size: int = 32, iterations: int = 300, methods=("Cross", "Triplet"), topologies=("small",),
+              pretrained_lr: float | None = None, ecnn_size: int | None = None, rows=()) -> str:
+    """A candidate recipe (without its description): batch 32, lr 1e-3, k = 5 and 10, both spaces, the
+    paper's SVM; with ``ecnn_size``, a lite0 eCNN (5 epochs, lr 3e-3, no augmentation); the headline
+    row fuses every member, ``rows`` show parts of it."""
+    lines = ["[profile]", f"input_size = {size}", f"iterations = {iterations}", "batch_size = 32", "lr = 1e-3"]
+    lines += [f"pretrained_lr = {pretrained_lr}"] if pretrained_lr else []
+    lines += ["betas = [0.9, 0.99]", "prototypes = [5, 10]", "share_network = true", "svm_C = 1000.0",
+              "svm_gamma = 0.1", "triplet_margin = 1.0", "embed_batch_size = 256",
+              "[members]", f"topologies = {json.dumps(list(topologies))}", f"methods = {json.dumps(list(methods))}",
+              'spaces = ["fully", "deeper"]']
+    if ecnn_size:
+        lines += ["[ecnn]", 'networks = ["lite0"]', f"input_size = {ecnn_size}", "epochs = 5", "batch_size = 30",
+                  "lr = 3e-3", 'augmentation = "none"']
+    lines += ["[table]", 'columns = [{ name = "accuracy" }]',
+              "rows = [" + ", ".join([f'{{ name = "{HEADLINE}" }}', *rows]) + "]"]
+    return "\n".join(lines) + "\n"
 
-# name -> recipe text (the layouts differ only where the name says)
+
+# name -> recipe text; every candidate differs from the first only where its name says
 CANDIDATES = {
-    "small-triplet-300": _SMALL.format(size=32, iterations=300, batch=32, k="5, 10", methods='["Triplet"]',
-                                       headline=HEADLINE),
-    "small-cross+triplet-300": _SMALL.format(size=32, iterations=300, batch=32, k="5, 10",
-                                             methods='["Cross", "Triplet"]', headline=HEADLINE),
-    "small-cross+triplet-600": _SMALL.format(size=32, iterations=600, batch=32, k="5, 10",
-                                             methods='["Cross", "Triplet"]', headline=HEADLINE),
-    "small16-cross+triplet-600": _SMALL.format(size=16, iterations=600, batch=32, k="5, 10",
-                                               methods='["Cross", "Triplet"]', headline=HEADLINE),
-    "small64+lite0-300": _WITH_LITE0.format(iterations=300, headline=HEADLINE),
-    "small+ecnn64-300": _WITH_ECNN.format(size=32, iterations=300, batch=32, k="5, 10",
-                                          methods='["Cross", "Triplet"]', headline=HEADLINE, ecnn_size=64),
-    "small3+ecnn64-300": _WITH_ECNN.format(size=32, iterations=300, batch=32, k="5, 10",
-                                           methods='["Cross", "CrossDD", "Triplet"]', headline=HEADLINE,
-                                           ecnn_size=64).replace('methods = ["Cross", "Triplet"] }',
-                                                                 'methods = ["Cross", "CrossDD", "Triplet"] }'),
-    "small+ecnn64-600": _WITH_ECNN.format(size=32, iterations=600, batch=32, k="5, 10",
-                                          methods='["Cross", "Triplet"]', headline=HEADLINE, ecnn_size=64),
+    "small-triplet-300": candidate(methods=("Triplet",)),
+    "small-cross+triplet-300": candidate(),
+    "small-cross+triplet-600": candidate(iterations=600),
+    "small16-cross+triplet-600": candidate(size=16, iterations=600),
+    "small64+lite0-300": candidate(size=64, topologies=("small", "lite0"), pretrained_lr=1e-3, rows=LITE0_ROWS),
+    "small+ecnn64-300": candidate(ecnn_size=64, rows=ECNN_ROWS),
+    "small3+ecnn64-300": candidate(methods=("Cross", "CrossDD", "Triplet"), ecnn_size=64,
+                                   rows=(ECNN_ROWS[0].replace('["Cross", "Triplet"]', '["Cross", "CrossDD", "Triplet"]'),
+                                         ECNN_ROWS[1], ECNN_ROWS[2].replace('["Cross", "Triplet"]',
+                                                                            '["Cross", "CrossDD", "Triplet"]'))),
+    "small+ecnn64-600": candidate(iterations=600, ecnn_size=64, rows=ECNN_ROWS),
 }
 
 
