@@ -157,7 +157,8 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
                                    "fold": fold, "train": index_digest(train), "test": index_digest(test),
                                    "preprocess": {"size": frozen_at, "version": PREPROCESS_VERSION},
                                    "precision": recipe.profile.pretrained_precision, "threads": threads})
-                tasks.append(FrozenBaselineTask(network=FROZEN_NETWORK, fold=fold, key=key, input_size=frozen_at,
+                tasks.append(FrozenBaselineTask(network=FROZEN_NETWORK, weights=str(frozen), fold=fold, key=key,
+                                                input_size=frozen_at,
                                                 labels=dataset.labels, train_index=train, test_index=test,
                                                 threads=threads,
                                                 seed=task_seed(options.seed, frozen_baseline_name(), fold)))
@@ -172,8 +173,8 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
         for t in tasks:
             if isinstance(t, FrozenBaselineTask) and t.input_size not in features:
                 features[t.input_size] = frozen_features_to_cache(
-                    plan.dataset, t.network, t.input_size, t.images_path, frozen_baseline_weights(plan.recipe.ecnn),
-                    plan.options.device, plan.recipe.profile.pretrained_precision)
+                    plan.dataset, t.network, t.input_size, t.images_path, t.weights, plan.options.device,
+                    plan.recipe.profile.pretrained_precision)
         return [replace(t, features_path=features[t.input_size]) if isinstance(t, FrozenBaselineTask) else t
                 for t in tasks]
 

@@ -136,6 +136,7 @@ class FrozenBaselineTask(FoldTask):
     cached, :func:`frozen_features_to_cache`), on the same folds as the members."""
 
     network: str
+    weights: str  # the ImageNet weights file the features come from (resolved once, by the plan)
     features_path: str = ""
     seed: int = 0  # the inner cross-validation's folds
 
