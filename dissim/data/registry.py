@@ -15,6 +15,7 @@ Loader = Callable[[Path | None, int], object]
 def _import_builtins() -> None:
     from . import (
         builtin,  # noqa: F401  (registers the packaged image sets)
+        mat,  # noqa: F401  (the MATLAB toolbox's DATA .mat files)
         spectra,  # noqa: F401  (rruff-ir, coffee)
     )
 
