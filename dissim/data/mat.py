@@ -10,7 +10,7 @@
 
 The folds are the file's folds. Entries of a ``DIV`` row after ``DIM2`` are not read (the toolbox
 reads ``DIV(fold, 1:DIM2)`` only). Pixel values become uint8 as MATLAB's ``uint8``/``im2uint8`` do:
-uint8 as stored; logical 0/255; uint16 divided by 257; other integers must lie in 0..255; floating
+uint8 as stored; logical 0/1; uint16 divided by 257; other integers must lie in 0..255; floating
 point images are taken as 0..1 (scaled by 255) when every floating point image of the file lies in
 [0, 1], else as 0..255 (rounded).
 """
@@ -215,7 +215,7 @@ def _uint8_images(path: Path, raw: list) -> list[np.ndarray]:
         if image.dtype == np.uint8:
             pixels = image
         elif image.dtype == bool:
-            pixels = image.astype(np.uint8) * 255
+            pixels = image.astype(np.uint8)  # 0/1, as uint8(...) in MATLAB and as scipy reads v5 logicals
         elif image.dtype == np.uint16:
             pixels = np.round(image / 257.0).astype(np.uint8)
         else:
