@@ -59,6 +59,8 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cnn-init", choices=["pretrained", "random"], help="start pretrained networks from their "
                    "ImageNet weights (default) or, explicitly, from random weights")
     p.add_argument("--out", type=Path, help="output folder (default results/<dataset>/<pipeline>/)")
+    p.add_argument("--export", choices=["mat"], help="also write the scores for MATLAB: one .mat per member and "
+                   "fusion row in scores/ (DecisionValue, TestLabels, TestIndex per fold; see docs/matlab.md)")
     p.add_argument("--dry-run", action="store_true", help="print the tasks, their count and cost, then stop")
     p.add_argument("--fuse-only", action="store_true", help="rebuild the tables from cached results, no training")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -197,6 +199,7 @@ def _run(args, argv: list[str]) -> None:
                          precision=args.precision,
                          jobs=args.jobs, threads=args.threads, backend=args.backend, scheduler=args.scheduler,
                          out=args.out, fuse_only=args.fuse_only, dry_run=args.dry_run,
+                         export=(args.export,) if args.export else (),
                          progress=not args.no_progress and sys.stderr.isatty(),
                          command=["python -m dissim.pipelines.run", *argv])
     out = run_experiment(recipe, options)

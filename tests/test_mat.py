@@ -209,3 +209,126 @@ def test_a_folder_or_no_data_root_asks_for_the_file(cli, tmp_path):
     for extra in ((), ("--data-root", tmp_path)):
         status, _, err = cli("--dataset", "mat", *extra, "--dry-run")
         assert_one_line_error(status, err, "--data-root FILE.mat")
+
+
+# -- a run on a DATA .mat is the run on the same images and folds --------------------------------------
+def digits_tree(root, classes=(0, 1, 2), per_class=10, folds=3):
+    """A slice of the digits as PNG files in Fold<k>/<class>/ folders (lossless: 8-bit grey)."""
+    from PIL import Image
+
+    digits = load_dataset("digits")
+    for c in classes:
+        for i, item in enumerate(np.flatnonzero(digits.labels == c)[:per_class]):
+            folder = root / f"Fold{i % folds + 1}" / str(c)
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(digits.read(item)[:, :, 0]).save(folder / f"{item:04d}.png")
+    return root
+
+
+def without_frozen_baseline(patch) -> None:
+    """Runs leave out the frozen-network baseline, as without the ecnn extra (shorter runs)."""
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    patch.setattr(importlib.util, "find_spec",
+                  lambda name, *a: None if name == "efficientnet_lite_pytorch" else find_spec(name, *a))
+
+
+@pytest.fixture(scope="module")
+def digits_runs(tmp_path_factory):
+    """A slice of the digits run twice with one tiny recipe (two members and their fusion): as a
+    Fold<k> folder tree, and as a DATA .mat holding the same images and folds (with --export mat).
+    The frozen-network baseline is left out (as without the ecnn extra) to keep the runs short."""
+    from dissim.cli import run_main
+
+    root = tmp_path_factory.mktemp("digits-runs")
+    tree = digits_tree(root / "digits")
+    folder = load_dataset("folder", root=tree)
+    images = [folder.read(i)[:, :, 0] for i in range(len(folder))]
+    labels = [int(folder.class_names[code]) for code in folder.labels]
+    mat_file = write_mat(root / "digits.mat", {"DATA": toolbox_data(images, labels, folder.folds)})
+    recipe = write_recipe(root / "r.toml", spaces=("fully", "deeper"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DISSIM_CACHE", str(root / "cache"))
+        without_frozen_baseline(patch)
+        for name, source, extra in (("folder", tree, ()), ("mat", mat_file, ("--export", "mat"))):
+            status = run_main(["--dataset", name, "--data-root", str(source), "--pipeline", str(recipe),
+                               "--out", str(root / name), "--no-progress", "--jobs", "1", *extra])
+            assert status == 0
+    return {"folder": root / "folder", "mat": root / "mat", "mat_file": mat_file, "cache": root / "cache",
+            "recipe": recipe}
+
+
+def test_a_mat_run_gives_the_table_of_the_same_digits_and_folds_as_a_folder_run(digits_runs):
+    table = (digits_runs["mat"] / "table.csv").read_text()
+    assert table == (digits_runs["folder"] / "table.csv").read_text()
+    methods = [line.split(",")[0] for line in table.splitlines()[1:]]
+    assert methods == ["tiny-bce-adam-fully-k2", "tiny-bce-adam-deeper-k2", "tiny-bce-adam-fully+deeper",
+                       "raw-svm", "raw-svm-tuned", "raw-1-nn"]
+    assert "Folds: 1, 2, 3." in (digits_runs["mat"] / "table.md").read_text()
+    for member in methods[:2]:
+        scores = [np.load(digits_runs[name] / "scores" / f"{member}.npz") for name in ("folder", "mat")]
+        assert all(np.array_equal(scores[0][key], scores[1][key]) for key in scores[0].files)
+
+
+def test_exported_mat_files_read_back_to_the_npz_scores(digits_runs):
+    from scipy.io import loadmat
+
+    out = digits_runs["mat"]
+    assert sorted(p.name for p in (out / "scores").glob("*.mat")) == [
+        "tiny-bce-adam-deeper-k2.mat", "tiny-bce-adam-fully+deeper.mat", "tiny-bce-adam-fully-k2.mat"]
+    data = loadmat(digits_runs["mat_file"])["DATA"]
+    table = {line.split(",")[0]: line.split(",")[1:4] for line in (out / "table.csv").read_text().splitlines()[1:]}
+    fused = {fold: 0.0 for fold in (1, 2, 3)}
+    for member in ("tiny-bce-adam-fully-k2", "tiny-bce-adam-deeper-k2"):
+        npz, mat = np.load(out / "scores" / f"{member}.npz"), loadmat(out / "scores" / f"{member}.mat")
+        assert str(mat["Method"][0]) == member and str(mat["Kind"][0]) == "member"
+        assert [str(c[0]) for c in mat["ClassNames"][0]] == ["0", "1", "2"] and mat["Folds"].tolist() == [[1, 2, 3]]
+        for f, fold in enumerate((1, 2, 3)):
+            scores = mat["DecisionValue"][0, f]
+            assert scores.dtype == np.float64 and np.array_equal(scores, npz[f"fold_{fold}_test_scores"])
+            assert np.array_equal(mat["TestLabels"][0, f].ravel(), npz[f"fold_{fold}_test_labels"] + 1)
+            index = mat["TestIndex"][0, f].ravel()
+            assert np.array_equal(index, npz[f"fold_{fold}_test_index"] + 1)
+            dim1, dim2 = int(data[0, 3].ravel()[f]), int(data[0, 4].ravel()[0])  # 18 or 21 training images
+            assert np.array_equal(index, data[0, 2][f, dim1:dim2])  # DIV(fold, DIM1(fold)+1:DIM2)
+            assert np.array_equal(data[0, 1][0, index.astype(int) - 1], mat["TestLabels"][0, f].ravel() - 1)
+            assert mat["TrainMean"][0, f] == npz[f"fold_{fold}_train_mean"]
+            assert mat["TrainStd"][0, f] == npz[f"fold_{fold}_train_std"]
+            assert mat["Accuracy"][0, f] == pytest.approx(float(table[member][f]), abs=0.005)
+            fused[fold] = fused[fold] + (scores - mat["TrainMean"][0, f]) / mat["TrainStd"][0, f]
+    fusion = loadmat(out / "scores" / "tiny-bce-adam-fully+deeper.mat")
+    assert str(fusion["Kind"][0]) == "fusion" and "TrainMean" not in fusion
+    assert [str(m[0]) for m in fusion["Members"][0]] == ["tiny-bce-adam-fully-k2", "tiny-bce-adam-deeper-k2"]
+    for f, fold in enumerate((1, 2, 3)):
+        assert np.allclose(fusion["DecisionValue"][0, f], fused[fold], rtol=1e-12, atol=1e-12)
+        accuracy = 100 * np.mean(fused[fold].argmax(1) + 1 == fusion["TestLabels"][0, f].ravel())
+        assert accuracy == pytest.approx(float(table["tiny-bce-adam-fully+deeper"][f]), abs=0.005)
+
+
+def test_a_run_without_export_removes_the_mat_files_of_an_earlier_one(digits_runs, tmp_path, monkeypatch, cli):
+    import shutil
+
+    out = shutil.copytree(digits_runs["mat"], tmp_path / "out")
+    monkeypatch.setenv("DISSIM_CACHE", str(digits_runs["cache"]))
+    without_frozen_baseline(monkeypatch)
+    status, _, err = cli("--dataset", "mat", "--data-root", digits_runs["mat_file"], "--pipeline",
+                         digits_runs["recipe"], "--out", out, "--fuse-only", "--no-progress")
+    assert status == 0, err
+    assert not list((out / "scores").glob("*.mat")) and len(list((out / "scores").glob("*.npz"))) == 2
+
+
+def test_export_mat_outside_ensemble_recipes_is_an_error(cli):
+    status, _, err = cli("--pipeline", "openset", "--export", "mat", "--dry-run")
+    assert_one_line_error(status, err, "--export mat applies to ensemble recipes", "drop it for openset recipes")
+
+
+def test_file_stems_keep_member_names_and_make_fusion_names_safe():
+    from dissim.eval.report import RowScores
+    from dissim.experiment.mat_export import file_stems
+
+    def row(name):
+        return RowScores(name, "fusion", (), (), (), (), (), (), ())
+
+    assert file_stems([row("sn1-bce-adam-fully-k15"), row("FULLY / Cross"), row("FULLY : Cross"), row("a+b")]) == [
+        "sn1-bce-adam-fully-k15", "FULLY_Cross", "FULLY_Cross-2", "a+b"]

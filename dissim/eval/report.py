@@ -88,6 +88,26 @@ class Figure:
     data: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class RowScores:
+    """The per-class test scores behind one result row, fold by fold: a member's SVM scores or a
+    fusion's sum of z-scored scores (what score exports write). Per fold: ``scores`` (test items x
+    classes), ``labels`` (class codes 0..C-1 of the test items), ``test_index`` (0-based positions
+    of the test items in the data set); ``zscore`` (a member's (mean, std) of its training scores
+    per fold) is empty for fusions."""
+
+    name: str
+    kind: str  # "member" or "fusion"
+    members: tuple[str, ...]  # the member names a fusion fuses (a member: its own name)
+    class_names: tuple[str, ...]
+    folds: tuple[int, ...]
+    scores: tuple[np.ndarray, ...]
+    labels: tuple[np.ndarray, ...]
+    test_index: tuple[np.ndarray, ...]
+    accuracy: tuple[float, ...]  # per fold, %: the row's values
+    zscore: tuple[tuple[float, float], ...] = ()
+
+
 @dataclass
 class Report:
     """Everything a run writes besides config.json: table files, sections of table.md, score files, figures."""
@@ -99,3 +119,4 @@ class Report:
     scores: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # file stem -> arrays
     figures: list[Figure] = field(default_factory=list)
     config: dict = field(default_factory=dict)  # protocol-specific entries of config.json
+    row_scores: list[RowScores] = field(default_factory=list)  # for score exports (--export)

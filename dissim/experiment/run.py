@@ -18,6 +18,7 @@ from ..provenance import versions
 from ..storage import cache_root, check_writable_folder
 from .cache import ResultCache
 from .figures import write_figures
+from .mat_export import check_exports, write_exports
 from .runner import check_backend, execute, split_cached
 from .tables import write_config, write_report
 
@@ -27,6 +28,7 @@ def run_experiment(recipe, options: RunOptions, on_task_done=None) -> Path:
     started = time.time()
     device = resolve_device(options.device, require=not options.dry_run)
     protocol = PROTOCOLS.get(recipe.protocol)
+    exports = check_exports(options.export, protocol)
     choice = options.precision or recipe.precision
     precision = resolve_precision(choice, device, require=not options.dry_run,
                                   dims=1 if protocol.data_kind is SpectraSet else 2)
@@ -63,6 +65,7 @@ def run_experiment(recipe, options: RunOptions, on_task_done=None) -> Path:
                       scheduler=options.scheduler, on_done=done, progress=options.progress)
     report = protocol.report(plan, results)
     write_report(out, report)
+    write_exports(out, report, exports)
     figures = write_figures(out / "figures", report.figures, warn=options.log)
     device = report.config.get("device") or options.device
     write_config(out, {

@@ -75,6 +75,7 @@ class RunOptions:
     out: Path | None = None
     fuse_only: bool = False
     dry_run: bool = False
+    export: tuple[str, ...] = ()  # extra score file formats: "mat" (dissim.experiment.mat_export)
     progress: bool = True
     command: list[str] = field(default_factory=list)
     log = staticmethod(lambda message: print(message, file=sys.stderr, flush=True))
@@ -125,6 +126,8 @@ class Protocol:
             cls.cache_folder = declared.get("cache_folder", declared["name"])
         if build_report is not None:
             cls.build_report = staticmethod(build_report)
+
+    exports: tuple[str, ...] = ()  # the score export formats (--export) its reports feed
 
     def check_data(self, recipe, data) -> None:
         if not isinstance(data, self.data_kind):

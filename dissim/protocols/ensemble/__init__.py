@@ -59,7 +59,7 @@ from .report import build_report
 
 class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cache_folder="members",
                        data_kind=ImageSet, data_needed="an image data set (for spectra use --pipeline oneshot)",
-                       build_report=build_report):
+                       build_report=build_report, exports=("mat",)):
     """Members (topology x method x space x k) trained per fold, scored by SVMs, fused by the sum rule."""
 
     sections = ensemble_recipe.SECTIONS

@@ -7,7 +7,7 @@ import numpy as np
 from ... import __version__
 from ...eval.fusion import ZScore, sum_rule
 from ...eval.metrics import accuracy
-from ...eval.report import Figure, Grid, Report, Row, RowTable, Section
+from ...eval.report import Figure, Grid, Report, Row, RowScores, RowTable, Section
 from ...nets.pretrained import ECNN_EXTRA
 from .baselines import (
     FROZEN_C,
@@ -208,6 +208,29 @@ def _score_files(plan: EnsemblePlan, scores) -> dict[str, dict[str, np.ndarray]]
     return files
 
 
+def _row_scores(plan: EnsemblePlan, rows: list[Row], scores, grouped: dict[str, list[list]]) -> list[RowScores]:
+    """The test scores of every member and fusion row, per fold (baselines give labels, not scores).
+    A row of one member (a member, or a table cell that selects one) has that member's SVM scores."""
+    out = []
+    for row in rows:
+        if row.kind == "baseline":
+            continue
+        zscore = ()
+        if row.kind == "member":
+            parts = [scores[row.members[0].name][fold] for fold in plan.folds]
+            per_fold = [(test, labels) for _, test, labels in parts]
+            zscore = tuple((z.mean_, z.std_) for z in (ZScore().fit(train) for train, _, _ in parts))
+        else:
+            per_fold = [fused_groups(grouped.get(row.name) or [list(row.members)], scores, fold) for fold in plan.folds]
+        out.append(RowScores(
+            name=row.name, kind=row.kind, members=tuple(m.name for m in row.members),
+            class_names=tuple(plan.dataset.class_names), folds=tuple(plan.folds),
+            scores=tuple(test for test, _ in per_fold), labels=tuple(labels for _, labels in per_fold),
+            test_index=tuple(plan.dataset.folds[fold - 1][1] for fold in plan.folds),
+            accuracy=row.values, zscore=zscore))
+    return out
+
+
 def _mean_curve(label: str, fold_results: list[dict]) -> dict:
     """One training's loss per step, averaged over its folds and smoothed over a 30th of its length."""
     curve = np.mean([r["loss_history"] for r in fold_results], axis=0)
@@ -304,4 +327,5 @@ def build_report(plan: EnsemblePlan, results: dict) -> Report:
               "device": plan.tasks[0].device if plan.tasks else None}
     return Report(title=f"{data.name} · {recipe.name}", header=[h for h in header if h], sections=sections,
                   csv={"table.csv": table}, scores=_score_files(plan, scores),
-                  figures=_figures(plan, rows, scores, results, grouped), config=config)
+                  figures=_figures(plan, rows, scores, results, grouped), config=config,
+                  row_scores=_row_scores(plan, rows, scores, grouped))
