@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -108,12 +110,14 @@ def test_text_labels_are_read(tmp_path):
     assert loaded.class_names == ["cat", "dog"] and loaded.labels.tolist() == [0, 1, 0, 1]
 
 
-def test_digits_written_as_data_mat_is_the_digits_set(tmp_path):
-    """The whole embedded digits set with its five folds, through a .mat file: same images, labels, folds."""
-    digits = load_dataset("digits")
-    images = [digits.read(i)[:, :, 0] for i in range(len(digits))]
-    path = write_mat(tmp_path / "digits.mat", {"DATA": toolbox_data(images, digits.labels, digits.folds)})
-    loaded = load_dataset("mat", root=path)
+def test_digits_written_as_data_mat_by_the_docs_snippet_is_the_digits_set(tmp_path, monkeypatch):
+    """docs/matlab.md's Python snippet writes the digits with their five folds as a DATA .mat; read
+    back, it is the embedded digits set: same images, labels and folds."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "matlab.md").read_text()
+    snippet = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(snippet, "docs/matlab.md", "exec"), {})
+    digits, loaded = load_dataset("digits"), load_dataset("mat", root=tmp_path / "digits.mat")
     assert len(loaded) == len(digits) and loaded.channels == 1
     assert all(np.array_equal(loaded.read(i), digits.read(i)) for i in range(len(digits)))
     assert np.array_equal(loaded.labels, digits.labels) and loaded.class_names == digits.class_names
