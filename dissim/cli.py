@@ -28,7 +28,8 @@ class _Parser(argparse.ArgumentParser):
 def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", help="registered data set (see --list datasets); default: the recipe's "
                    "protocol's (digits for ensembles, rruff-ir for one-shot)")
-    p.add_argument("--data-root", help="path of the data (folder, zip, or .mat file for --dataset mat) for data sets that are not embedded")
+    p.add_argument("--data-root", help="path of the data (folder, zip, or .mat file for --dataset mat) for data "
+                   "sets that are not embedded")
     p.add_argument("--pipeline", default="quick", help="recipe name (see --list pipelines) or path to a .toml")
     p.add_argument("--profile", help="take the profile (sizes, iterations, k) of this recipe, e.g. quick or paper")
     p.add_argument("--topologies", help="e.g. 1,3-5 (numbers mean sn1..sn8) or names/paths of layer tables")

@@ -67,7 +67,8 @@ def _image_set(path: Path, cells: list) -> ImageSet:
         raise UserError(f"{path}: {FIELDS[1]} is empty: give one image per cell")
     codes, class_names = _labels(path, cells[1], len(raw), "image")
     if len(cells) < 5:
-        raise UserError(f"{path}: DATA has {len(cells)} cells but images need 5, the last three the folds: store {LAYOUT}")
+        raise UserError(f"{path}: DATA has {len(cells)} cells but images need 5, the last three the folds: "
+                        f"store {LAYOUT}")
     folds, dim1 = _folds(path, cells, len(raw))
     images = _uint8_images(path, raw)
     digest = hashlib.blake2b(digest_size=20)
