@@ -119,6 +119,8 @@ def _labels(path: Path, value, n: int, item: str) -> tuple[np.ndarray, list[str]
     field = FIELDS[2]
     if isinstance(value, str):
         value = np.array([value], dtype=object)
+    elif isinstance(value, np.ndarray) and value.dtype.kind == "U":  # a char matrix: one label per row
+        value = value.astype(object)
     if not isinstance(value, np.ndarray) or (value.dtype != object and value.dtype.kind not in "uifb"):
         raise UserError(f"{path}: {field} is {_describe(value)}: give one label per {item}, whole numbers or text")
     if sum(d > 1 for d in value.shape) > 1:

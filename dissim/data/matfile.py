@@ -45,9 +45,10 @@ def _read_classic(path: Path, name: str):
 
 
 def _from_scipy(value):
-    """scipy's char arrays (arrays of str) as str; cells element by element."""
+    """scipy's char arrays (an array of row strings) as str, or an array of str for several rows;
+    cells element by element."""
     if isinstance(value, np.ndarray) and value.dtype.kind == "U":
-        return str(value.ravel()[0]) if value.size == 1 else "".join(value.ravel(order="F"))
+        return str(value.ravel()[0]) if value.size == 1 else value.ravel()
     if isinstance(value, np.ndarray) and value.dtype == object:
         out = np.empty(value.shape, dtype=object)
         for index, element in np.ndenumerate(value):
