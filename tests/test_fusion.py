@@ -71,3 +71,80 @@ def test_sum_rule_ensemble_refuses_members_without_scores():
         SumRuleEnsemble([("regression", LinearRegression())]).fit(np.zeros((4, 2)), [0, 1, 0, 1])
     with pytest.raises(ValueError, match="empty"):
         SumRuleEnsemble([]).fit(np.zeros((4, 2)), [0, 1, 0, 1])
+
+
+# -- learned fusion (greedy forward selection on out-of-fold scores of the training fold) ----------
+def _by_hand_forward_selection(inner, labels, steps):
+    """The same rule written out plainly: z-score, then add the member that maximises (accuracy,
+    mean margin of the average), ties to the first; keep the best prefix (the shortest on ties)."""
+    z = [(s - s.mean()) / s.std() for s in inner]
+    counts, path = [0] * len(z), []
+    for step in range(1, steps + 1):
+        best = None
+        for i in range(len(z)):
+            trial = [c + (j == i) for j, c in enumerate(counts)]
+            mean = sum(c * m for c, m in zip(trial, z)) / step
+            correct = [int(np.argmax(row) == y) for row, y in zip(mean, labels)]
+            margins = [row[y] - max(v for c, v in enumerate(row) if c != y) for row, y in zip(mean, labels)]
+            value = (sum(correct) / len(labels), sum(margins) / len(labels))
+            if best is None or value > best[0]:
+                best = (value, i)
+        counts[best[1]] += 1
+        path.append((best[0], list(counts)))
+    top = max(v for v, _ in path)
+    chosen = next(c for v, c in path if v == top)
+    return np.array(chosen) / sum(chosen)
+
+
+def test_forward_selection_weights_equal_a_hand_computation():
+    from dissim.eval.fusion import forward_selection
+
+    labels = np.array([0, 1, 2, 0, 1, 2, 0, 1])
+    rng = np.random.default_rng(3)
+    truth = np.eye(3)[labels]
+    # a good member, a noisy one, one that is right where the first is wrong
+    good = truth * 2 + rng.normal(0, 0.5, (8, 3))
+    good[0] = [0.0, 2.0, 0.0]
+    noisy = truth + rng.normal(0, 1.0, (8, 3))
+    complement = rng.normal(0, 0.3, (8, 3))
+    complement[0] = [3.0, 0.0, 0.0]
+    inner = [good, noisy, complement]
+    weights = forward_selection(inner, labels, max_steps=6)
+    assert weights == pytest.approx(_by_hand_forward_selection(inner, labels, 6))
+    assert weights.sum() == pytest.approx(1.0)
+    assert weights[0] > 0  # the best member is in
+
+
+def test_forward_selection_keeps_the_single_best_member_when_nothing_adds_to_it():
+    from dissim.eval.fusion import forward_selection
+
+    labels = np.array([0, 1, 0, 1, 0, 1])
+    perfect = np.eye(2)[labels] * 3.0
+    wrong = np.eye(2)[1 - labels] * 3.0
+    assert forward_selection([wrong, perfect], labels).tolist() == [0.0, 1.0]
+
+
+def test_learned_fusion_reads_no_test_scores_and_applies_inner_statistics():
+    """The weights come from the inner (out-of-fold) scores only: changing every test score leaves them
+    as they are; the fused test scores are the weighted z-scored test scores, z-scored by the inner ones."""
+    from dissim.protocols.ensemble.members import Member
+    from dissim.protocols.ensemble.recipe import Method
+    from dissim.protocols.ensemble.report import MemberFold, learned_fusion
+
+    rng = np.random.default_rng(0)
+    cross = Method("Cross", "bce", "adam")
+    members = [Member("sn1", cross, "fully", k) for k in (1, 2, 3)]
+    train_labels, test_labels = rng.integers(0, 3, 30), rng.integers(0, 3, 12)
+    inner = [np.eye(3)[train_labels] * s + rng.normal(0, 1, (30, 3)) for s in (2.0, 0.1, 1.0)]
+
+    def scores(test_scale):
+        return {m.name: {1: MemberFold(rng.normal(size=(30, 3)), rng.normal(size=(12, 3)) * test_scale,
+                                       test_labels, inner[i], train_labels)} for i, m in enumerate(members)}
+
+    first, second = scores(1.0), scores(50.0)
+    weights, fused, labels = learned_fusion(members, first, 1)
+    assert np.array_equal(weights, learned_fusion(members, second, 1)[0])
+    by_hand = sum(w * (first[m.name][1].test - inner[i].mean()) / inner[i].std()
+                  for i, (m, w) in enumerate(zip(members, weights)))
+    assert np.allclose(fused, by_hand)
+    assert np.array_equal(labels, test_labels)

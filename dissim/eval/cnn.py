@@ -77,6 +77,18 @@ class FineTunedCNN(ClassifierMixin, BaseEstimator):
         self.net_, self.head_, self.history_ = twin.net, twin.loss, twin.history
         return self
 
+    def embed(self, X) -> np.ndarray:
+        """The fine-tuned network's pooled features (n, D): the input of its last (classifier) layer."""
+        check_is_fitted(self)
+        return self.net_.embed(self.input_shape_(check_inputs(X)))[0].float().cpu().numpy()
+
+    def proba_of_features(self, features: np.ndarray) -> np.ndarray:
+        """Softmax probabilities (n, classes) of features from :meth:`embed` (the last layer alone)."""
+        check_is_fitted(self)
+        with torch.no_grad():
+            features = torch.as_tensor(features, device=self.net_.device)
+            return torch.softmax(self.head_.logits(features).float(), dim=1).cpu().numpy()
+
     def predict_proba(self, X) -> np.ndarray:
         """Softmax probabilities (n, classes), in the order of ``classes_``."""
         check_is_fitted(self)

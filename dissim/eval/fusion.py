@@ -1,4 +1,5 @@
-"""Score normalisation and the sum rule: per-class scores of members, z-scored and summed.
+"""Score normalisation and fusion: per-class scores of members, z-scored, then summed (the paper's
+sum rule) or weighted by weights learned on the training fold only (:func:`forward_selection`).
 
 ``SumRuleEnsemble`` is the scikit-learn classifier form; ``sum_rule`` the same arithmetic on
 stored scores (the command line fuses members from its cache with it, so both give one answer).
@@ -45,6 +46,52 @@ def sum_rule(test_scores: Sequence[np.ndarray], train_scores: Sequence[np.ndarra
     if not test_scores:
         raise ValueError("a fusion needs at least one member")
     return sum(ZScore().fit(tr).transform(te) for te, tr in zip(test_scores, train_scores, strict=True))
+
+
+def weighted_sum(scores: Sequence[np.ndarray], zscores: Sequence[ZScore], weights) -> np.ndarray:
+    """Sum over members of weight x z-scored scores (the sum rule with all weights 1)."""
+    return sum(w * z.transform(s) for s, z, w in zip(scores, zscores, weights, strict=True) if w)
+
+
+def forward_selection(inner_scores: Sequence[np.ndarray], labels: np.ndarray,
+                      max_steps: int | None = None) -> np.ndarray:
+    """Member weights (summing to 1) chosen on out-of-fold scores of the training fold only: greedy
+    forward selection with replacement (Caruana et al., ICML 2004, "Ensemble selection from
+    libraries of models").
+
+    ``inner_scores``: per member, its (n, classes) scores of the training items, each item scored by
+    a model that did not see it (``cross_val_predict``); ``labels``: the items' class indices (the
+    score columns). Each member is z-scored by its own inner scores. Starting from nothing, each
+    step adds one member (again, if that is best) to the sum: the one whose addition gives the
+    highest inner accuracy, ties broken by the mean margin (true-class score minus the best other,
+    of the mean of the chosen z-scored scores), then by order. After ``max_steps`` steps (default
+    twice the members, at least 10) the best prefix of the path is kept (accuracy, then margin;
+    the shortest on ties); a member's weight is how often it was added, over the steps kept.
+    """
+    if not inner_scores:
+        raise ValueError("a fusion needs at least one member")
+    labels = np.asarray(labels)
+    z = [ZScore().fit(s).transform(s) for s in inner_scores]
+    rows = np.arange(len(labels))
+    steps = max_steps or max(10, 2 * len(z))
+
+    def quality(total: np.ndarray, count: int) -> tuple[float, float]:
+        mean = total / count
+        true = mean[rows, labels]
+        other = np.where(np.arange(mean.shape[1]) == labels[:, None], -np.inf, mean).max(axis=1)
+        return float(np.mean(np.argmax(mean, axis=1) == labels)), float(np.mean(true - other))
+
+    counts = np.zeros(len(z), dtype=int)
+    total = np.zeros_like(z[0])
+    best, best_counts = None, None
+    for step in range(1, steps + 1):
+        scored = [(quality(total + member, step), -i) for i, member in enumerate(z)]
+        value, pick = max(scored)
+        counts[-pick] += 1
+        total = total + z[-pick]
+        if best is None or value > best:
+            best, best_counts = value, counts.copy()
+    return best_counts / best_counts.sum()
 
 
 def _member_scores(estimator, X) -> np.ndarray:

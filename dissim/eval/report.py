@@ -94,7 +94,8 @@ class RowScores:
     fusion's sum of z-scored scores (what score exports write). Per fold: ``scores`` (test items x
     classes), ``labels`` (class codes 0..C-1 of the test items), ``test_index`` (0-based positions
     of the test items in the data set); ``zscore`` (a member's (mean, std) of its training scores
-    per fold) is empty for fusions."""
+    per fold) is empty for fusions, ``weights`` (the member weights of each fold) for all but learned
+    fusions."""
 
     name: str
     kind: str  # "member" or "fusion"
@@ -106,6 +107,7 @@ class RowScores:
     test_index: tuple[np.ndarray, ...]
     accuracy: tuple[float, ...]  # per fold, %: the row's values
     zscore: tuple[tuple[float, float], ...] = ()
+    weights: tuple[np.ndarray, ...] = ()
 
 
 @dataclass

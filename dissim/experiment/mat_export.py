@@ -12,7 +12,8 @@ Each file holds, for the run's folds f = 1..F (cell arrays, one cell per fold):
 - ``Method``, ``Kind`` ('member' or 'fusion'), ``Members`` (1 x M cell of the member names fused),
   ``ClassNames`` (1 x C cell);
 - members only: ``TrainMean``, ``TrainStd`` (1 x F), the z-score statistics of the member's training
-  scores, so that a fusion is ``sum over members of (DecisionValue{f} - TrainMean(f)) / TrainStd(f)``.
+  scores, so that a sum-rule fusion is ``sum over members of (DecisionValue{f} - TrainMean(f)) / TrainStd(f)``;
+- learned fusions only: ``Weights{f}``, 1 x M, the weight of each of ``Members`` on fold f.
 """
 
 from __future__ import annotations
@@ -92,6 +93,8 @@ def mat_variables(row: RowScores) -> dict:
     if row.zscore:
         variables["TrainMean"] = np.array([[mean for mean, _ in row.zscore]], dtype=np.float64)
         variables["TrainStd"] = np.array([[std for _, std in row.zscore]], dtype=np.float64)
+    if row.weights:
+        variables["Weights"] = _cell([np.asarray(w, dtype=np.float64).reshape(1, -1) for w in row.weights])
     return variables
 
 

@@ -17,6 +17,7 @@ from ... import __version__
 from ...data import ImageSet
 from ...data.preprocess import PREPROCESS_VERSION, preprocess_to_cache
 from ...errors import UserError
+from ...eval.inner import INNER_FOLDS
 from ...eval.metrics import accuracy
 from ...nets import Topology, get_topology
 from ...nets.pretrained import (
@@ -78,6 +79,7 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
         if bad:
             raise UserError(f"--folds {bad}: {dataset.name} has folds 1..{n_folds}")
         kmax = max(recipe.profile.prototypes)
+        learned = ensemble_recipe.learned_fusions(recipe)
         for fold in folds:
             counts = np.bincount(dataset.labels[dataset.folds[fold - 1][0]], minlength=dataset.n_classes)
             worst = int(np.argmin(counts))
@@ -85,6 +87,10 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
                 raise UserError(f"class {dataset.class_names[worst]!r} has {counts[worst]} training images in fold "
                                 f"{fold}, fewer than the {kmax} prototypes per class asked (--prototypes): "
                                 f"use k <= {counts[worst]}")
+            if learned and counts[worst] < 2:
+                raise UserError(f"class {dataset.class_names[worst]!r} has {counts[worst]} training image in fold "
+                                f"{fold}: the learned fusion {learned[0]!r} needs two per class for its inner "
+                                "cross-validation; use fusion = \"sum\" there")
         topologies, weight_digests = {}, {}  # missing weights stop the plan, before any work
         for name in recipe.topologies:
             topologies[name], weight_digests[name] = with_pretrained_options(get_topology(name), recipe)
@@ -109,7 +115,7 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
                     "method": {"loss": unit.method.loss, "optimizer": unit.method.optimizer,
                                "options": unit.method.options},
                     "ks": unit.ks, "profile": keyed_profile(recipe.profile, unit), "seed": options.seed,
-                    "weights": weight_digests[unit.topology],
+                    "weights": weight_digests[unit.topology], "inner_cv": INNER_FOLDS,
                     "threads": threads})
                 tasks.append(UnitTask(
                     unit=unit, fold=fold, key=key, seed=task_seed(options.seed, unit.name, fold), topology=topology,
@@ -130,7 +136,8 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
                     "weights": file_digest(weights) if weights else "random",
                     "preprocess": {"size": size, "version": PREPROCESS_VERSION},
                     "settings": {k: v for k, v in asdict(cnn).items() if k not in ("networks", "weights")},
-                    "precision": recipe.profile.pretrained_precision, "seed": options.seed, "threads": threads})
+                    "precision": recipe.profile.pretrained_precision, "seed": options.seed, "threads": threads,
+                    "inner_cv": INNER_FOLDS})
                 tasks.append(CnnTask(
                     network=network, fold=fold, key=key, seed=task_seed(options.seed, f"ecnn-{network}", fold),
                     settings=cnn, input_size=size, labels=dataset.labels, train_index=train, test_index=test,
@@ -149,14 +156,14 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
                                       seed=task_seed(options.seed, "baselines", fold)))
         frozen = frozen_baseline_weights(cnn)
         if frozen is not None:
-            frozen_at = max(cnn.input_size, pretrained_info(FROZEN_NETWORK).min_size)
+            frozen_at = pretrained_info(FROZEN_NETWORK).native_size  # its strongest input, whatever the eCNN's
             for fold in folds:
                 train, test = dataset.folds[fold - 1]
                 key = stable_hash({"dissim": __version__, "baseline": frozen_baseline_name(), "grid": FROZEN_C,
                                    "weights": file_digest(frozen), "seed": options.seed, "data": dataset.fingerprint,
                                    "fold": fold, "train": index_digest(train), "test": index_digest(test),
                                    "preprocess": {"size": frozen_at, "version": PREPROCESS_VERSION},
-                                   "precision": recipe.profile.pretrained_precision, "threads": threads})
+                                   "precision": recipe.profile.precision, "threads": threads})
                 tasks.append(FrozenBaselineTask(network=FROZEN_NETWORK, weights=str(frozen), fold=fold, key=key,
                                                 input_size=frozen_at,
                                                 labels=dataset.labels, train_index=train, test_index=test,
@@ -172,9 +179,11 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
         features = {}
         for t in tasks:
             if isinstance(t, FrozenBaselineTask) and t.input_size not in features:
+                # inference only: the image networks' precision (bf16 where the device is fast at it), not
+                # the fine-tuning one, which stays fp32 on CPUs where bf16 trains depthwise convolutions slower
                 features[t.input_size] = frozen_features_to_cache(
                     plan.dataset, t.network, t.input_size, t.images_path, t.weights, plan.options.device,
-                    plan.recipe.profile.pretrained_precision)
+                    plan.recipe.profile.precision)
         return [replace(t, features_path=features[t.input_size]) if isinstance(t, FrozenBaselineTask) else t
                 for t in tasks]
 

@@ -55,7 +55,9 @@ with ``per_topology = true`` is repeated for every topology of the recipe (restr
 eCNN members match ``methods = ["eCNN"]``, ``topologies = [<network>]`` and ``spaces = ["softmax"]``.
 A fusion, row or column with ``groups = [{...}, {...}]`` fuses each group (its own filters AND the
 outer ones) by the sum rule first, then z-scores the groups' fused scores and sums them: the paper's
-"Fusion x-y + eCNN".
+"Fusion x-y + eCNN". One with ``fusion = "learned"`` weighs its members by weights chosen on
+out-of-fold scores of each training fold (greedy forward selection; never the test fold) instead
+of summing them; a table cell is learned when its row or its column is.
 """
 
 from __future__ import annotations
@@ -75,6 +77,9 @@ from ...train import check_loss
 
 SECTIONS = ("profile", "members", "methods", "fusions", "table", "folds", "ecnn")
 FILTER_KEYS = ("topologies", "methods", "losses", "optimizers", "spaces", "k")
+# "sum": the paper's sum rule of z-scored scores; "learned": member weights chosen on out-of-fold scores of
+# each training fold (dissim.eval.fusion.forward_selection)
+FUSIONS = ("sum", "learned")
 ECNN_METHOD = "eCNN"  # the method name of fine-tuned CNN members in filters (methods = ["eCNN"])
 # The paper's column names (Table 1) for a loss with an optimizer.
 PAPER_METHODS = {"Cross": ("bce", "adam"), "CrossDD": ("bce", "decaydgrad"), "Triplet": ("triplet", "adam")}
@@ -150,6 +155,7 @@ class Selection:
     k: tuple[int, ...] | None = None
     per_topology: bool = False
     groups: tuple["Selection", ...] = ()  # fused one by one, then their z-scored sums are summed
+    fusion: str = "sum"  # "learned": member weights chosen on each training fold (FUSIONS)
 
     def matches(self, member) -> bool:
         checks = (("topologies", member.topology), ("methods", member.method.name),
@@ -165,7 +171,8 @@ class Selection:
         groups = self.groups or other.groups
         if self.groups and other.groups:
             groups = tuple(g & h for g in self.groups for h in other.groups)
-        return Selection(name=self.name, groups=groups, **merged)
+        fusion = "learned" if "learned" in (self.fusion, other.fusion) else "sum"
+        return Selection(name=self.name, groups=groups, fusion=fusion, **merged)
 
     def group_selections(self) -> tuple["Selection", ...]:
         """The groups to fuse one by one (each restricted by this selection's own filters); none: itself."""
@@ -232,7 +239,7 @@ def load_profile(name_or_path: str, flag: str = "--pipeline", _seen: tuple = ())
 def _selection(raw: dict, where: str, nested: bool = False) -> Selection:
     if not isinstance(raw, dict):
         raise UserError(f"{where}: expected a table of filters, got {raw!r}")
-    unknown = set(raw) - set(FILTER_KEYS) - {"name", "per_topology", "groups"}
+    unknown = set(raw) - set(FILTER_KEYS) - {"name", "per_topology", "groups", "fusion"}
     if unknown:
         raise UserError(f"{where}: unknown filter keys {sorted(unknown)}; known: {', '.join(FILTER_KEYS)}")
     for key in FILTER_KEYS:
@@ -247,7 +254,12 @@ def _selection(raw: dict, where: str, nested: bool = False) -> Selection:
     groups = raw.get("groups", [])
     if not isinstance(groups, list) or (nested and groups):
         raise UserError(f"{where}: groups must be a list of filter tables (one level: groups hold no groups)")
-    return Selection(name=name, per_topology=bool(raw.get("per_topology", False)),
+    fusion = raw.get("fusion", "sum")
+    if fusion not in FUSIONS:
+        raise UserError(f"{where} {name!r}: fusion = {fusion!r}; use {' or '.join(map(repr, FUSIONS))}")
+    if fusion == "learned" and (groups or nested):
+        raise UserError(f"{where} {name!r}: a learned fusion weighs its members itself; it takes no groups")
+    return Selection(name=name, per_topology=bool(raw.get("per_topology", False)), fusion=fusion,
                      groups=tuple(_selection(g, f"{where} group", nested=True) for g in groups), **values)
 
 
@@ -314,6 +326,12 @@ def parse(doc: dict, path: Path, profile: str | None = None) -> EnsembleRecipe:
         fusions=tuple(_selection(f, f"{where} [[fusions]]") for f in _list(doc.get("fusions", []), "[[fusions]]", where)),
         table=table, folds=tuple(folds) if folds is not None else None, source=where)
     return check(recipe, where)
+
+
+def learned_fusions(recipe: EnsembleRecipe) -> list[str]:
+    """The names of the recipe's fusions, rows and columns that ask for a learned fusion."""
+    table = recipe.table.rows + recipe.table.columns if recipe.table is not None else ()
+    return [s.name for s in (*recipe.fusions, *table) if s.fusion == "learned"]
 
 
 def _list(value, what: str, where: str) -> list:

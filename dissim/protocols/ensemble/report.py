@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import NamedTuple
+
 import numpy as np
 
 from ... import __version__
-from ...eval.fusion import ZScore, sum_rule
+from ...eval.fusion import ZScore, forward_selection, sum_rule, weighted_sum
+from ...eval.inner import INNER_FOLDS
 from ...eval.metrics import accuracy
-from ...eval.report import Figure, Grid, Report, Row, RowScores, RowTable, Section
+from ...eval.report import Figure, Grid, Report, Row, RowTable, Section
 from ...nets.pretrained import ECNN_EXTRA
 from .baselines import (
     FROZEN_C,
-    INNER_FOLDS,
     TUNED_C,
     TUNED_GAMMA_FACTORS,
     FrozenBaselineTask,
@@ -27,9 +30,31 @@ from .members import (
     unit_of,
 )
 from .recipe import ECNN_METHOD, EnsembleRecipe, Profile, Selection
+from .row_scores import row_scores
 
-# fold scores of one member: fold -> (train scores, test scores, test labels)
-FoldScores = dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]
+class MemberFold(NamedTuple):
+    """One member's scores on one fold."""
+
+    train: np.ndarray  # the SVM's scores of the training items (the sum rule's z-score statistics)
+    test: np.ndarray
+    labels: np.ndarray  # of the test items
+    inner: np.ndarray | None = None  # out-of-fold scores of the training items (what a learned fusion reads)
+    train_labels: np.ndarray | None = None
+
+
+# fold scores of one member: fold -> its scores
+FoldScores = dict[int, MemberFold]
+
+
+@dataclass
+class FusedRow:
+    """A table row with what produced it: per fold, the fused test scores and labels, and the member
+    weights of a learned fusion or the groups of a grouped one."""
+
+    row: Row
+    test: dict[int, tuple[np.ndarray, np.ndarray]]
+    weights: dict[int, np.ndarray] | None = None
+    groups: list[list] | None = None
 
 
 def member_scores(plan: EnsemblePlan, results: dict) -> dict[str, FoldScores]:
@@ -41,8 +66,9 @@ def member_scores(plan: EnsemblePlan, results: dict) -> dict[str, FoldScores]:
         scores[member.name] = {}
         for fold in plan.folds:
             entry = by_unit_fold[(unit, fold)]
-            scores[member.name][fold] = (entry[score_key(member.space, member.k, "train")],
-                                         entry[score_key(member.space, member.k, "test")], entry["test_labels"])
+            scores[member.name][fold] = MemberFold(
+                entry[score_key(member.space, member.k, "train")], entry[score_key(member.space, member.k, "test")],
+                entry["test_labels"], entry.get(score_key(member.space, member.k, "inner")), entry["train_labels"])
     return scores
 
 
@@ -50,9 +76,9 @@ def fuse(members: list, scores: dict[str, FoldScores], fold: int) -> tuple[np.nd
     """(fused training scores, fused test scores, test labels) of the members on one fold: the sum
     rule of their z-scored scores, each z-scored by its own training scores."""
     parts = [scores[m.name][fold] for m in members]
-    zscores = [ZScore().fit(train) for train, _, _ in parts]
-    return (sum(z.transform(train) for z, (train, _, _) in zip(zscores, parts)),
-            sum(z.transform(test) for z, (_, test, _) in zip(zscores, parts)), parts[0][2])
+    zscores = [ZScore().fit(p.train) for p in parts]
+    return (sum(z.transform(p.train) for z, p in zip(zscores, parts)),
+            sum(z.transform(p.test) for z, p in zip(zscores, parts)), parts[0].labels)
 
 
 def fused_groups(groups: list[list], scores: dict[str, FoldScores], fold: int) -> tuple[np.ndarray, np.ndarray]:
@@ -64,12 +90,32 @@ def fused_groups(groups: list[list], scores: dict[str, FoldScores], fold: int) -
     return sum_rule([f[1] for f in fused], [f[0] for f in fused]), fused[0][2]
 
 
+def learned_fusion(members: list, scores: dict[str, FoldScores], fold: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(member weights, fused test scores, test labels) of a learned fusion on one fold: weights chosen
+    by :func:`~dissim.eval.fusion.forward_selection` on the members' out-of-fold scores of the training
+    items (the test fold is not read), each member z-scored by those scores."""
+    parts = [scores[m.name][fold] for m in members]
+    if any(p.inner is None for p in parts):
+        raise ValueError(f"fold {fold} has no out-of-fold scores for a learned fusion")
+    weights = forward_selection([p.inner for p in parts], parts[0].train_labels)
+    fused = weighted_sum([p.test for p in parts], [ZScore().fit(p.inner) for p in parts], weights)
+    return weights, fused, parts[0].labels
+
+
 def fused_row(name: str, members: list, scores: dict[str, FoldScores], folds: list[int],
-              groups: list[list] | None = None) -> Row:
-    """Sum rule of the members' z-scored scores (or of the groups' fused scores), accuracy per fold."""
-    groups = groups or [members]
-    per_fold = [accuracy(*fused_groups(groups, scores, fold)) for fold in folds]
-    return Row(name, tuple(per_fold), kind="member" if len(members) == 1 else "fusion", members=tuple(members))
+              groups: list[list] | None = None, fusion: str = "sum") -> FusedRow:
+    """Accuracy per fold of the members fused by the sum rule of their z-scored scores (of the groups'
+    fused scores, with ``groups``), or with weights learned on each training fold (``fusion="learned"``)."""
+    test, weights = {}, None
+    if fusion == "learned":
+        weights = {}
+        for fold in folds:
+            weights[fold], *test[fold] = learned_fusion(members, scores, fold)
+    else:
+        test = {fold: fused_groups(groups or [members], scores, fold) for fold in folds}
+    row = Row(name, tuple(accuracy(*test[fold]) for fold in folds),
+              kind="member" if len(members) == 1 else "fusion", members=tuple(members))
+    return FusedRow(row, test, weights, groups)
 
 
 def baseline_rows(plan: EnsemblePlan, results: dict) -> list[Row]:
@@ -149,11 +195,9 @@ def table_cells(recipe: EnsembleRecipe) -> list[list[Selection]]:
 
 
 def build_rows(recipe: EnsembleRecipe, members: list[Member], scores,
-               folds: list[int]) -> tuple[list[Row], Grid | None, dict[str, list[list]]]:
-    """(member and fusion rows for the CSV, the grid of table.md or None, the groups of grouped rows)."""
-    rows = [fused_row(m.name, [m], scores, folds) for m in members]
-    seen = {r.name for r in rows}
-    grouped: dict[str, list[list]] = {}
+               folds: list[int]) -> tuple[list[Row], Grid | None, dict[str, FusedRow]]:
+    """(member and fusion rows for the CSV, the grid of table.md or None, each row with what produced it)."""
+    fused = {m.name: fused_row(m.name, [m], scores, folds) for m in members}
 
     def add(selection: Selection) -> Row | None:
         if selection.groups:
@@ -164,13 +208,9 @@ def build_rows(recipe: EnsembleRecipe, members: list[Member], scores,
             chosen, groups = [m for m in members if selection.matches(m)], None
         if not chosen:
             return None
-        row = fused_row(selection.name, chosen, scores, folds, groups)
-        if row.name not in seen:
-            rows.append(row)
-            seen.add(row.name)
-            if groups:
-                grouped[row.name] = groups
-        return row
+        if selection.name not in fused:
+            fused[selection.name] = fused_row(selection.name, chosen, scores, folds, groups, selection.fusion)
+        return fused[selection.name].row
 
     grid = None
     if recipe.table is not None:
@@ -182,7 +222,7 @@ def build_rows(recipe: EnsembleRecipe, members: list[Member], scores,
                     means=tuple(tuple(v.mean if v is not None else None for v in line) for line in values))
     for selection in recipe.fusions or ([] if recipe.table is not None else default_fusions(recipe)):
         add(selection)
-    return rows, grid, grouped
+    return [f.row for f in fused.values()], grid, fused
 
 
 def _profile_text(profile: Profile, sizes: dict[str, int]) -> str:
@@ -199,36 +239,15 @@ def _score_files(plan: EnsemblePlan, scores) -> dict[str, dict[str, np.ndarray]]
     for member in plan.members:
         arrays = {"class_names": np.array(plan.dataset.class_names)}
         for fold in plan.folds:
-            train, test, labels = scores[member.name][fold]
-            z = ZScore().fit(train)
-            arrays.update({f"fold_{fold}_test_scores": test, f"fold_{fold}_test_labels": labels,
+            part = scores[member.name][fold]
+            z = ZScore().fit(part.train)
+            arrays.update({f"fold_{fold}_test_scores": part.test, f"fold_{fold}_test_labels": part.labels,
                            f"fold_{fold}_test_index": plan.dataset.folds[fold - 1][1],
                            f"fold_{fold}_train_mean": np.float64(z.mean_), f"fold_{fold}_train_std": np.float64(z.std_)})
+            if part.inner is not None:  # what a learned fusion reads
+                arrays.update({f"fold_{fold}_inner_scores": part.inner, f"fold_{fold}_train_labels": part.train_labels})
         files[member.name] = arrays
     return files
-
-
-def _row_scores(plan: EnsemblePlan, rows: list[Row], scores, grouped: dict[str, list[list]]) -> list[RowScores]:
-    """The test scores of every member and fusion row, per fold (baselines give labels, not scores).
-    A row of one member (a member, or a table cell that selects one) has that member's SVM scores."""
-    out = []
-    for row in rows:
-        if row.kind == "baseline":
-            continue
-        zscore = ()
-        if row.kind == "member":
-            parts = [scores[row.members[0].name][fold] for fold in plan.folds]
-            per_fold = [(test, labels) for _, test, labels in parts]
-            zscore = tuple((z.mean_, z.std_) for z in (ZScore().fit(train) for train, _, _ in parts))
-        else:
-            per_fold = [fused_groups(grouped.get(row.name) or [list(row.members)], scores, fold) for fold in plan.folds]
-        out.append(RowScores(
-            name=row.name, kind=row.kind, members=tuple(m.name for m in row.members),
-            class_names=tuple(plan.dataset.class_names), folds=tuple(plan.folds),
-            scores=tuple(test for test, _ in per_fold), labels=tuple(labels for _, labels in per_fold),
-            test_index=tuple(plan.dataset.folds[fold - 1][1] for fold in plan.folds),
-            accuracy=row.values, zscore=zscore))
-    return out
 
 
 def _mean_curve(label: str, fold_results: list[dict]) -> dict:
@@ -239,14 +258,14 @@ def _mean_curve(label: str, fold_results: list[dict]) -> dict:
     return {"label": label, "x": np.arange(len(smooth)) + window, "y": smooth}
 
 
-def _figures(plan: EnsemblePlan, rows: list[Row], scores, results, best_groups: dict) -> list[Figure]:
+def _figures(plan: EnsemblePlan, rows: list[Row], fused: dict[str, FusedRow], results) -> list[Figure]:
     fusions = [r for r in rows if len(r.members) > 1] or [r for r in rows if r.members]
     best = max(fusions, key=lambda r: r.mean)
     n = plan.dataset.n_classes
     confusion = np.zeros((n, n), dtype=int)
     for fold in plan.folds:
-        fused, labels = fused_groups(best_groups.get(best.name) or [list(best.members)], scores, fold)
-        np.add.at(confusion, (labels, np.argmax(fused, axis=1)), 1)
+        scores, labels = fused[best.name].test[fold]
+        np.add.at(confusion, (labels, np.argmax(scores, axis=1)), 1)
     curves = [_mean_curve(unit.name, [results[t.key] for t in plan.trainings if t.unit == unit])
               for unit in plan.units]
     curves += [_mean_curve(f"ecnn-{network}", [results[t.key] for t in plan.cnn_trainings if t.network == network])
@@ -293,10 +312,38 @@ def _reruns_text(plan: EnsemblePlan, results: dict) -> str:
     return "Convergence (rule in config.json): " + "; ".join(parts) + "."
 
 
+LEARNED_TEXT = ("Rows whose recipe entry says fusion = \"learned\" weigh their members instead of summing them: "
+                "greedy forward selection with replacement on out-of-fold scores of each training fold "
+                f"({INNER_FOLDS}-fold cross_val_predict of each member's SVM on its dissimilarity vectors; of a "
+                "logistic regression on the fine-tuned network's features for an eCNN); the test fold is never "
+                "read. The weights of each fold are in config.json.")
+
+
+def _learned_config(learned: dict[str, FusedRow], scores: dict[str, FoldScores], folds: list[int]) -> dict:
+    """The weights each learned fusion chose per fold, and per member its mean out-of-fold accuracy on
+    the training folds beside its test accuracy (how optimistic the scores the weights came from are)."""
+    if not learned:
+        return {}
+    rule = (f"greedy forward selection with replacement (Caruana et al. 2004) on {INNER_FOLDS}-fold "
+            "out-of-fold scores of each training fold, z-scored per member; weights sum to 1")
+    members = list(dict.fromkeys(m for f in learned.values() for m in f.row.members))
+    return {"learned_fusions": {
+        "rule": rule,
+        "rows": {name: [{"fold": fold, "weights": {m.name: round(float(w), 6) for m, w in
+                                                   zip(f.row.members, f.weights[fold]) if w}} for fold in folds]
+                 for name, f in learned.items()},
+        "members_out_of_fold_vs_test_accuracy": {
+            m.name: {"out_of_fold": round(float(np.mean([accuracy(scores[m.name][fold].inner,
+                                                                  scores[m.name][fold].train_labels)
+                                                         for fold in folds])), 2),
+                     "test": round(float(np.mean([accuracy(scores[m.name][fold].test, scores[m.name][fold].labels)
+                                                  for fold in folds])), 2)} for m in members}}}
+
+
 def build_report(plan: EnsemblePlan, results: dict) -> Report:
     recipe, data, options = plan.recipe, plan.dataset, plan.options
     scores = member_scores(plan, results)
-    rows, grid, grouped = build_rows(recipe, plan.members, scores, plan.folds)
+    rows, grid, fused = build_rows(recipe, plan.members, scores, plan.folds)
     baselines = baseline_rows(plan, results)
     rows += baselines
     shared = recipe.profile.share_network
@@ -310,12 +357,14 @@ def build_report(plan: EnsemblePlan, results: dict) -> Report:
               f"Seed {options.seed}; dissim {__version__}; the command line, device and versions are in config.json."]
     table = RowTable(tuple(rows), tuple(plan.folds), column="fold")
     sections = [Section(table)]
+    learned = {name: f for name, f in fused.items() if f.weights is not None}
+    fusion_text = (LEARNED_TEXT,) if learned else ()
     if grid is not None:
         intro = ("Mean accuracy (%) over the folds; each cell fuses (sum rule of z-scored SVM scores) "
-                 "the members its row and column select.", _baselines_text(plan, baselines))
+                 "the members its row and column select.", *fusion_text, _baselines_text(plan, baselines))
         sections = [Section(grid, intro=intro), Section(table, heading="All members, fusions and baselines")]
     else:
-        sections = [Section(table, intro=(_baselines_text(plan, baselines),))]
+        sections = [Section(table, intro=(*fusion_text, _baselines_text(plan, baselines)))]
     config = {"dataset": {"folds": plan.folds}, "input_sizes": plan.sizes, "members": [m.name for m in plan.members],
               "trainings": [{"unit": t.unit.name, "fold": t.fold, "key": t.key, **attempts_of(results[t.key])}
                             for t in plan.trainings],
@@ -323,9 +372,10 @@ def build_report(plan: EnsemblePlan, results: dict) -> Report:
                                   f"first 10%; at most {recipe.profile.max_reruns} reruns, the last attempt kept",
               "ecnn_trainings": [{"network": t.network, "fold": t.fold, "key": t.key} for t in plan.cnn_trainings],
               "baselines": _baselines_config(plan, results),
+              **_learned_config(learned, scores, plan.folds),
               "threads_per_training": plan.tasks[0].threads if plan.tasks else None,
               "device": plan.tasks[0].device if plan.tasks else None}
     return Report(title=f"{data.name} · {recipe.name}", header=[h for h in header if h], sections=sections,
                   csv={"table.csv": table}, scores=_score_files(plan, scores),
-                  figures=_figures(plan, rows, scores, results, grouped), config=config,
-                  row_scores=_row_scores(plan, rows, scores, grouped))
+                  figures=_figures(plan, rows, fused, results), config=config,
+                  row_scores=row_scores(plan, fused.values(), scores))
