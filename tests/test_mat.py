@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -111,13 +112,13 @@ def test_text_labels_are_read(tmp_path):
 
 
 def test_digits_written_as_data_mat_by_the_docs_snippet_is_the_digits_set(tmp_path, monkeypatch):
-    """docs/matlab.md's Python snippet writes the digits with their five folds as a DATA .mat; read
-    back, it is the embedded digits set: same images, labels and folds."""
+    """docs/matlab.md's Python snippet writes the digits with the five folds of a seed-1 run as a DATA
+    .mat; read back, it is the embedded digits set: same images, labels and folds."""
     text = (Path(__file__).resolve().parents[1] / "docs" / "matlab.md").read_text()
     snippet = re.search(r"```python\n(.*?)```", text, re.S).group(1)
     monkeypatch.chdir(tmp_path)
     exec(compile(snippet, "docs/matlab.md", "exec"), {})
-    digits, loaded = load_dataset("digits"), load_dataset("mat", root=tmp_path / "digits.mat")
+    digits, loaded = load_dataset("digits", seed=1), load_dataset("mat", root=tmp_path / "digits.mat")
     assert len(loaded) == len(digits) and loaded.channels == 1
     assert all(np.array_equal(loaded.read(i), digits.read(i)) for i in range(len(digits)))
     assert np.array_equal(loaded.labels, digits.labels) and loaded.class_names == digits.class_names
@@ -240,8 +241,9 @@ def without_frozen_baseline(patch) -> None:
 
 @pytest.fixture(scope="module")
 def digits_runs(tmp_path_factory):
-    """A slice of the digits run twice with one tiny recipe (two members and their fusion): as a
-    Fold<k> folder tree, and as a DATA .mat holding the same images and folds (with --export mat).
+    """A slice of the digits run twice with one tiny recipe (two members, their sum-rule fusion and a
+    learned fusion): as a Fold<k> folder tree, and as a DATA .mat holding the same images and folds
+    (with --export mat).
     The frozen-network baseline is left out (as without the ecnn extra) to keep the runs short."""
     from dissim.cli import run_main
 
@@ -251,7 +253,8 @@ def digits_runs(tmp_path_factory):
     images = [folder.read(i)[:, :, 0] for i in range(len(folder))]
     labels = [int(folder.class_names[code]) for code in folder.labels]
     mat_file = write_mat(root / "digits.mat", {"DATA": toolbox_data(images, labels, folder.folds)})
-    recipe = write_recipe(root / "r.toml", spaces=("fully", "deeper"))
+    recipe = write_recipe(root / "r.toml", spaces=("fully", "deeper"), extra=(
+        '[[fusions]]\nname = "sum all"\n[[fusions]]\nname = "learned all"\nfusion = "learned"\n'))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DISSIM_CACHE", str(root / "cache"))
         without_frozen_baseline(patch)
@@ -267,7 +270,7 @@ def test_a_mat_run_gives_the_table_of_the_same_digits_and_folds_as_a_folder_run(
     table = (digits_runs["mat"] / "table.csv").read_text()
     assert table == (digits_runs["folder"] / "table.csv").read_text()
     methods = [line.split(",")[0] for line in table.splitlines()[1:]]
-    assert methods == ["tiny-bce-adam-fully-k2", "tiny-bce-adam-deeper-k2", "tiny-bce-adam-fully+deeper",
+    assert methods == ["tiny-bce-adam-fully-k2", "tiny-bce-adam-deeper-k2", "sum all", "learned all",
                        "raw-svm", "raw-svm-tuned", "raw-1-nn"]
     assert "Folds: 1, 2, 3." in (digits_runs["mat"] / "table.md").read_text()
     for member in methods[:2]:
@@ -280,11 +283,12 @@ def test_exported_mat_files_read_back_to_the_npz_scores(digits_runs):
 
     out = digits_runs["mat"]
     assert sorted(p.name for p in (out / "scores").glob("*.mat")) == [
-        "tiny-bce-adam-deeper-k2.mat", "tiny-bce-adam-fully+deeper.mat", "tiny-bce-adam-fully-k2.mat"]
+        "learned_all.mat", "sum_all.mat", "tiny-bce-adam-deeper-k2.mat", "tiny-bce-adam-fully-k2.mat"]
     data = loadmat(digits_runs["mat_file"])["DATA"]
     table = {line.split(",")[0]: line.split(",")[1:4] for line in (out / "table.csv").read_text().splitlines()[1:]}
+    members = ("tiny-bce-adam-fully-k2", "tiny-bce-adam-deeper-k2")
     fused = {fold: 0.0 for fold in (1, 2, 3)}
-    for member in ("tiny-bce-adam-fully-k2", "tiny-bce-adam-deeper-k2"):
+    for member in members:
         npz, mat = np.load(out / "scores" / f"{member}.npz"), loadmat(out / "scores" / f"{member}.mat")
         assert str(mat["Method"][0]) == member and str(mat["Kind"][0]) == "member"
         assert [str(c[0]) for c in mat["ClassNames"][0]] == ["0", "1", "2"] and mat["Folds"].tolist() == [[1, 2, 3]]
@@ -301,13 +305,28 @@ def test_exported_mat_files_read_back_to_the_npz_scores(digits_runs):
             assert mat["TrainStd"][0, f] == npz[f"fold_{fold}_train_std"]
             assert mat["Accuracy"][0, f] == pytest.approx(float(table[member][f]), abs=0.005)
             fused[fold] = fused[fold] + (scores - mat["TrainMean"][0, f]) / mat["TrainStd"][0, f]
-    fusion = loadmat(out / "scores" / "tiny-bce-adam-fully+deeper.mat")
-    assert str(fusion["Kind"][0]) == "fusion" and "TrainMean" not in fusion
-    assert [str(m[0]) for m in fusion["Members"][0]] == ["tiny-bce-adam-fully-k2", "tiny-bce-adam-deeper-k2"]
+    fusion = loadmat(out / "scores" / "sum_all.mat")
+    assert str(fusion["Method"][0]) == "sum all" and str(fusion["Kind"][0]) == "fusion"
+    assert "TrainMean" not in fusion and "Weights" not in fusion
+    assert [str(m[0]) for m in fusion["Members"][0]] == list(members)
     for f, fold in enumerate((1, 2, 3)):
         assert np.allclose(fusion["DecisionValue"][0, f], fused[fold], rtol=1e-12, atol=1e-12)
         accuracy = 100 * np.mean(fused[fold].argmax(1) + 1 == fusion["TestLabels"][0, f].ravel())
-        assert accuracy == pytest.approx(float(table["tiny-bce-adam-fully+deeper"][f]), abs=0.005)
+        assert accuracy == pytest.approx(float(table["sum all"][f]), abs=0.005)
+    # a learned fusion: its weights per fold (as in config.json), members z-scored by their out-of-fold scores
+    learned = loadmat(out / "scores" / "learned_all.mat")
+    recorded = json.loads((out / "config.json").read_text())["learned_fusions"]["rows"]["learned all"]
+    npz = [np.load(out / "scores" / f"{member}.npz") for member in members]
+    for f, fold in enumerate((1, 2, 3)):
+        weights = learned["Weights"][0, f].ravel()
+        assert weights.sum() == pytest.approx(1.0)
+        assert {m: w for m, w in zip(members, weights) if w} == pytest.approx(recorded[f]["weights"], abs=1e-6)
+        inner = [m[f"fold_{fold}_inner_scores"] for m in npz]
+        expected = sum(w * (m[f"fold_{fold}_test_scores"] - i.mean()) / i.std() for w, m, i in zip(weights, npz, inner))
+        assert np.allclose(learned["DecisionValue"][0, f], expected, rtol=1e-6, atol=1e-6)
+        accuracy = 100 * np.mean(expected.argmax(1) + 1 == learned["TestLabels"][0, f].ravel())
+        assert learned["Accuracy"][0, f] == pytest.approx(accuracy) == pytest.approx(float(table["learned all"][f]),
+                                                                                     abs=0.005)
 
 
 def test_a_run_without_export_removes_the_mat_files_of_an_earlier_one(digits_runs, tmp_path, monkeypatch, cli):
