@@ -75,53 +75,56 @@ def test_sum_rule_ensemble_refuses_members_without_scores():
 
 # -- learned fusion (greedy forward selection on out-of-fold scores of the training fold) ----------
 def _by_hand_forward_selection(inner, labels, steps):
-    """The same rule written out plainly: z-score, then add the member that maximises (accuracy,
-    mean margin of the average), ties to the first; keep the best prefix (the shortest on ties)."""
+    """The same rule written out plainly: z-score, start from every member once, then add the member
+    that maximises (accuracy, mean margin of the average), ties to the first, while that raises the
+    accuracy."""
     z = [(s - s.mean()) / s.std() for s in inner]
-    counts, path = [0] * len(z), []
-    for step in range(1, steps + 1):
+
+    def value(counts):
+        mean = sum(c * m for c, m in zip(counts, z)) / sum(counts)
+        correct = [int(np.argmax(row) == y) for row, y in zip(mean, labels)]
+        margins = [row[y] - max(v for c, v in enumerate(row) if c != y) for row, y in zip(mean, labels)]
+        return sum(correct) / len(labels), sum(margins) / len(labels)
+
+    counts = [1] * len(z)
+    for _ in range(steps):
         best = None
         for i in range(len(z)):
             trial = [c + (j == i) for j, c in enumerate(counts)]
-            mean = sum(c * m for c, m in zip(trial, z)) / step
-            correct = [int(np.argmax(row) == y) for row, y in zip(mean, labels)]
-            margins = [row[y] - max(v for c, v in enumerate(row) if c != y) for row, y in zip(mean, labels)]
-            value = (sum(correct) / len(labels), sum(margins) / len(labels))
-            if best is None or value > best[0]:
-                best = (value, i)
-        counts[best[1]] += 1
-        path.append((best[0], list(counts)))
-    top = max(v for v, _ in path)
-    chosen = next(c for v, c in path if v == top)
-    return np.array(chosen) / sum(chosen)
+            if best is None or value(trial) > best[0]:
+                best = (value(trial), trial)
+        if best[0][0] <= value(counts)[0]:
+            break
+        counts = best[1]
+    return np.array(counts) / sum(counts)
 
 
 def test_forward_selection_weights_equal_a_hand_computation():
     from dissim.eval.fusion import forward_selection
 
-    labels = np.array([0, 1, 2, 0, 1, 2, 0, 1])
+    labels = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 0])
     rng = np.random.default_rng(3)
     truth = np.eye(3)[labels]
-    # a good member, a noisy one, one that is right where the first is wrong
-    good = truth * 2 + rng.normal(0, 0.5, (8, 3))
-    good[0] = [0.0, 2.0, 0.0]
-    noisy = truth + rng.normal(0, 1.0, (8, 3))
-    complement = rng.normal(0, 0.3, (8, 3))
-    complement[0] = [3.0, 0.0, 0.0]
-    inner = [good, noisy, complement]
+    good = truth * 1.5 + rng.normal(0, 0.7, (10, 3))  # a good member, a noisy one, a poor one
+    noisy = truth * 0.8 + rng.normal(0, 1.0, (10, 3))
+    poor = rng.normal(0, 1.0, (10, 3))
+    inner = [good, noisy, poor]
     weights = forward_selection(inner, labels, max_steps=6)
     assert weights == pytest.approx(_by_hand_forward_selection(inner, labels, 6))
     assert weights.sum() == pytest.approx(1.0)
-    assert weights[0] > 0  # the best member is in
+    assert weights[0] > weights[2]  # the good member outweighs the poor one
+    sum_rule_accuracy = np.mean(np.argmax(sum((s - s.mean()) / s.std() for s in inner), 1) == labels)
+    learned = sum(w * (s - s.mean()) / s.std() for w, s in zip(weights, inner))
+    assert np.mean(np.argmax(learned, 1) == labels) > sum_rule_accuracy  # it only adds what raises accuracy
 
 
-def test_forward_selection_keeps_the_single_best_member_when_nothing_adds_to_it():
+def test_forward_selection_keeps_the_sum_rule_when_the_inner_scores_cannot_tell_members_apart():
     from dissim.eval.fusion import forward_selection
 
     labels = np.array([0, 1, 0, 1, 0, 1])
-    perfect = np.eye(2)[labels] * 3.0
-    wrong = np.eye(2)[1 - labels] * 3.0
-    assert forward_selection([wrong, perfect], labels).tolist() == [0.0, 1.0]
+    rng = np.random.default_rng(0)
+    perfect = [np.eye(2)[labels] * s + rng.normal(0, 0.1, (6, 2)) for s in (1.0, 3.0, 5.0)]
+    assert forward_selection(perfect, labels).tolist() == pytest.approx([1 / 3] * 3)
 
 
 def test_learned_fusion_reads_no_test_scores_and_applies_inner_statistics():

@@ -300,6 +300,7 @@ def test_learned_fusion_row_weighs_members_on_inner_scores_and_records_its_weigh
     from dissim.eval.fusion import forward_selection
 
     recipe = write_recipe(tmp_path / "r.toml", methods=("Cross", "Triplet"), spaces=("fully", "deeper"),
+                          top='headline = "learned all"',
                           extra='[[fusions]]\nname = "learned all"\nfusion = "learned"\n'
                                 '[[fusions]]\nname = "sum all"\n')
     out = tmp_path / "out"
@@ -323,7 +324,20 @@ def test_learned_fusion_row_weighs_members_on_inner_scores_and_records_its_weigh
         expected = 100 * np.mean(fused.argmax(1) == members[0][f"fold_{fold}_test_labels"])
         assert float(rows["learned all"][f"fold_{fold}"]) == pytest.approx(expected, abs=0.006)
     assert set(config["members_out_of_fold_vs_test_accuracy"]) == set(names)
-    assert "fusion = \"learned\"" in (out / "table.md").read_text()
+    table = (out / "table.md").read_text()
+    assert "fusion = \"learned\"" in table
+    # the headline row is compared with the best baseline row, in table.md and config.json
+    headline = json.loads((out / "config.json").read_text())["headline"]
+    best = max(("raw-svm", "raw-svm-tuned", "raw-1-nn", "lite0-frozen-logreg"), key=lambda b: float(rows[b]["mean"]))
+    assert headline["row"] == "learned all" and headline["best_baseline"] == best
+    assert headline["margin"] == pytest.approx(float(rows["learned all"]["mean"]) - float(rows[best]["mean"]), abs=0.011)
+    assert f"Headline row (named in the recipe before any run): learned all, {rows['learned all']['mean']} %" in table
+
+
+def test_a_headline_that_names_no_row_is_refused_before_work(cli, image_tree, tmp_path):
+    recipe = write_recipe(tmp_path / "r.toml", top='headline = "nope"', extra='[[fusions]]\nname = "all"\n')
+    status, _, err = cli("--dataset", "folder", "--data-root", image_tree, "--pipeline", recipe, "--dry-run")
+    assert status == 2 and "headline = 'nope' names no row" in err and err.count("\n") == 1
 
 
 def test_a_learned_fusion_with_groups_is_refused(cli, image_tree, tmp_path):

@@ -57,41 +57,41 @@ def forward_selection(inner_scores: Sequence[np.ndarray], labels: np.ndarray,
                       max_steps: int | None = None) -> np.ndarray:
     """Member weights (summing to 1) chosen on out-of-fold scores of the training fold only: greedy
     forward selection with replacement (Caruana et al., ICML 2004, "Ensemble selection from
-    libraries of models").
+    libraries of models"), started from every member once (their sum rule).
 
     ``inner_scores``: per member, its (n, classes) scores of the training items, each item scored by
     a model that did not see it (``cross_val_predict``); ``labels``: the items' class indices (the
-    score columns). Each member is z-scored by its own inner scores. Starting from nothing, each
-    step adds one member (again, if that is best) to the sum: the one whose addition gives the
-    highest inner accuracy, ties broken by the mean margin (true-class score minus the best other,
-    of the mean of the chosen z-scored scores), then by order. After ``max_steps`` steps (default
-    twice the members, at least 10) the best prefix of the path is kept (accuracy, then margin;
-    the shortest on ties); a member's weight is how often it was added, over the steps kept.
+    score columns). Each member is z-scored by its own inner scores. Each step adds one member
+    (again, if that is best) to the sum: the one whose addition gives the highest inner accuracy,
+    ties broken by the mean margin (true-class score minus the best other, of the mean of the
+    chosen z-scored scores), then by order; it stops when no addition raises the inner accuracy, or
+    after ``max_steps`` additions (default twice the members, at least 10). A member's weight is
+    one plus how often it was added. Where the inner scores cannot tell members apart (every
+    member right on every item), the weights stay those of the sum rule.
     """
     if not inner_scores:
         raise ValueError("a fusion needs at least one member")
     labels = np.asarray(labels)
     z = [ZScore().fit(s).transform(s) for s in inner_scores]
     rows = np.arange(len(labels))
-    steps = max_steps or max(10, 2 * len(z))
+    steps = max_steps if max_steps is not None else max(10, 2 * len(z))
 
     def quality(total: np.ndarray, count: int) -> tuple[float, float]:
         mean = total / count
-        true = mean[rows, labels]
         other = np.where(np.arange(mean.shape[1]) == labels[:, None], -np.inf, mean).max(axis=1)
-        return float(np.mean(np.argmax(mean, axis=1) == labels)), float(np.mean(true - other))
+        return float(np.mean(np.argmax(mean, axis=1) == labels)), float(np.mean(mean[rows, labels] - other))
 
-    counts = np.zeros(len(z), dtype=int)
-    total = np.zeros_like(z[0])
-    best, best_counts = None, None
-    for step in range(1, steps + 1):
-        scored = [(quality(total + member, step), -i) for i, member in enumerate(z)]
-        value, pick = max(scored)
+    counts = np.ones(len(z), dtype=int)
+    total = sum(z)
+    current = quality(total, len(z))[0]
+    for _ in range(steps):
+        n = int(counts.sum()) + 1
+        (accuracy_, _), pick = max((quality(total + member, n), -i) for i, member in enumerate(z))
+        if accuracy_ <= current:
+            break
         counts[-pick] += 1
-        total = total + z[-pick]
-        if best is None or value > best:
-            best, best_counts = value, counts.copy()
-    return best_counts / best_counts.sum()
+        total, current = total + z[-pick], accuracy_
+    return counts / counts.sum()
 
 
 def _member_scores(estimator, X) -> np.ndarray:

@@ -33,6 +33,7 @@ from .baselines import (
     BASELINES,
     FROZEN_C,
     FROZEN_NETWORK,
+    FROZEN_PRECISION,
     TUNED_C,
     TUNED_GAMMA_FACTORS,
     BaselineTask,
@@ -163,7 +164,7 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
                                    "weights": file_digest(frozen), "seed": options.seed, "data": dataset.fingerprint,
                                    "fold": fold, "train": index_digest(train), "test": index_digest(test),
                                    "preprocess": {"size": frozen_at, "version": PREPROCESS_VERSION},
-                                   "precision": recipe.profile.precision, "threads": threads})
+                                   "precision": FROZEN_PRECISION, "threads": threads})
                 tasks.append(FrozenBaselineTask(network=FROZEN_NETWORK, weights=str(frozen), fold=fold, key=key,
                                                 input_size=frozen_at,
                                                 labels=dataset.labels, train_index=train, test_index=test,
@@ -179,11 +180,9 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
         features = {}
         for t in tasks:
             if isinstance(t, FrozenBaselineTask) and t.input_size not in features:
-                # inference only: the image networks' precision (bf16 where the device is fast at it), not
-                # the fine-tuning one, which stays fp32 on CPUs where bf16 trains depthwise convolutions slower
                 features[t.input_size] = frozen_features_to_cache(
                     plan.dataset, t.network, t.input_size, t.images_path, t.weights, plan.options.device,
-                    plan.recipe.profile.precision)
+                    FROZEN_PRECISION)
         return [replace(t, features_path=features[t.input_size]) if isinstance(t, FrozenBaselineTask) else t
                 for t in tasks]
 

@@ -50,6 +50,9 @@ A recipe is a TOML file (``pipelines/*.toml`` or any path); ``protocol = "ensemb
     columns = [{ name = "Cross", methods = ["Cross"] }]
     rows = [{ name = "FULLY", spaces = ["fully"] }]
 
+    headline = "FULLY"                 # top level, before the tables: the row the recipe stands by (a row or
+                                       # fusion name), fixed before any run; table.md compares it with the baselines
+
 Filters may name ``topologies``, ``methods``, ``losses``, ``optimizers``, ``spaces`` and ``k``; a row
 with ``per_topology = true`` is repeated for every topology of the recipe (restricted to it).
 eCNN members match ``methods = ["eCNN"]``, ``topologies = [<network>]`` and ``spaces = ["softmax"]``.
@@ -75,7 +78,7 @@ from ...settings import parse_settings, read_toml, recipe_path, setting
 from ...space import SPACES
 from ...train import check_loss
 
-SECTIONS = ("profile", "members", "methods", "fusions", "table", "folds", "ecnn")
+SECTIONS = ("profile", "members", "methods", "fusions", "table", "folds", "ecnn", "headline")
 FILTER_KEYS = ("topologies", "methods", "losses", "optimizers", "spaces", "k")
 # "sum": the paper's sum rule of z-scored scores; "learned": member weights chosen on out-of-fold scores of
 # each training fold (dissim.eval.fusion.forward_selection)
@@ -199,6 +202,7 @@ class EnsembleRecipe:
     source: str = ""
     protocol: str = "ensemble"
     ecnn: CnnSettings = CnnSettings()
+    headline: str = ""  # the row the recipe stands by, named before any run; the table compares it with the baselines
 
     @property
     def precision(self) -> str:
@@ -319,13 +323,30 @@ def parse(doc: dict, path: Path, profile: str | None = None) -> EnsembleRecipe:
     if folds is not None and (not isinstance(folds, list) or not all(isinstance(f, int) and f >= 1 for f in folds)):
         raise UserError(f"{where}: folds must be a list of fold numbers (1, 2, ...), got {folds!r}")
     ecnn = parse_settings(CnnSettings, doc.get("ecnn") or {}, f"{where} [ecnn]")
+    headline = doc.get("headline", "")
+    if not isinstance(headline, str):
+        raise UserError(f"{where}: headline must be the name of a table row or fusion, got {headline!r}")
     recipe = EnsembleRecipe(
         ecnn=ecnn, name=path.stem, description=doc.get("description", ""), profile=profile_obj,
         topologies=tuple(resolve_topology(t, path.parent) for t in members.get("topologies", ["sn1"])),
         methods=tuple(methods), spaces=tuple(members.get("spaces", ["fully"])),
         fusions=tuple(_selection(f, f"{where} [[fusions]]") for f in _list(doc.get("fusions", []), "[[fusions]]", where)),
-        table=table, folds=tuple(folds) if folds is not None else None, source=where)
+        table=table, folds=tuple(folds) if folds is not None else None, source=where, headline=headline)
+    if headline and headline not in named_rows(recipe):
+        raise UserError(f"{where}: headline = {headline!r} names no row of the table and no [[fusions]] entry; "
+                        f"rows: {', '.join(named_rows(recipe))}")
     return check(recipe, where)
+
+
+def named_rows(recipe: EnsembleRecipe) -> list[str]:
+    """The names of the fusion rows the recipe asks for: [[fusions]] entries and the cells of its table."""
+    names = [f.name for f in recipe.fusions]
+    if recipe.table is not None:
+        single = len(recipe.table.columns) == 1
+        for r in recipe.table.rows:
+            stems = [f"{t} {r.name}" for t in recipe.topologies] if r.per_topology else [r.name]
+            names += [stem if single else f"{stem} / {c.name}" for stem in stems for c in recipe.table.columns]
+    return names
 
 
 def learned_fusions(recipe: EnsembleRecipe) -> list[str]:

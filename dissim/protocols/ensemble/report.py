@@ -312,6 +312,24 @@ def _reruns_text(plan: EnsemblePlan, results: dict) -> str:
     return "Convergence (rule in config.json): " + "; ".join(parts) + "."
 
 
+def _headline(name: str, rows: list[Row], baselines: list[Row]) -> dict | None:
+    """The recipe's headline row against the best baseline row: the numbers and one sentence."""
+    row = next((r for r in rows if r.name == name), None) if name else None
+    if row is None:
+        return None
+    verdict = {"row": row.name, "mean": round(row.mean, 2)}
+    if not baselines:
+        return {**verdict, "text": f"Headline row (named in the recipe before any run): {row.name}, {row.mean:.2f} %."}
+    best = max(baselines, key=lambda b: b.mean)
+    margin = round(row.mean, 2) - round(best.mean, 2)
+    outcome = (f"above it by {margin:.2f} points" if margin > 0 else f"below it by {-margin:.2f} points" if margin < 0
+               else "level with it")
+    return {**verdict, "best_baseline": best.name, "best_baseline_mean": round(best.mean, 2),
+            "margin": round(margin, 2), "beats_every_baseline": margin > 0,
+            "text": f"Headline row (named in the recipe before any run): {row.name}, {row.mean:.2f} %; the best "
+                    f"baseline row, {best.name}, {best.mean:.2f} %: {outcome}."}
+
+
 LEARNED_TEXT = ("Rows whose recipe entry says fusion = \"learned\" weigh their members instead of summing them: "
                 "greedy forward selection with replacement on out-of-fold scores of each training fold "
                 f"({INNER_FOLDS}-fold cross_val_predict of each member's SVM on its dissimilarity vectors; of a "
@@ -359,12 +377,14 @@ def build_report(plan: EnsemblePlan, results: dict) -> Report:
     sections = [Section(table)]
     learned = {name: f for name, f in fused.items() if f.weights is not None}
     fusion_text = (LEARNED_TEXT,) if learned else ()
+    verdict = _headline(recipe.headline, rows, baselines)
+    headline_text = (verdict["text"],) if verdict else ()
     if grid is not None:
-        intro = ("Mean accuracy (%) over the folds; each cell fuses (sum rule of z-scored SVM scores) "
-                 "the members its row and column select.", *fusion_text, _baselines_text(plan, baselines))
+        intro = (*headline_text, "Mean accuracy (%) over the folds; each cell fuses (sum rule of z-scored SVM "
+                 "scores) the members its row and column select.", *fusion_text, _baselines_text(plan, baselines))
         sections = [Section(grid, intro=intro), Section(table, heading="All members, fusions and baselines")]
     else:
-        sections = [Section(table, intro=(*fusion_text, _baselines_text(plan, baselines)))]
+        sections = [Section(table, intro=(*headline_text, *fusion_text, _baselines_text(plan, baselines)))]
     config = {"dataset": {"folds": plan.folds}, "input_sizes": plan.sizes, "members": [m.name for m in plan.members],
               "trainings": [{"unit": t.unit.name, "fold": t.fold, "key": t.key, **attempts_of(results[t.key])}
                             for t in plan.trainings],
@@ -372,6 +392,7 @@ def build_report(plan: EnsemblePlan, results: dict) -> Report:
                                   f"first 10%; at most {recipe.profile.max_reruns} reruns, the last attempt kept",
               "ecnn_trainings": [{"network": t.network, "fold": t.fold, "key": t.key} for t in plan.cnn_trainings],
               "baselines": _baselines_config(plan, results),
+              **({"headline": {k: v for k, v in verdict.items() if k != "text"}} if verdict else {}),
               **_learned_config(learned, scores, plan.folds),
               "threads_per_training": plan.tasks[0].threads if plan.tasks else None,
               "device": plan.tasks[0].device if plan.tasks else None}
