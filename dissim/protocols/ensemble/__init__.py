@@ -56,12 +56,12 @@ from .members import (
     unit_of,
 )
 from .recipe import CnnSettings, EnsembleRecipe
-from .report import build_report
+from .row_scores import report_with_row_scores
 
 
 class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cache_folder="members",
                        data_kind=ImageSet, data_needed="an image data set (for spectra use --pipeline oneshot)",
-                       build_report=build_report, exports=("mat",)):
+                       build_report=report_with_row_scores, exports=("mat",)):
     """Members (topology x method x space x k) trained per fold, scored by SVMs, fused by the sum rule."""
 
     sections = ensemble_recipe.SECTIONS

@@ -30,7 +30,6 @@ from .members import (
     unit_of,
 )
 from .recipe import ECNN_METHOD, EnsembleRecipe, Profile, Selection
-from .row_scores import row_scores
 
 class MemberFold(NamedTuple):
     """One member's scores on one fold."""
@@ -398,5 +397,4 @@ def build_report(plan: EnsemblePlan, results: dict) -> Report:
               "device": plan.tasks[0].device if plan.tasks else None}
     return Report(title=f"{data.name} · {recipe.name}", header=[h for h in header if h], sections=sections,
                   csv={"table.csv": table}, scores=_score_files(plan, scores),
-                  figures=_figures(plan, rows, fused, results), config=config,
-                  row_scores=row_scores(plan, fused.values(), scores))
+                  figures=_figures(plan, rows, fused, results), config=config)

@@ -1,19 +1,34 @@
 """The test scores behind each member and fusion row of an ensemble table, for score exports
-(``--export mat``): :class:`~dissim.eval.report.RowScores` from the report's fused rows."""
+(``--export mat``): :class:`~dissim.eval.report.RowScores`, added to the ensemble's report when the
+run asks for an export."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from ...eval.fusion import ZScore
-from ...eval.report import RowScores
+from ...eval.report import Report, RowScores
+from .members import EnsemblePlan
+from .report import build_report, build_rows, member_scores
 
 
-def row_scores(plan, fused_rows: Iterable, scores: dict) -> list[RowScores]:
-    """Per member and fusion row (``fused_rows``: the report's rows with their fused test scores per
-    fold and, for learned fusions, weights), its test scores fold by fold. A row of one member (a
-    member, or a table cell that selects one) has that member's SVM scores (``scores[name][fold]``);
-    a fusion its fused scores and, if learned, its member weights. Baselines have no scores."""
+def report_with_row_scores(plan: EnsemblePlan, results: dict) -> Report:
+    """The ensemble report (:func:`~.report.build_report`), with the scores of its rows when the run
+    exports scores (``--export``): the fusions are computed again from the members' scores, as the
+    report computed them."""
+    report = build_report(plan, results)
+    if plan.options.export:
+        scores = member_scores(plan, results)
+        _, _, fused = build_rows(plan.recipe, plan.members, scores, plan.folds)
+        report.row_scores = row_scores(plan, fused.values(), scores)
+    return report
+
+
+def row_scores(plan: EnsemblePlan, fused_rows: Iterable, scores: dict) -> list[RowScores]:
+    """Per member and fusion row (``fused_rows``: rows with their fused test scores per fold and, for
+    learned fusions, weights), its test scores fold by fold. A row of one member (a member, or a table
+    cell that selects one) has that member's SVM scores (``scores[name][fold]``); a fusion its fused
+    scores and, if learned, its member weights. Baselines have no scores."""
     out = []
     for fused in fused_rows:
         row, zscore, weights = fused.row, (), ()
