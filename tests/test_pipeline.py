@@ -180,9 +180,9 @@ def test_readme_recipe_example_runs(cli, image_tree, tmp_path):
 
 
 def test_profile_flag_takes_another_recipes_profile(cli):
-    status, out, _ = cli("--profile", "paper", "--dry-run")
+    status, out, _ = cli("--pipeline", "paper-demo", "--profile", "paper", "--dry-run")
     assert status == 0 and "3000 iterations, batch 180" in out and "a fresh network per k" in out
-    assert "sn8-bce-adam-fully-k60" in out  # quick's members, the paper's k values
+    assert "sn8-bce-adam-fully-k60" in out  # paper-demo's members, the paper's k values
 
 
 def test_baseline_rows_are_computed_on_the_members_folds_and_pixels(cli, image_tree, tmp_path):
