@@ -224,10 +224,13 @@ def _figures(plan: EnsemblePlan, rows: list[Row], scores, results, best_groups: 
     for fold in plan.folds:
         fused, labels = fused_groups(best_groups.get(best.name) or [list(best.members)], scores, fold)
         np.add.at(confusion, (labels, np.argmax(fused, axis=1)), 1)
-    curves = [_mean_curve(unit.name, [results[t.key] for t in plan.trainings if t.unit == unit])
-              for unit in plan.units]
-    curves += [_mean_curve(f"ecnn-{network}", [results[t.key] for t in plan.cnn_trainings if t.network == network])
-               for network in plan.recipe.ecnn.networks]  # a fine-tune's steps are its epochs x batches
+    panels = {}  # one panel per loss: BCE, triplet and cross-entropy values have their own scales
+    for unit in plan.units:
+        panels.setdefault(unit.method.loss, []).append(
+            _mean_curve(unit.name, [results[t.key] for t in plan.trainings if t.unit == unit]))
+    for network in plan.recipe.ecnn.networks:  # a fine-tune's steps are its epochs x batches
+        panels.setdefault("cross-entropy (eCNN)", []).append(
+            _mean_curve(f"ecnn-{network}", [results[t.key] for t in plan.cnn_trainings if t.network == network]))
     return [
         Figure("confusion_best_fusion.png", "confusion", {
             "matrix": confusion, "class_names": plan.dataset.class_names,
@@ -236,7 +239,8 @@ def _figures(plan: EnsemblePlan, rows: list[Row], scores, results, best_groups: 
             "rows": rows, "xlabel": "accuracy (%), mean ± std over folds (blue: members, orange: fusions, "
                                     "grey: baselines)"}),
         Figure("training_loss.png", "curves", {
-            "curves": curves, "xlabel": "iteration", "ylabel": "training loss (mean over folds, smoothed)"}),
+            "panels": [{"title": f"{loss} loss", "curves": curves, "ylabel": "mean over folds, smoothed"}
+                       for loss, curves in panels.items()], "xlabel": "iteration"}),
     ]
 
 
