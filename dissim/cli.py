@@ -60,9 +60,14 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
                    "e.g. resnet50=/w/resnet50.pth,densenet201=/w/d201.pth (state dicts; never downloaded)")
     p.add_argument("--cnn-init", choices=["pretrained", "random"], help="start pretrained networks from their "
                    "ImageNet weights (default) or, explicitly, from random weights")
-    p.add_argument("--out", type=Path, help="output folder (default results/<dataset>/<pipeline>/)")
-    p.add_argument("--dry-run", action="store_true", help="print the tasks, their count and cost, then stop")
-    p.add_argument("--fuse-only", action="store_true", help="rebuild the tables from cached results, no training")
+    p.add_argument("--out", type=Path, help="output folder (default results/<dataset>/<pipeline>/; for --dataset "
+                   "folder results/folder-<root name>-<hash of its path>/<pipeline>/)")
+    p.add_argument("--overwrite", action="store_true", help="replace another run's results in --out (another data "
+                   "set, recipe, seed or dissim version); without it such a folder stops the run before any work")
+    p.add_argument("--dry-run", action="store_true", help="print the tasks, their count, cost and estimated time, "
+                   "then stop")
+    p.add_argument("--fuse-only", action="store_true", help="rebuild the tables from cached results, or where the "
+                   "cache lacks them from --out's own scores/, no training")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--list", choices=LISTABLE, help="list what is available and exit")
 
@@ -201,7 +206,7 @@ def _run(args, argv: list[str], prog: str) -> None:
     options = RunOptions(dataset=args.dataset, data_root=args.data_root, seed=args.seed, device=args.device,
                          precision=args.precision,
                          jobs=args.jobs, threads=args.threads, backend=args.backend, scheduler=args.scheduler,
-                         out=args.out, fuse_only=args.fuse_only, dry_run=args.dry_run,
+                         out=args.out, fuse_only=args.fuse_only, dry_run=args.dry_run, overwrite=args.overwrite,
                          progress=not args.no_progress and sys.stderr.isatty(),
                          command=[prog, *argv])
     out = run_experiment(recipe, options)

@@ -55,6 +55,7 @@ from .members import (
 )
 from .recipe import CnnSettings, EnsembleRecipe
 from .report import build_report
+from .scores import results_from_folder
 
 
 class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cache_folder="members",
@@ -67,6 +68,7 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
              "batch_size", "input_size", "share_network", "hasc", "cnn_weights", "cnn_init"}
     parse = staticmethod(ensemble_recipe.parse)
     apply_flags = staticmethod(ensemble_recipe.apply_flags)
+    results_from_folder = staticmethod(results_from_folder)
 
     def plan(self, recipe: EnsembleRecipe, dataset, options: RunOptions) -> EnsemblePlan:
         """Members, units, folds and the (unit, fold) tasks with their cache keys; checks before any work."""
@@ -229,7 +231,7 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
             accs = [f"{name} {baseline_accuracy(result, name):.2f}%" for name in task.names]
             return f"{task.label}: {', '.join(accs)} ({self.timing(result['seconds'][1], cached)})"
         accs = [f"{space}-k{k} {accuracy(result[score_key(space, k, 'test')], result['test_labels']):.2f}%"
-                for k in task.unit.ks for space in task.spaces]
+                for k in task.unit.ks for space in task.spaces if score_key(space, k, "test") in result]
         return f"{task.label}: {', '.join(accs)} ({self.timing(result['seconds'][1], cached)})"
 
 

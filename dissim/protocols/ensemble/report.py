@@ -27,6 +27,7 @@ from .members import (
     unit_of,
 )
 from .recipe import ECNN_METHOD, EnsembleRecipe, Profile, Selection
+from .scores import score_files
 
 # fold scores of one member: fold -> (train scores, test scores, test labels)
 FoldScores = dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]
@@ -192,22 +193,6 @@ def _profile_text(profile: Profile, sizes: dict[str, int]) -> str:
             f"SVC(C={profile.svm_C:g}, gamma={profile.svm_gamma:g})")
 
 
-def _score_files(plan: EnsemblePlan, scores) -> dict[str, dict[str, np.ndarray]]:
-    """Per member: test scores, labels and indices per fold, and the z-score statistics of its
-    training scores (enough to re-fuse members outside dissim)."""
-    files = {}
-    for member in plan.members:
-        arrays = {"class_names": np.array(plan.dataset.class_names)}
-        for fold in plan.folds:
-            train, test, labels = scores[member.name][fold]
-            z = ZScore().fit(train)
-            arrays.update({f"fold_{fold}_test_scores": test, f"fold_{fold}_test_labels": labels,
-                           f"fold_{fold}_test_index": plan.dataset.folds[fold - 1][1],
-                           f"fold_{fold}_train_mean": np.float64(z.mean_), f"fold_{fold}_train_std": np.float64(z.std_)})
-        files[member.name] = arrays
-    return files
-
-
 def _mean_curve(label: str, fold_results: list[dict]) -> dict:
     """One training's loss per step, averaged over its folds and smoothed over a 30th of its length."""
     curve = np.mean([r["loss_history"] for r in fold_results], axis=0)
@@ -307,5 +292,5 @@ def build_report(plan: EnsemblePlan, results: dict) -> Report:
               "threads_per_training": plan.tasks[0].threads if plan.tasks else None,
               "device": plan.tasks[0].device if plan.tasks else None}
     return Report(title=f"{data.name} · {recipe.name}", header=[h for h in header if h], sections=sections,
-                  csv={"table.csv": table}, scores=_score_files(plan, scores),
+                  csv={"table.csv": table}, scores=score_files(plan, scores, results),
                   figures=_figures(plan, rows, scores, results, grouped), config=config)
