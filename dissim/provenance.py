@@ -33,10 +33,13 @@ def machine() -> dict:
     return {"cpu": cpu_model(), "cpu_cores": os.cpu_count(), "gpus": gpu_names(), "platform": platform.platform()}
 
 
+_CODE = ("dissim", "pipelines", "topologies", "pyproject.toml")  # what results depend on (not results/, docs/)
+
+
 def source_commit(root: Path = _SOURCE) -> dict | None:
     """``{"commit": sha, "modified": bool}`` of the git checkout dissim is imported from (modified:
-    tracked files differ from the commit), or None when dissim is not run from a checkout (an
-    installed wheel) or git is not there."""
+    the package, recipes or layer tables differ from the commit), or None when dissim is not run from
+    a checkout (an installed wheel) or git is not there."""
     if not (root / ".git").exists():
         return None
 
@@ -48,6 +51,6 @@ def source_commit(root: Path = _SOURCE) -> dict | None:
         if Path(git("rev-parse", "--show-toplevel")).resolve() != root.resolve():
             return None
         return {"commit": git("rev-parse", "HEAD"),
-                "modified": bool(git("status", "--porcelain", "--untracked-files=no"))}
+                "modified": bool(git("status", "--porcelain", "--untracked-files=no", "--", *_CODE))}
     except (OSError, subprocess.SubprocessError):
         return None

@@ -70,7 +70,7 @@ def test_a_run_keeps_to_its_own_folder_and_files(cli, tmp_path):
     assert tasks["computed"]["seconds"] > 0 and config["wall_seconds"] > 0
     assert config["machine"]["cpu"] == cpu_model() == config["device_name"]  # the model, not just "x86_64"
     assert isinstance(config["machine"]["gpus"], list)
-    assert len(config["source"]["commit"]) == 40  # the tests run from a git checkout
+    assert len(config["git"]["commit"]) == 40  # the tests run from a git checkout
     table = (out / "table.md").read_bytes()
 
     # the same run again reads everything from the cache, and says how long computing it took

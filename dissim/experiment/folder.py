@@ -41,9 +41,11 @@ def default_out(dataset_name: str, data_root: str | None, recipe_name: str) -> P
 
 def run_identity(dataset: dict, recipe: dict, seed: int, version: str) -> dict:
     """What makes two runs' results the same results: the data (name and content fingerprint), the
-    resolved recipe (name and digest), the seed and dissim's version."""
+    resolved recipe (name and digest of its settings; where its file lies does not count), the seed
+    and dissim's version."""
+    settings = {key: value for key, value in recipe.items() if key != "source"}
     return {"dataset": dataset.get("name"), "fingerprint": dataset.get("fingerprint"), "recipe": recipe.get("name"),
-            "recipe_digest": stable_hash(json.loads(json.dumps(recipe, default=str))), "seed": seed,
+            "recipe_digest": stable_hash(json.loads(json.dumps(settings, default=str))), "seed": seed,
             "dissim": version}
 
 

@@ -11,6 +11,7 @@ import torch
 from .. import __version__
 from ..data import SpectraSet, load_dataset
 from ..errors import UserError
+from ..eval.report import count
 from ..hardware import cpu_bf16_support, device_name, resolve_device, resolve_precision
 from ..protocols import PROTOCOLS, RunOptions
 from ..protocols.base import resolve_jobs
@@ -19,6 +20,7 @@ from ..storage import cache_root, check_writable_folder
 from .cache import ResultCache
 from .figures import write_figures
 from .folder import ResultsFolder, default_out, run_identity
+from .planning import time_estimate
 from .runner import Ledger, check_backend, execute, split_cached
 from .tables import write_config, write_report
 
@@ -41,10 +43,7 @@ def run_experiment(recipe, options: RunOptions, on_task_done=None) -> Path:
     protocol.check_data(recipe, dataset)
     plan = protocol.plan(recipe, dataset, options)
     if options.dry_run:
-        print(protocol.describe(plan))
-        extra = f" (pretrained networks {pretrained})" if pretrained != precision and recipe.protocol == "ensemble" else ""
-        print(f"device {device}, precision {precision}{extra}, {options.jobs} job(s) at once")
-        print(f"results would go to {out}")
+        print_plan(protocol, plan, options, choice, (precision, pretrained), out)
         return out
     check_writable_folder(out, "--out")  # before any work, not after it
     dataset_config = {"name": dataset.name, "data_root": options.data_root, "items": len(dataset),
@@ -82,13 +81,34 @@ def run_experiment(recipe, options: RunOptions, on_task_done=None) -> Path:
         "seed": options.seed, "device": device, "device_name": device_name(device), "precision": precision,
         "cpu_bf16": cpu_bf16_support(), "jobs": options.jobs,
         "backend": options.backend, "figures": [p.name for p in figures], "versions": versions(),
-        "dissim": __version__, "source": source_commit(), "machine": machine(), "command": options.command,
+        "dissim": __version__, "git": source_commit(), "machine": machine(), "command": options.command,
         "wall_seconds": round(time.time() - started, 1), "tasks": ledger.summary(),
     }))
     for path in [*written, *figures]:
         folder.record(path)
     folder.finish()
     return out
+
+
+def print_plan(protocol, plan, options: RunOptions, choice: str, precisions: tuple[str, str], out: Path) -> None:
+    """The dry run: the protocol's plan, the device, the estimated time (:mod:`.planning`), where results go."""
+    device, (precision, pretrained) = options.device, precisions
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        options.log(f"warning: --device {device}: this machine has no CUDA device; planning for one that is "
+                    "elsewhere (its time below is estimated, not measured)")
+    print(protocol.describe(plan))
+    extra = f" (pretrained networks {pretrained})" if pretrained != precision and plan.recipe.protocol == "ensemble" \
+        else ""
+    print(f"device {device}, precision {precision}{extra}, {count(options.jobs, 'job')} at once")
+    workloads = getattr(protocol, "workloads", None)
+    if workloads is None:
+        print(f"time: not estimated for {protocol.name} recipes")
+    else:
+        threads = plan.tasks[0].threads if plan.tasks and getattr(plan.tasks[0], "threads", None) else 1
+        for line in time_estimate(workloads(plan), device=device, precision_choice=choice, jobs=options.jobs,
+                                  threads=threads, log=options.log):
+            print(line)
+    print(f"results would go to {out}")
 
 
 def item_ids(dataset) -> list[str]:
