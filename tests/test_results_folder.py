@@ -84,6 +84,8 @@ def test_a_run_keeps_to_its_own_folder_and_files(cli, tmp_path):
     status, _, err = cli(*base, "--prototypes", "1", "--seed", "2")
     assert_one_line_error(status, err, str(out), "--overwrite", "seed 1", "seed 2")
     assert (out / "table.md").read_bytes() == table
+    status, plan, _ = cli(*base, "--prototypes", "1", "--seed", "2", "--dry-run")
+    assert status == 0 and f"results would go to {out}, but" in plan and "--overwrite" in plan
 
     # told to overwrite: the earlier run's files that this one does not write go, the user's stay
     stale = out / "scores" / "tiny-bce-adam-fully-k2.npz"

@@ -42,14 +42,14 @@ def run_experiment(recipe, options: RunOptions, on_task_done=None) -> Path:
     out = Path(options.out) if options.out else default_out(dataset.name, options.data_root, recipe.name)
     protocol.check_data(recipe, dataset)
     plan = protocol.plan(recipe, dataset, options)
-    if options.dry_run:
-        print_plan(protocol, plan, options, choice, (precision, pretrained), out)
-        return out
-    check_writable_folder(out, "--out")  # before any work, not after it
     dataset_config = {"name": dataset.name, "data_root": options.data_root, "items": len(dataset),
                       "classes": list(dataset.class_names), "protocol": dataset.protocol,
                       "fingerprint": dataset.fingerprint}
     folder = ResultsFolder(out, run_identity(dataset_config, recipe.to_dict(), options.seed, __version__))
+    if options.dry_run:
+        print_plan(protocol, plan, options, choice, (precision, pretrained), folder)
+        return out
+    check_writable_folder(out, "--out")  # before any work, not after it
     folder.check(options.overwrite)
     check_backend(options.backend)
     cache = ResultCache(cache_root() / protocol.cache_folder)
@@ -90,7 +90,8 @@ def run_experiment(recipe, options: RunOptions, on_task_done=None) -> Path:
     return out
 
 
-def print_plan(protocol, plan, options: RunOptions, choice: str, precisions: tuple[str, str], out: Path) -> None:
+def print_plan(protocol, plan, options: RunOptions, choice: str, precisions: tuple[str, str],
+               folder: ResultsFolder) -> None:
     """The dry run: the protocol's plan, the device, the estimated time (:mod:`.planning`), where results go."""
     device, (precision, pretrained) = options.device, precisions
     if device.startswith("cuda") and not torch.cuda.is_available():
@@ -108,7 +109,11 @@ def print_plan(protocol, plan, options: RunOptions, choice: str, precisions: tup
         for line in time_estimate(workloads(plan), device=device, precision_choice=choice, jobs=options.jobs,
                                   threads=threads, log=options.log):
             print(line)
-    print(f"results would go to {out}")
+    try:
+        folder.check(options.overwrite)
+        print(f"results would go to {folder.path}")
+    except UserError as refusal:
+        print(f"results would go to {folder.path}, but {refusal}")
 
 
 def item_ids(dataset) -> list[str]:
