@@ -45,7 +45,8 @@ def test_tiny_end_to_end_run_writes_the_table(cli, image_tree, tmp_path):
     config = json.loads((out / "config.json").read_text())
     assert config["seed"] == 1 and config["recipe"]["profile"]["iterations"] == 3
     assert config["device"] == "cpu" and config["versions"]["torch"]
-    assert len(list((out / "scores").glob("*.npz"))) == 2
+    assert sorted(p.name for p in (out / "scores").glob("tiny-*.npz")) == [
+        "tiny-bce-adam-deeper-k2.npz", "tiny-bce-adam-fully-k2.npz"]
     scores = np.load(out / "scores" / "tiny-bce-adam-fully-k2.npz")
     assert scores["fold_1_test_scores"].shape == (6, 3)
     # the scores/ files are enough to re-fuse: z-score with the stored statistics, sum, argmax
