@@ -275,7 +275,8 @@ def test_a_mat_run_gives_the_table_of_the_same_digits_and_folds_as_a_folder_run(
     assert "Folds: 1, 2, 3." in (digits_runs["mat"] / "table.md").read_text()
     for member in methods[:2]:
         scores = [np.load(digits_runs[name] / "scores" / f"{member}.npz") for name in ("folder", "mat")]
-        assert all(np.array_equal(scores[0][key], scores[1][key]) for key in scores[0].files)
+        numbers = [key for key in scores[0].files if not key.endswith(("_items", "_key"))]  # ids and cache keys
+        assert len(numbers) > 20 and all(np.array_equal(scores[0][key], scores[1][key]) for key in numbers)
 
 
 def test_exported_mat_files_read_back_to_the_npz_scores(digits_runs):
@@ -298,6 +299,8 @@ def test_exported_mat_files_read_back_to_the_npz_scores(digits_runs):
             assert np.array_equal(mat["TestLabels"][0, f].ravel(), npz[f"fold_{fold}_test_labels"] + 1)
             index = mat["TestIndex"][0, f].ravel()
             assert np.array_equal(index, npz[f"fold_{fold}_test_index"] + 1)
+            items = [str(item[0]) for item in mat["TestItems"][0, f].ravel()]
+            assert items == list(npz[f"fold_{fold}_test_items"]) == [f"DATA{{1}}{{{i}}}" for i in index.astype(int)]
             dim1, dim2 = int(data[0, 3].ravel()[f]), int(data[0, 4].ravel()[0])  # 18 or 21 training images
             assert np.array_equal(index, data[0, 2][f, dim1:dim2])  # DIV(fold, DIM1(fold)+1:DIM2)
             assert np.array_equal(data[0, 1][0, index.astype(int) - 1], mat["TestLabels"][0, f].ravel() - 1)
@@ -330,15 +333,20 @@ def test_exported_mat_files_read_back_to_the_npz_scores(digits_runs):
 
 
 def test_a_run_without_export_removes_the_mat_files_of_an_earlier_one(digits_runs, tmp_path, monkeypatch, cli):
+    """The .mat files are the run's own (in manifest.json): a later run that does not write them removes
+    them, and leaves a .mat file it did not write."""
     import shutil
 
     out = shutil.copytree(digits_runs["mat"], tmp_path / "out")
+    assert "scores/sum_all.mat" in json.loads((out / "manifest.json").read_text())["files"]
+    (out / "scores" / "mine.mat").write_bytes(b"not dissim's")
     monkeypatch.setenv("DISSIM_CACHE", str(digits_runs["cache"]))
     without_frozen_baseline(monkeypatch)
     status, _, err = cli("--dataset", "mat", "--data-root", digits_runs["mat_file"], "--pipeline",
                          digits_runs["recipe"], "--out", out, "--fuse-only", "--no-progress")
     assert status == 0, err
-    assert not list((out / "scores").glob("*.mat")) and len(list((out / "scores").glob("*.npz"))) == 2
+    assert [p.name for p in (out / "scores").glob("*.mat")] == ["mine.mat"]
+    assert (out / "scores" / "tiny-bce-adam-fully-k2.npz").is_file()
 
 
 def test_export_mat_outside_ensemble_recipes_is_an_error(cli):

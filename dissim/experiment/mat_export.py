@@ -4,10 +4,13 @@ member and per fusion row of the table, in ``scores/`` beside the ``.npz`` files
 Each file holds, for the run's folds f = 1..F (cell arrays, one cell per fold):
 
 - ``DecisionValue{f}``: test items x classes, double: the member's SVM scores (one column per
-  class, in ``ClassNames`` order), or a fusion's sum of z-scored member scores;
+  class, in ``ClassNames`` order), or a fusion's fused scores (the sum of its members' z-scored
+  scores; a learned fusion's weighted sum);
 - ``TestLabels{f}``: test items x 1, the true class as a 1-based column of ``DecisionValue``;
 - ``TestIndex{f}``: test items x 1, 1-based positions of the test items in the data set: indices
   into ``DATA{1}`` for a ``--dataset mat`` file (dissim's item order for other data sets);
+- ``TestItems{f}``: test items x 1 cell, the items' ids (file paths relative to the data root,
+  ``DATA{1}{i}`` for a ``.mat`` data set), as ``<name>_items`` in the ``.npz`` files;
 - ``Folds``, ``Accuracy``: 1 x F, the fold numbers and the row's accuracy (%) on each;
 - ``Method``, ``Kind`` ('member' or 'fusion'), ``Members`` (1 x M cell of the member names fused),
   ``ClassNames`` (1 x C cell);
@@ -42,19 +45,15 @@ def check_exports(formats, protocol) -> tuple[str, ...]:
     return formats
 
 
-def write_exports(out: Path, report: Report, formats) -> list[Path]:
-    """Write the score files of ``formats`` under ``out/scores``; .mat files an earlier run left
-    there that this run does not write are removed (they would not match this run's .npz)."""
+def write_exports(out: Path, report: Report, formats, item_ids=()) -> list[Path]:
+    """Write the score files of ``formats`` under ``out/scores`` (``item_ids``: each item's id, by its
+    position in the data set); returns the paths written. Files an earlier run wrote and this one does
+    not are removed by the results folder's manifest (:mod:`.folder`), like its other files."""
     folder = Path(out) / "scores"
-    written = []
-    if "mat" in formats:
-        for stem, row in zip(file_stems(report.row_scores), report.row_scores):
-            written.append(write_mat_scores(folder / f"{stem}.mat", row))
-    names = {path.name for path in written}
-    for stale in folder.glob("*.mat") if folder.is_dir() else ():
-        if stale.name not in names:
-            stale.unlink()
-    return written
+    if "mat" not in formats:
+        return []
+    return [write_mat_scores(folder / f"{stem}.mat", row, item_ids)
+            for stem, row in zip(file_stems(report.row_scores), report.row_scores)]
 
 
 def file_stems(rows: list[RowScores]) -> list[str]:
@@ -79,12 +78,15 @@ def _cell(values) -> np.ndarray:
     return out
 
 
-def mat_variables(row: RowScores) -> dict:
+def mat_variables(row: RowScores, item_ids=()) -> dict:
     """The variables of one row's .mat file (see the module's docstring)."""
+    ids = np.asarray(item_ids, dtype=str)
     variables = {
         "DecisionValue": _cell([np.asarray(s, dtype=np.float64) for s in row.scores]),
         "TestLabels": _cell([np.asarray(labels, dtype=np.float64).reshape(-1, 1) + 1 for labels in row.labels]),
         "TestIndex": _cell([np.asarray(index, dtype=np.float64).reshape(-1, 1) + 1 for index in row.test_index]),
+        "TestItems": _cell([_cell(list(ids[np.asarray(index)])).T if len(ids) else np.empty((0, 1), dtype=object)
+                            for index in row.test_index]),
         "Folds": np.array([row.folds], dtype=np.float64),
         "Accuracy": np.array([row.accuracy], dtype=np.float64),
         "Method": row.name, "Kind": row.kind,
@@ -98,12 +100,12 @@ def mat_variables(row: RowScores) -> dict:
     return variables
 
 
-def write_mat_scores(path: Path, row: RowScores) -> Path:
+def write_mat_scores(path: Path, row: RowScores, item_ids=()) -> Path:
     """One row's scores as a MATLAB v5 file, written atomically."""
     from scipy.io import savemat
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as handle:  # a handle: savemat would append ".mat" to the temporary name
-            savemat(handle, mat_variables(row), do_compression=True)
+            savemat(handle, mat_variables(row, item_ids), do_compression=True)
 
     return atomic_write(Path(path), write)
