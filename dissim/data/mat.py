@@ -33,8 +33,8 @@ FIELDS = {1: "DATA{1} (images)", 2: "DATA{2} (labels)", 3: "DATA{3} (DIV)", 4: "
           5: "DATA{5} (DIM2)"}
 
 
-@register_dataset("mat", "the authors' MATLAB toolbox layout: DATA = {images or spectra, labels, DIV, DIM1, DIM2} "
-                  "in a .mat file (v5/v7, or v7.3 with dissim[mat]), the file's folds; --data-root FILE.mat")
+@register_dataset("mat", "a MATLAB toolbox DATA cell {images or spectra, labels, DIV, DIM1, DIM2}, the file's folds; "
+                  "--data-root FILE.mat")
 def load_mat_set(root: Path | None, seed: int) -> ImageSet | SpectraSet:
     """The data set held by the ``DATA`` cell of the .mat file ``root``."""
     if root is None or root.is_dir():
