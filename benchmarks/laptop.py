@@ -85,6 +85,10 @@ CANDIDATES = {
     "small-jitter-triplet-300": candidate(methods=("Triplet",), jitter=True),
     "small-jitter-cross+triplet-300": candidate(jitter=True),
     "small-jitter-triplet-600": candidate(methods=("Triplet",), iterations=600, jitter=True),
+    "small-jitter-triplet-300+ecnn128": candidate(methods=("Triplet",), jitter=True, ecnn_size=128,
+                                                  rows=tuple(r.replace('"Cross", ', "") for r in ECNN_ROWS)),
+    "small-jitter-triplet-600+ecnn128": candidate(methods=("Triplet",), iterations=600, jitter=True, ecnn_size=128,
+                                                  rows=tuple(r.replace('"Cross", ', "") for r in ECNN_ROWS)),
 }
 
 

@@ -70,7 +70,10 @@ def cells(text: str) -> tuple[list[list[str]], np.ndarray]:
 
 
 @pytest.mark.parametrize("name", list(RUNS))
-def test_recipe_gives_the_same_tables_as_before_the_core_merge(name, tmp_path, capsys, torch_one_thread):
+def test_recipe_gives_the_same_tables_as_before_the_core_merge(name, tmp_path, capsys, torch_one_thread, monkeypatch):
+    # the comparison leaves the baseline rows out: skip the frozen-feature one, whose Lite0 pass over
+    # the 1797 digits at 224 px would cost minutes of the suite's time for nothing
+    monkeypatch.setattr("dissim.protocols.ensemble.frozen_baseline_weights", lambda cnn: None)
     out = tmp_path / name
     assert main(arguments(name, out)) == 0, capsys.readouterr().err
     compared = 0

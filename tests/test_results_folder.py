@@ -146,3 +146,22 @@ def test_fuse_only_reproduces_the_committed_quick_table_with_an_empty_cache(cli,
     assert status == 0, err
     assert (copy / "table.md").read_bytes() == (committed / "table.md").read_bytes()
     assert (copy / "table.csv").read_bytes() == (committed / "table.csv").read_bytes()
+
+
+def test_the_same_command_on_a_machine_that_resolves_auto_otherwise_replaces_its_own_results(
+        cli, image_tree, tmp_path, monkeypatch):
+    """A committed results folder (results/digits/quick) must not stop the README's first command on a
+    machine where --precision auto means fp32 rather than bf16: the folder belongs to the command as asked."""
+    from dissim import hardware
+
+    out = tmp_path / "out"
+    args = ("--dataset", "folder", "--data-root", image_tree, "--pipeline", write_recipe(tmp_path / "r.toml"),
+            "--folds", "1", "--out", out, "--no-progress")
+    monkeypatch.setattr(hardware, "cpu_bf16_support", lambda: "AVX-512-BF16")
+    status, _, err = cli(*args)
+    assert status == 0, err
+    assert json.loads((out / "config.json").read_text())["precision"] == "bf16"
+    monkeypatch.setattr(hardware, "cpu_bf16_support", lambda: None)
+    status, _, err = cli(*args)
+    assert status == 0, err
+    assert json.loads((out / "config.json").read_text())["precision"] == "fp32"

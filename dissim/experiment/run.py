@@ -37,6 +37,9 @@ def run_experiment(recipe, options: RunOptions, on_task_done=None) -> Path:
                                   dims=1 if protocol.data_kind is SpectraSet else 2)
     pretrained = resolve_precision(choice, device, require=not options.dry_run, pretrained=True)
     options = replace(options, device=device, precision=precision, jobs=resolve_jobs(options.jobs, device))
+    # a results folder belongs to the command as asked (precision "auto" included), so the same command on
+    # another machine replaces its own earlier results instead of being refused
+    asked = recipe.with_precision(choice)
     recipe = recipe.with_precision(precision, pretrained)  # what results depend on is the resolved precision
     if device == "cuda" and not options.dry_run and options.jobs > torch.cuda.device_count():
         options.log(f"--jobs {options.jobs} on {torch.cuda.device_count()} GPU(s): some GPUs run several jobs at once")
@@ -47,7 +50,7 @@ def run_experiment(recipe, options: RunOptions, on_task_done=None) -> Path:
     dataset_config = {"name": dataset.name, "data_root": options.data_root, "items": len(dataset),
                       "classes": list(dataset.class_names), "protocol": dataset.protocol,
                       "fingerprint": dataset.fingerprint}
-    folder = ResultsFolder(out, run_identity(dataset_config, recipe.to_dict(), options.seed, __version__))
+    folder = ResultsFolder(out, run_identity(dataset_config, asked.to_dict(), options.seed, __version__))
     if options.dry_run:
         print_plan(protocol, plan, options, choice, (precision, pretrained), folder)
         return out
