@@ -28,6 +28,7 @@ def test_default_out_names_the_data_root(tmp_path):
     assert default_out("folder", str(tmp_path / "my data.zip"), "quick").parts[1].startswith("folder-my-data-")
     assert default_out("InfLar", str(one), "paper") == Path("results/InfLar/paper")
     assert default_out("digits", None, "quick") == Path("results/digits/quick")
+    assert default_out("mat", str(tmp_path / "DATA.mat"), "quick").parts[1].startswith("mat-DATA-")
 
 
 def test_two_folder_roots_plan_into_two_folders(cli, tmp_path, monkeypatch):

@@ -28,15 +28,20 @@ MANIFEST = "manifest.json"
 RESULT_NAMES = ("table.md", "table.csv", "config.json")  # files that mark a folder as a run's results
 
 
+# data sets that hold whatever the user points them at: one results folder per root
+PER_ROOT = ("folder", "mat")
+
+
 def default_out(dataset_name: str, data_root: str | None, recipe_name: str) -> Path:
-    """``results/<data set>/<recipe>``; for the ``folder`` data set ``results/folder-<root name>-<8 hex
-    digits of the root's absolute path>/<recipe>``, so that two image folders never share results."""
-    if dataset_name != "folder" or data_root is None:
+    """``results/<data set>/<recipe>``; for the ``folder`` and ``mat`` data sets
+    ``results/<data set>-<root name>-<8 hex digits of the root's absolute path>/<recipe>``, so that two
+    image folders (or two .mat files) never share results."""
+    if dataset_name not in PER_ROOT or data_root is None:
         return Path("results") / dataset_name / recipe_name
     root = Path(data_root).expanduser().resolve()
-    stem = root.name.removesuffix(".zip") or "root"
+    stem = root.name.removesuffix(".zip").removesuffix(".mat") or "root"
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-.") or "root"
-    return Path("results") / f"folder-{stem}-{stable_hash(str(root))[:8]}" / recipe_name
+    return Path("results") / f"{dataset_name}-{stem}-{stable_hash(str(root))[:8]}" / recipe_name
 
 
 def run_identity(dataset: dict, recipe: dict, seed: int, version: str) -> dict:

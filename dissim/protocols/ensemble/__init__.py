@@ -55,13 +55,13 @@ from .members import (
     unit_of,
 )
 from .recipe import CnnSettings, EnsembleRecipe
-from .row_scores import report_with_row_scores
+from .report import build_report
 from .scores import results_from_folder
 
 
 class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cache_folder="members",
                        data_kind=ImageSet, data_needed="an image data set (for spectra use --pipeline oneshot)",
-                       build_report=report_with_row_scores, exports=("mat",)):
+                       build_report=build_report, exports=("mat",)):
     """Members (topology x method x space x k) trained per fold, scored by SVMs, fused by the sum rule."""
 
     sections = ensemble_recipe.SECTIONS

@@ -30,6 +30,7 @@ from .members import (
     unit_of,
 )
 from .recipe import ECNN_METHOD, EnsembleRecipe, Profile, Selection
+from .row_scores import row_scores
 from .scores import score_files
 
 class MemberFold(NamedTuple):
@@ -384,4 +385,5 @@ def build_report(plan: EnsemblePlan, results: dict) -> Report:
               "device": plan.tasks[0].device if plan.tasks else None}
     return Report(title=f"{data.name} · {recipe.name}", header=[h for h in header if h], sections=sections,
                   csv={"table.csv": table}, scores=score_files(plan, scores, results),
-                  figures=_figures(plan, rows, fused, results), config=config)
+                  figures=_figures(plan, rows, fused, results), config=config,
+                  row_scores=row_scores(plan, fused.values(), scores) if plan.options.export else [])

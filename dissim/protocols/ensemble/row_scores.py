@@ -1,27 +1,14 @@
 """The test scores behind each member and fusion row of an ensemble table, for score exports
-(``--export mat``): :class:`~dissim.eval.report.RowScores`, added to the ensemble's report when the
-run asks for an export."""
+(``--export mat``): :class:`~dissim.eval.report.RowScores`, which the ensemble's report carries when
+the run asks for an export."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from ...eval.fusion import ZScore
-from ...eval.report import Report, RowScores
+from ...eval.report import RowScores
 from .members import EnsemblePlan
-from .report import build_report, build_rows, member_scores
-
-
-def report_with_row_scores(plan: EnsemblePlan, results: dict) -> Report:
-    """The ensemble report (:func:`~.report.build_report`), with the scores of its rows when the run
-    exports scores (``--export``): the fusions are computed again from the members' scores, as the
-    report computed them."""
-    report = build_report(plan, results)
-    if plan.options.export:
-        scores = member_scores(plan, results)
-        _, _, fused = build_rows(plan.recipe, plan.members, scores, plan.folds)
-        report.row_scores = row_scores(plan, fused.values(), scores)
-    return report
 
 
 def row_scores(plan: EnsemblePlan, fused_rows: Iterable, scores: dict) -> list[RowScores]:
