@@ -12,8 +12,10 @@ import struct
 import zipfile
 import zlib
 
+import numpy as np
 import pytest
-from conftest import TINY_TOPOLOGY, write_recipe, write_tree
+from conftest import TINY_TOPOLOGY, synthetic_image, write_recipe, write_tree
+from PIL import Image
 
 from dissim.storage import cache_root
 
@@ -111,6 +113,40 @@ CASES = [
     ("one-class", {"one/only/a.png": "PNG", "one/only/b.png": "PNG", "one/only/c.png": "PNG", "one/only/d.png": "PNG",
                    "one/only/e.png": "PNG"}, ["--dataset", "folder", "--data-root", "{tmp}/one", "--pipeline", "{recipe}"],
      ["1 class", "at least two"]),
+    # -- image files and trees (issue: every entry used or reported; size and depth checked before work)
+    ("png-1x100000", {"tree/a/zz-wide.png": "WIDE"}, [*FOLDER, "--pipeline", "{recipe}"],
+     ["zz-wide.png is 1x100000 pixels", "over the limit of 89,478,485 pixels"]),
+    ("float-tiff-nan", {"tree/a/zz.tif": "TIFF-NAN"}, [*FOLDER, "--pipeline", "{recipe}"],
+     ["zz.tif (mode F) holds NaN or infinite values"]),
+    ("int-tiff-negative", {"tree/a/zz.tif": "TIFF-NEGATIVE"}, [*FOLDER, "--pipeline", "{recipe}"],
+     ["zz.tif (mode I) holds negative values (down to -7)"]),
+    ("dangling-image-link", {"tree/a/zz.png": "LINK:../../nowhere.png"}, [*FOLDER, "--pipeline", "{recipe}"],
+     ["zz.png is a link to ../../nowhere.png, which does not exist"]),
+    ("folder-link-loop", {"tree/a/up": "LINK:.."}, [*FOLDER, "--pipeline", "{recipe}"],
+     ["a/up is a link back to", "(a loop)"]),
+    ("class-folder-linked-twice", {"tree/d": "LINK:b"}, [*FOLDER, "--pipeline", "{recipe}"],
+     ["tree/d and", "tree/b are the same folder"]),
+    ("non-utf8-folder-name", {"tree/caf\udce9/0.png": "PNG"}, [*FOLDER, "--pipeline", "{recipe}"],
+     ["caf\\xe9' under", "is not valid UTF-8: rename it"]),
+    ("non-utf8-file-name", {"tree/a/caf\udce9.png": "PNG"}, [*FOLDER, "--pipeline", "{recipe}"],
+     ["caf\\xe9.png' under", "is not valid UTF-8"]),
+    ("zip-encrypted-member", {"data.zip": "ZIP-ENCRYPTED"},
+     ["--dataset", "folder", "--data-root", "{tmp}/data.zip", "--pipeline", "{recipe}"],
+     ["data.zip:a/000.png is encrypted"]),
+    ("zip-implode-member", {"data.zip": "ZIP-IMPLODE"},
+     ["--dataset", "folder", "--data-root", "{tmp}/data.zip", "--pipeline", "{recipe}"],
+     ["data.zip:a/000.png is compressed with implode", "unzip it with another tool"]),
+    ("folds-1-3-5", {f"folds/Fold{k}/{c}/{i}.png": "PNG" for k in (1, 3, 5) for c in "ab" for i in range(3)},
+     ["--dataset", "folder", "--data-root", "{tmp}/folds", "--pipeline", "{recipe}"],
+     ["Fold folders must be numbered 1 to 3 without gaps, found Fold1, Fold3, Fold5"]),
+    ("fold01-beside-fold1", {f"folds/{f}/{c}/{i}.png": "PNG" for f in ("Fold01", "Fold1", "Fold2") for c in "ab"
+                             for i in range(3)},
+     ["--dataset", "folder", "--data-root", "{tmp}/folds", "--pipeline", "{recipe}"],
+     ["Fold01 and Fold1 both name fold 1"]),
+    ("class-in-one-fold-only", {**{f"folds/Fold{k}/{c}/{i}.png": "PNG" for k in (1, 2, 3) for c in "ab"
+                                   for i in range(3)}, **{f"folds/Fold2/c/{i}.png": "PNG" for i in range(3)}},
+     ["--dataset", "folder", "--data-root", "{tmp}/folds", "--pipeline", "{recipe}"],
+     ["class 'c' has no training images in fold 2", "every class needs training images in every fold"]),
     # -- topology files
     ("topology-takes-sn1", {"t.toml": 'name = "sn1"\ndims = 2\n' + TINY_LAYERS}, [*FOLDER, "--pipeline", "{recipe}",
                                                                               "--topologies", "{tmp}/t.toml"],
@@ -169,15 +205,37 @@ def _png_claiming(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0")) + chunk(b"IEND", b"")
 
 
+def _zip_of_tree(path, tmp_path, flags: int = 0, method: int | None = None) -> None:
+    """A zip of a small tree; its first member's header fields patched (flags, compression method)."""
+    tree = write_tree(tmp_path / "for-zip", per_class=6)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
+        for file in sorted(tree.rglob("*.png")):
+            archive.write(file, file.relative_to(tree).as_posix())
+    data = bytearray(path.read_bytes())
+    for signature, at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):  # local header, central directory entry
+        start = data.index(signature)
+        data[start + at:start + at + 2] = struct.pack("<H", struct.unpack("<H", data[start + at:start + at + 2])[0] | flags)
+        if method is not None:
+            data[start + at + 2:start + at + 4] = struct.pack("<H", method)
+    path.write_bytes(bytes(data))
+
+
 def _write(path, content: str, tmp_path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    if content == "BOMB":
+    if content.startswith("LINK:"):
+        path.symlink_to(content[len("LINK:"):])
+    elif content == "WIDE":  # a real PNG of 1 x 100000 black pixels: 177 bytes
+        Image.new("L", (1, 100000)).save(path)
+    elif content in ("TIFF-NAN", "TIFF-NEGATIVE"):
+        values = np.full((20, 16), np.nan, np.float32) if content == "TIFF-NAN" else np.full((20, 16), -7, np.int32)
+        Image.fromarray(values).save(path)
+    elif content == "ZIP-ENCRYPTED":
+        _zip_of_tree(path, tmp_path, flags=0x1)
+    elif content == "ZIP-IMPLODE":
+        _zip_of_tree(path, tmp_path, method=6)
+    elif content == "BOMB":
         path.write_bytes(_png_claiming(30000, 30000))
     elif content == "PNG":
-        import numpy as np
-        from conftest import synthetic_image
-        from PIL import Image
-
         Image.fromarray(synthetic_image(0, np.random.default_rng(0))).save(path)
     elif content == "BADCRC":
         tree = write_tree(tmp_path / "for-zip", per_class=6)

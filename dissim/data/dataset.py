@@ -27,6 +27,7 @@ else 3 (grey images are then replicated).
     channels: int
     item_names: Sequence[str] = field(default_factory=list)
     protocol: str = ""
+    notes: tuple[str, ...] = ()  # what the loader skipped or decided (logged and kept in config.json)
 
     def __len__(self) -> int:
         return len(self.labels)

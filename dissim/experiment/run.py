@@ -36,6 +36,8 @@ def run_experiment(recipe, options: RunOptions, on_task_done=None) -> Path:
     if device == "cuda" and not options.dry_run and options.jobs > torch.cuda.device_count():
         options.log(f"--jobs {options.jobs} on {torch.cuda.device_count()} GPU(s): some GPUs run several jobs at once")
     dataset = load_dataset(options.dataset or protocol.default_dataset, options.data_root, options.seed)
+    for note in getattr(dataset, "notes", ()):
+        options.log(f"{dataset.name}: {note}")
     out = Path(options.out) if options.out else Path("results") / dataset.name / recipe.name
     protocol.check_data(recipe, dataset)
     plan = protocol.plan(recipe, dataset, options)
@@ -69,7 +71,8 @@ def run_experiment(recipe, options: RunOptions, on_task_done=None) -> Path:
         "recipe": recipe.to_dict(),
         "dataset": {"name": dataset.name, "data_root": options.data_root, "items": len(dataset),
                     "classes": list(dataset.class_names), "protocol": dataset.protocol,
-                    "fingerprint": dataset.fingerprint, **report.config.pop("dataset", {})},
+                    "fingerprint": dataset.fingerprint, **({"notes": list(dataset.notes)} if getattr(dataset, "notes", ())
+                                                           else {}), **report.config.pop("dataset", {})},
         **report.config,
         "seed": options.seed, "device": device, "device_name": device_name(device), "precision": precision,
         "cpu_bf16": cpu_bf16_support(), "jobs": options.jobs,

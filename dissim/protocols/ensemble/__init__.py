@@ -81,6 +81,10 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
         for fold in folds:
             counts = np.bincount(dataset.labels[dataset.folds[fold - 1][0]], minlength=dataset.n_classes)
             worst = int(np.argmin(counts))
+            if counts[worst] == 0:
+                raise UserError(f"class {dataset.class_names[worst]!r} has no training images in fold {fold} (all of "
+                                f"its images are in that fold's test set): every class needs training images in "
+                                "every fold; add images of it to the other folds, or leave the class out")
             if counts[worst] < kmax:
                 raise UserError(f"class {dataset.class_names[worst]!r} has {counts[worst]} training images in fold "
                                 f"{fold}, fewer than the {kmax} prototypes per class asked (--prototypes): "
