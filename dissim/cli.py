@@ -7,6 +7,7 @@ Errors a user can cause exit with status 2 and one line on stderr, no traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -149,28 +150,59 @@ def parse_weights(text: str) -> list[str]:
         name, _, path = entry.partition("=")
         if not name or not path:
             raise UserError(f"--cnn-weights {entry!r}: give NAME=PATH, e.g. resnet50=/w/resnet50.pth")
+        if Path(path).expanduser().is_dir():
+            raise UserError(f"--cnn-weights {entry!r}: {path} is a folder; give the weights file in it")
         if not Path(path).expanduser().is_file():
             raise UserError(f"--cnn-weights {entry!r}: file {path} does not exist")
+    names = [entry.partition("=")[0] for entry in entries]
+    _refuse_twice(names, "--cnn-weights", text)
     return entries
 
 
+def _refuse_twice(values: list, flag: str, text: str) -> None:
+    """A flag's list must not name a value twice (it would count twice in means and fusions)."""
+    twice = next((v for i, v in enumerate(values) if v in values[:i]), None)
+    if twice is not None:
+        raise UserError(f"{flag} {text}: {twice} is given twice; give each once")
+
+
 def recipe_flags(args) -> dict:
-    """The recipe-changing flags the user gave, as typed values."""
+    """The recipe-changing flags the user gave, as typed values (list flags without repeats)."""
     given = {key: getattr(args, key) for key in RECIPE_FLAGS if getattr(args, key) is not None}
     converters = {"topologies": parse_topologies, "losses": _split, "optimizers": _split, "spaces": _split,
                   "prototypes": lambda t: parse_int_list(t, "--prototypes"),
                   "folds": lambda t: parse_int_list(t, "--folds"), "share_network": lambda t: t == "yes",
                   "hasc": lambda t: t == "yes", "cnn_weights": parse_weights}
-    return {key: converters.get(key, lambda v: v)(value) for key, value in given.items()}
+    flags = {key: converters.get(key, lambda v: v)(value) for key, value in given.items()}
+    for key, value in flags.items():
+        if isinstance(value, list):
+            _refuse_twice([str(v).lower() for v in value], "--" + key.replace("_", "-"), given[key])
+            if not value:
+                raise UserError(f"--{key.replace('_', '-')} {given[key]!r}: give at least one value")
+    return flags
+
+
+def max_jobs() -> int:
+    """The most tasks a run starts at once on this machine (local backends): twice its CPU cores."""
+    return 2 * (os.cpu_count() or 1)
 
 
 def _check_run_options(args) -> None:
     if args.jobs is not None and args.jobs < 1:
         raise UserError(f"--jobs {args.jobs}: must be at least 1")
+    if args.jobs is not None and args.jobs > max_jobs() and not args.scheduler:
+        raise UserError(f"--jobs {args.jobs}: this machine has {os.cpu_count()} CPU cores and every job trains its "
+                        f"own network in its own memory; use at most {max_jobs()} (or a cluster: --backend dask/ray "
+                        "--scheduler ADDRESS)")
     if args.threads is not None and args.threads < 1:
         raise UserError(f"--threads {args.threads}: must be at least 1")
     if not 0 <= args.seed <= MAX_SEED:
         raise UserError(f"--seed {args.seed}: must lie in 0..{MAX_SEED}")
+    if args.scheduler is not None and args.backend == "loky":
+        raise UserError(f"--scheduler {args.scheduler}: applies to --backend dask or ray (loky runs on this machine); "
+                        "add --backend dask or --backend ray, or drop --scheduler")
+    if args.scheduler is not None and not args.scheduler.strip():
+        raise UserError("--scheduler '': give the address of the dask scheduler or ray cluster")
 
 
 def _run(args, argv: list[str]) -> None:

@@ -43,7 +43,7 @@ CASES = [
     ("prototypes-not-list", {"p.toml": RECIPE_HEAD + PROFILE.replace("prototypes = [2]", "prototypes = 5")},
      [*FOLDER, "--pipeline", "{tmp}/p.toml"], ["prototypes must be a list of integers"]),
     ("folds-not-list", {"p.toml": "folds = 1\n" + RECIPE_HEAD + PROFILE}, [*FOLDER, "--pipeline", "{tmp}/p.toml"],
-     ["folds must be a list of fold numbers"]),
+     ["folds must be a list of distinct fold numbers"]),
     ("betas-word", {"p.toml": RECIPE_HEAD + PROFILE + 'betas = "ab"\n'}, [*FOLDER, "--pipeline", "{tmp}/p.toml"],
      ["betas must be a list of 2 numbers"]),
     ("svm-C-negative", {"p.toml": RECIPE_HEAD + PROFILE + "svm_C = -5\n"}, [*FOLDER, "--pipeline", "{tmp}/p.toml"],
@@ -147,6 +147,55 @@ CASES = [
                                    for i in range(3)}, **{f"folds/Fold2/c/{i}.png": "PNG" for i in range(3)}},
      ["--dataset", "folder", "--data-root", "{tmp}/folds", "--pipeline", "{recipe}"],
      ["class 'c' has no training images in fold 2", "every class needs training images in every fold"]),
+    # -- recipes that used to fail only after training (the work was lost)
+    ("description-not-a-string", {"p.toml": "description = 5\n" + RECIPE_HEAD.split("\n", 1)[1] + PROFILE},
+     [*FOLDER, "--pipeline", "{tmp}/p.toml"], ["description must be a string", "got 5"]),
+    ("table-without-columns", {"p.toml": RECIPE_HEAD + PROFILE + '[table]\ncolumns = []\nrows = [{ name = "all" }]\n'},
+     [*FOLDER, "--pipeline", "{tmp}/p.toml"], ["[table] needs rows and columns"]),
+    ("table-name-with-bar", {"p.toml": RECIPE_HEAD + PROFILE + '[table]\nrows = [{ name = "a|b" }]\n'},
+     [*FOLDER, "--pipeline", "{tmp}/p.toml"], ["name 'a|b' holds '|'"]),
+    ("table-rows-same-name", {"p.toml": RECIPE_HEAD + PROFILE + '[table]\nrows = [{ name = "x" }, { name = "x" }]\n'},
+     [*FOLDER, "--pipeline", "{tmp}/p.toml"], ["two [table] rows are named 'x'"]),
+    ("per-topology-no", {"p.toml": RECIPE_HEAD + PROFILE + '[table]\nrows = [{ name = "x", per_topology = "no" }]\n'},
+     [*FOLDER, "--pipeline", "{tmp}/p.toml"], ["per_topology must be true or false, got 'no'"]),
+    ("filter-k-words", {"p.toml": RECIPE_HEAD + PROFILE + '[[fusions]]\nname = "f"\nk = ["two"]\n'},
+     [*FOLDER, "--pipeline", "{tmp}/p.toml"], ["filter k must be a list of whole numbers"]),
+    ("fusion-selects-nothing", {"p.toml": RECIPE_HEAD + PROFILE + '[[fusions]]\nname = "none"\nmethods = ["Triplet"]\n'},
+     [*FOLDER, "--pipeline", "{tmp}/p.toml"], ["[[fusions]] 'none' selects no member of this run",
+                                                "{'methods': ['Triplet']}"]),
+    ("fusion-group-selects-nothing", {"p.toml": RECIPE_HEAD + PROFILE + '[[fusions]]\nname = "g"\n'
+                                      'groups = [{ methods = ["Cross"] }, { methods = ["eCNN"] }]\n'},
+     [*FOLDER, "--pipeline", "{tmp}/p.toml"], ["[[fusions]] 'g' selects no member of this run in one of its groups"]),
+    ("fusion-named-like-a-baseline", {"p.toml": RECIPE_HEAD + PROFILE + '[[fusions]]\nname = "raw-svm"\n'},
+     [*FOLDER, "--pipeline", "{tmp}/p.toml"], ["[[fusions]] 'raw-svm' has the name of a member or baseline row"]),
+    ("prototypes-twice-in-recipe", {"p.toml": RECIPE_HEAD + PROFILE.replace("[2]", "[2, 2]")},
+     [*FOLDER, "--pipeline", "{tmp}/p.toml"], ["prototypes lists 2 twice"]),
+    ("members-twice", {"p.toml": RECIPE_HEAD + 'spaces = ["fully", "fully"]\n' + PROFILE},
+     [*FOLDER, "--pipeline", "{tmp}/p.toml"], ["[members]: spaces lists a name twice"]),
+    ("recipe-name-not-utf8", {"caf\udce9.toml": "RECIPE"}, [*FOLDER, "--pipeline", "{tmp}/caf\udce9.toml"],
+     ["--pipeline", "caf\\xe9.toml", "the file name is not valid UTF-8"]),
+    ("deeper-on-fc", {"t.toml": 'name = "df"\ndeeper = "fc"\n' + TINY_LAYERS},
+     [*FOLDER, "--pipeline", "{recipe}", "--topologies", "{tmp}/t.toml"],
+     ["deeper = 'fc' taps a layer without a spatial map", "tap one of conv1"]),
+    ("layer-name-with-dot", {"t.toml": 'name = "ld"\n' + TINY_LAYERS.replace('"conv1"', '"conv.1"')},
+     [*FOLDER, "--pipeline", "{recipe}", "--topologies", "{tmp}/t.toml"],
+     ["layer name 'conv.1' cannot name a torch module"]),
+    ("layer-named-forward", {"t.toml": 'name = "lf"\n' + TINY_LAYERS.replace('"conv1"', '"forward"')},
+     [*FOLDER, "--pipeline", "{recipe}", "--topologies", "{tmp}/t.toml"], ["layer name 'forward' cannot name"]),
+    ("grouped-conv-on-grey", {"t.toml": 'name = "gg"\n' + TINY_LAYERS.replace("kernel = 3 }", "kernel = 3, groups = 2 }")},
+     [*FOLDER, "--pipeline", "{recipe}", "--topologies", "{tmp}/t.toml"],
+     ["topology gg cannot take grey images: conv1: 1 input channel do not split into 2 groups"]),
+    # -- flags given twice or doing nothing
+    ("folds-twice", {}, [*FOLDER, "--pipeline", "{recipe}", "--folds", "1,1"], ["--folds 1,1: 1 is given twice"]),
+    ("prototypes-twice", {}, [*FOLDER, "--pipeline", "{recipe}", "--prototypes", "2,2"],
+     ["--prototypes 2,2: 2 is given twice"]),
+    ("losses-twice", {}, [*FOLDER, "--pipeline", "{recipe}", "--losses", "bce,bce"], ["--losses bce,bce: bce is given twice"]),
+    ("topologies-twice", {}, [*FOLDER, "--pipeline", "{recipe}", "--topologies", "1,sn1"], ["--topologies 1,sn1: sn1"]),
+    ("scheduler-under-loky", {}, [*FOLDER, "--pipeline", "{recipe}", "--scheduler", "tcp://10.0.0.1:8786"],
+     ["--scheduler tcp://10.0.0.1:8786: applies to --backend dask or ray"]),
+    ("jobs-1000", {}, [*FOLDER, "--pipeline", "{recipe}", "--jobs", "1000"], ["--jobs 1000: this machine has", "use at most"]),
+    ("cnn-weights-a-folder", {"w/readme.txt": "x"}, [*FOLDER, "--pipeline", "{recipe}", "--cnn-weights", "lite0={tmp}/w"],
+     ["--cnn-weights", "is a folder; give the weights file in it"]),
     # -- topology files
     ("topology-takes-sn1", {"t.toml": 'name = "sn1"\ndims = 2\n' + TINY_LAYERS}, [*FOLDER, "--pipeline", "{recipe}",
                                                                               "--topologies", "{tmp}/t.toml"],
@@ -224,6 +273,8 @@ def _write(path, content: str, tmp_path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if content.startswith("LINK:"):
         path.symlink_to(content[len("LINK:"):])
+    elif content == "RECIPE":
+        write_recipe(path)
     elif content == "WIDE":  # a real PNG of 1 x 100000 black pixels: 177 bytes
         Image.new("L", (1, 100000)).save(path)
     elif content in ("TIFF-NAN", "TIFF-NEGATIVE"):
@@ -270,3 +321,13 @@ def test_bad_input_is_one_clear_line_before_any_training(case, files, args, word
 
 def test_there_are_at_least_forty_cases():
     assert len(CASES) >= 40 and len({c[0] for c in CASES}) == len(CASES)
+
+
+def test_a_cache_that_is_not_a_writable_folder_is_one_line_before_work(cli, tmp_path, monkeypatch):
+    (tmp_path / "a-file").write_text("not a folder")
+    monkeypatch.setenv("DISSIM_CACHE", str(tmp_path / "a-file" / "cache"))
+    status, _, err = cli("--dataset", "folder", "--data-root", write_tree(tmp_path / "tree", per_class=6),
+                         "--pipeline", write_recipe(tmp_path / "r.toml"), "--out", tmp_path / "o", "--no-progress")
+    lines = err.strip().splitlines()
+    assert status == 2 and len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith(f"error: DISSIM_CACHE {tmp_path / 'a-file' / 'cache'}: cannot write there"), err

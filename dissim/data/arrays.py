@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils.validation import check_array
 
+from .images import check_image_size
 from .preprocess import preprocess_one
 
 
@@ -26,6 +27,7 @@ def check_inputs(X, *, name: str = "X") -> np.ndarray:
     if array.ndim != 4 or array.shape[-1] not in (1, 2, 3, 4):
         raise ValueError(f"{name} has shape {array.shape}: give images as (n, H, W) or (n, H, W, C) with "
                          "C = 1 or 3 channels last, or spectra as (n, L)")
+    check_image_size(array.shape[1], array.shape[2], f"{name} (each item)")
     return _as_uint8(array, name)
 
 

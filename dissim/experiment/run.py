@@ -15,7 +15,7 @@ from ..hardware import cpu_bf16_support, device_name, resolve_device, resolve_pr
 from ..protocols import PROTOCOLS, RunOptions
 from ..protocols.base import resolve_jobs
 from ..provenance import versions
-from ..storage import cache_root, check_writable_folder
+from ..storage import cache_root, check_cache_writable, check_writable_folder
 from .cache import ResultCache
 from .figures import write_figures
 from .runner import check_backend, execute, split_cached
@@ -47,6 +47,7 @@ def run_experiment(recipe, options: RunOptions, on_task_done=None) -> Path:
         print(f"device {device}, precision {precision}{extra}, {options.jobs} job(s) at once")
         return out
     check_writable_folder(out, "--out")  # before any work, not after it
+    check_cache_writable()
     check_backend(options.backend)
     cache = ResultCache(cache_root() / protocol.cache_folder)
     results, pending = split_cached(plan.tasks, cache)

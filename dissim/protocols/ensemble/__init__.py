@@ -54,7 +54,7 @@ from .members import (
     unit_of,
 )
 from .recipe import CnnSettings, EnsembleRecipe
-from .report import build_report
+from .report import build_report, check_fusions
 
 
 class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cache_folder="members",
@@ -166,7 +166,9 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
                                                 labels=dataset.labels, train_index=train, test_index=test,
                                                 threads=threads,
                                                 seed=task_seed(options.seed, frozen_baseline_name(), fold)))
-        return EnsemblePlan(recipe, dataset, options, plan_members(recipe), units, folds, tasks, sizes)
+        members = plan_members(recipe)
+        check_fusions(recipe, members, {m.name for m in members} | set(BASELINES) | {frozen_baseline_name()})
+        return EnsemblePlan(recipe, dataset, options, members, units, folds, tasks, sizes)
 
     def prepare(self, plan: EnsemblePlan, tasks: list) -> list:
         """Workers memory-map the cached preprocessed arrays rather than receive them."""

@@ -89,7 +89,7 @@ class Profile:
     batch_size: int = setting(180, minimum=2)
     lr: float = setting(1e-4, positive=True)
     betas: tuple[float, float] = setting((0.9, 0.99), minimum=0.0, below=1.0)
-    prototypes: tuple[int, ...] = setting((15, 30, 45, 60), minimum=1, nonempty=True)
+    prototypes: tuple[int, ...] = setting((15, 30, 45, 60), minimum=1, nonempty=True, unique=True)
     share_network: bool = False
     svm_C: float = setting(1000.0, positive=True)
     svm_gamma: float = setting(0.1, positive=True)
@@ -107,7 +107,7 @@ class Profile:
 class CnnSettings:
     """The eCNN members: ImageNet networks fine-tuned per fold (:class:`dissim.eval.cnn.FineTunedCNN`)."""
 
-    networks: tuple[str, ...] = ()
+    networks: tuple[str, ...] = setting((), unique=True)
     input_size: int = setting(224, minimum=1)
     epochs: int = setting(20, minimum=1)
     batch_size: int = setting(30, minimum=2)
@@ -236,19 +236,30 @@ def _selection(raw: dict, where: str, nested: bool = False) -> Selection:
     if unknown:
         raise UserError(f"{where}: unknown filter keys {sorted(unknown)}; known: {', '.join(FILTER_KEYS)}")
     for key in FILTER_KEYS:
-        if key in raw and not isinstance(raw[key], list):
-            raise UserError(f"{where}: filter {key} must be a list, got {raw[key]!r}")
+        kind, words = (int, "whole numbers") if key == "k" else (str, "names")
+        if key in raw and (not isinstance(raw[key], list) or not all(
+                isinstance(v, kind) and not isinstance(v, bool) and v != "" for v in raw[key])):
+            raise UserError(f"{where}: filter {key} must be a list of {words}, got {raw[key]!r}")
     values = {key: tuple(raw[key]) if key in raw else None for key in FILTER_KEYS}
-    name = raw.get("name", "")
-    if nested:
-        name = name or "group"
-    elif not name or not isinstance(name, str):
-        raise UserError(f"{where}: every fusion, row and column needs a name")
+    name = raw.get("name", "group" if nested else "")
+    if not isinstance(name, str) or not name.strip():
+        raise UserError(f"{where}: every fusion, row and column needs a name (a non-empty string), got {name!r}")
+    if any(c in name for c in "|\n\r"):
+        raise UserError(f"{where}: name {name!r} holds '|' or a line break, which table.md cannot show; rename it")
+    if not isinstance(raw.get("per_topology", False), bool):
+        raise UserError(f"{where} {name!r}: per_topology must be true or false, got {raw['per_topology']!r}")
     groups = raw.get("groups", [])
     if not isinstance(groups, list) or (nested and groups):
         raise UserError(f"{where}: groups must be a list of filter tables (one level: groups hold no groups)")
-    return Selection(name=name, per_topology=bool(raw.get("per_topology", False)),
+    return Selection(name=name, per_topology=raw.get("per_topology", False),
                      groups=tuple(_selection(g, f"{where} group", nested=True) for g in groups), **values)
+
+
+def _unique_names(selections: tuple[Selection, ...], what: str, where: str) -> None:
+    names = [s.name for s in selections]
+    twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    if twice is not None:
+        raise UserError(f"{where}: two {what} are named {twice!r}; give each its own name")
 
 
 MEMBER_KEYS = ("topologies", "methods", "spaces")
@@ -265,6 +276,8 @@ def _members(raw, where: str) -> dict:
         if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
             raise UserError(f"{where} [members]: {key} must be a non-empty list of names, e.g. {key} = [\"...\"], "
                             f"got {value!r}")
+        if len(set(value)) != len(value):
+            raise UserError(f"{where} [members]: {key} lists a name twice: {value!r}")
     return raw
 
 
@@ -300,20 +313,29 @@ def parse(doc: dict, path: Path, profile: str | None = None) -> EnsembleRecipe:
             raise UserError(f"{where}: [table] takes rows = [...] and columns = [...] (lists of filter tables)")
         rows = tuple(_selection(r, f"{where} [table] row") for r in raw.get("rows", []))
         cols = tuple(_selection(c, f"{where} [table] column") for c in raw.get("columns", [{"name": "accuracy"}]))
-        if not rows:
-            raise UserError(f"{where}: [table] needs rows")
+        if not rows or not cols:
+            raise UserError(f"{where}: [table] needs rows and columns (leave columns out for one accuracy column)")
+        _unique_names(rows, "[table] rows", where)
+        _unique_names(cols, "[table] columns", where)
         table = TableLayout(rows=rows, columns=cols)
     folds = doc.get("folds")
-    if folds is not None and (not isinstance(folds, list) or not all(isinstance(f, int) and f >= 1 for f in folds)):
-        raise UserError(f"{where}: folds must be a list of fold numbers (1, 2, ...), got {folds!r}")
+    if folds is not None and (not isinstance(folds, list) or not all(
+            isinstance(f, int) and not isinstance(f, bool) and f >= 1 for f in folds) or len(set(folds)) != len(folds)):
+        raise UserError(f"{where}: folds must be a list of distinct fold numbers (1, 2, ...), got {folds!r}")
     ecnn = parse_settings(CnnSettings, doc.get("ecnn") or {}, f"{where} [ecnn]")
     recipe = EnsembleRecipe(
         ecnn=ecnn, name=path.stem, description=doc.get("description", ""), profile=profile_obj,
         topologies=tuple(resolve_topology(t, path.parent) for t in members.get("topologies", ["sn1"])),
         methods=tuple(methods), spaces=tuple(members.get("spaces", ["fully"])),
-        fusions=tuple(_selection(f, f"{where} [[fusions]]") for f in _list(doc.get("fusions", []), "[[fusions]]", where)),
+        fusions=_fusions(doc.get("fusions", []), where),
         table=table, folds=tuple(folds) if folds is not None else None, source=where)
     return check(recipe, where)
+
+
+def _fusions(raw, where: str) -> tuple[Selection, ...]:
+    fusions = tuple(_selection(f, f"{where} [[fusions]]") for f in _list(raw, "[[fusions]]", where))
+    _unique_names(fusions, "[[fusions]]", where)
+    return fusions
 
 
 def _list(value, what: str, where: str) -> list:
@@ -337,8 +359,6 @@ def check(recipe: EnsembleRecipe, where: str) -> EnsembleRecipe:
             raise UserError(f"{where}: eCNN weights entry {entry!r} must read network=path, e.g. resnet50=/w/r50.pth")
     for network in recipe.ecnn.networks:
         pretrained_info(network)  # an unknown network name is an error here
-    if len(set(recipe.ecnn.networks)) != len(recipe.ecnn.networks):
-        raise UserError(f"{where}: [ecnn] networks lists a network twice")
     return replace(recipe, spaces=tuple(SPACES.canonical(s) for s in recipe.spaces))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ... import __version__
+from ...errors import UserError
 from ...eval.fusion import ZScore, sum_rule
 from ...eval.metrics import accuracy
 from ...eval.report import Figure, Grid, Report, Row, RowTable, Section
@@ -158,7 +159,8 @@ def build_rows(recipe: EnsembleRecipe, members: list[Member], scores,
     def add(selection: Selection) -> Row | None:
         if selection.groups:
             groups = [[m for m in members if g.matches(m)] for g in selection.group_selections()]
-            groups = [g for g in groups if g]
+            if not all(groups):  # a group without members: the cell is empty, not a fusion of fewer groups
+                return None
             chosen = list(dict.fromkeys(m for g in groups for m in g))
         else:
             chosen, groups = [m for m in members if selection.matches(m)], None
@@ -183,6 +185,23 @@ def build_rows(recipe: EnsembleRecipe, members: list[Member], scores,
     for selection in recipe.fusions or ([] if recipe.table is not None else default_fusions(recipe)):
         add(selection)
     return rows, grid, grouped
+
+
+def check_fusions(recipe: EnsembleRecipe, members: list, taken: set[str]) -> None:
+    """Every [[fusions]] entry (and each of its groups) selects members of this run, under a name no
+    member or baseline row has; UserError naming the first that does not (checked before any work)."""
+    for fusion in recipe.fusions:
+        parts = fusion.group_selections() or (fusion,)
+        for part in parts:
+            if not any(part.matches(m) for m in members):
+                shown = {k: list(getattr(part, k)) for k in ("topologies", "methods", "losses", "optimizers", "spaces",
+                                                              "k") if getattr(part, k) is not None}
+                raise UserError(f"{recipe.source}: [[fusions]] {fusion.name!r} selects no member of this run "
+                                f"{'in one of its groups ' if fusion.groups else ''}(filters {shown}); the run's "
+                                f"members are {', '.join(m.name for m in members)}: fix the filters or remove it")
+        if fusion.name in taken:
+            raise UserError(f"{recipe.source}: [[fusions]] {fusion.name!r} has the name of a member or baseline row; "
+                            "rename it")
 
 
 def _profile_text(profile: Profile, sizes: dict[str, int]) -> str:
