@@ -15,7 +15,7 @@ import numpy as np
 
 from ... import __version__
 from ...data import ImageSet
-from ...data.preprocess import PREPROCESS_VERSION, preprocess_to_cache
+from ...data.preprocess import HASC_BORDER, PREPROCESS_VERSION, check_preprocess_fits, preprocess_to_cache
 from ...errors import UserError
 from ...eval.metrics import accuracy
 from ...nets import Topology, get_topology
@@ -26,6 +26,7 @@ from ...nets.pretrained import (
 )
 from ...storage import file_digest, stable_hash
 from ...train import get_loss
+from ...train.budget import check_training_fits
 from ..base import DEFAULT_THREADS, PROTOCOLS, Protocol, RunOptions, task_seed
 from . import recipe as ensemble_recipe
 from .baselines import (
@@ -89,6 +90,10 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
                 raise UserError(f"class {dataset.class_names[worst]!r} has {counts[worst]} training images in fold "
                                 f"{fold}, fewer than the {kmax} prototypes per class asked (--prototypes): "
                                 f"use k <= {counts[worst]}")
+            if counts[worst] < 2:
+                raise UserError(f"class {dataset.class_names[worst]!r} has 1 training image in fold {fold}: the "
+                                "tuned raw-pixel SVM baseline cross-validates within the training fold and needs at "
+                                "least 2 of every class; add images of it")
         topologies, weight_digests = {}, {}  # missing weights stop the plan, before any work
         for name in recipe.topologies:
             topologies[name], weight_digests[name] = with_pretrained_options(get_topology(name), recipe)
@@ -99,8 +104,12 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
             if topology.dims != 2:
                 raise UserError(f"topology {name} is {topology.dims}-D; image members need a dims = 2 table")
             sizes[name] = max(recipe.profile.input_size, topology.min_input_size(dataset.channels))
+            if recipe.profile.hasc and sizes[name] <= 2 * HASC_BORDER:
+                raise UserError(f"hasc: HASC mosaics need inputs larger than {2 * HASC_BORDER} pixels a side; "
+                                f"{name} runs at {sizes[name]}: raise input_size or use --hasc no")
         threads = options.threads or DEFAULT_THREADS
         units, tasks = plan_units(recipe), []
+        check_resources(recipe, dataset, topologies, sizes, units, folds, options.device)
         for unit in units:
             topology = topologies[unit.topology]
             for fold in folds:
@@ -237,6 +246,19 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
         accs = [f"{space}-k{k} {accuracy(result[score_key(space, k, 'test')], result['test_labels']):.2f}%"
                 for k in task.unit.ks for space in task.spaces]
         return f"{task.label}: {', '.join(accs)} ({self.timing(result['seconds'][1], cached)})"
+
+
+def check_resources(recipe: EnsembleRecipe, dataset, topologies: dict, sizes: dict, units, folds, device: str) -> None:
+    """Every training of the plan and every preprocessed array fits in memory (before any work)."""
+    p, train_items = recipe.profile, max(len(dataset.folds[f - 1][0]) for f in folds)
+    inputs = set(sizes.values()) | {max(recipe.ecnn.input_size, pretrained_info(n).min_size) for n in recipe.ecnn.networks}
+    for size in sorted(inputs):
+        check_preprocess_fits(dataset, size)
+    for topology, arity in sorted({(u.topology, get_loss(u.method.loss).arity) for u in units}):
+        check_training_fits(topologies[topology], dataset.channels, sizes[topology], batch_size=p.batch_size,
+                            arity=arity, steps=p.iterations, items=train_items, device=device,
+                            what=f"training {topology} at {sizes[topology]}x{sizes[topology]} (batch {p.batch_size}, "
+                                 f"{p.iterations:,} iterations)")
 
 
 def frozen_baseline_weights(cnn: CnnSettings) -> Path | None:
