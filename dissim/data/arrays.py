@@ -10,7 +10,8 @@ the input length when that differs: ``(n, S)`` float32.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.utils.validation import check_array
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_array, column_or_1d
 
 from .images import check_image_size
 from .preprocess import preprocess_one
@@ -71,13 +72,30 @@ def to_network_input(inputs: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
-def check_labelled(X, y, owner: str) -> tuple[np.ndarray, np.ndarray]:
-    """(checked inputs, labels) for fitting ``owner``; ValueError when y is missing or does not match X."""
+def check_labels(y, owner: str) -> np.ndarray:
+    """Class labels as a 1-D array: every item labelled (no NaN, infinity or None: a missing label is
+    not a class), and labels that name classes (not continuous values); ValueError otherwise."""
     if y is None:
         raise ValueError(f"{owner} requires y to be passed, but the target y is None")
+    y = column_or_1d(y, warn=True)
+    if y.dtype.kind == "f":
+        bad = np.flatnonzero(~np.isfinite(y))
+    elif y.dtype.kind == "O":
+        bad = np.flatnonzero([v is None or (isinstance(v, float) and not np.isfinite(v)) for v in y])
+    else:
+        bad = np.zeros(0, int)
+    if len(bad):
+        raise ValueError(f"y holds {y[bad[0]]!r} as the label of item {bad[0]} ({len(bad)} such): every item needs "
+                         "a class label; drop the unlabelled items")
+    check_classification_targets(y)
+    return y
+
+
+def check_labelled(X, y, owner: str) -> tuple[np.ndarray, np.ndarray]:
+    """(checked inputs, labels) for fitting ``owner``; ValueError when y is missing or does not match X."""
+    y = check_labels(y, owner)
     inputs = check_inputs(X)
-    y = np.asarray(y)
-    if y.ndim != 1 or len(y) != len(inputs):
+    if len(y) != len(inputs):
         raise ValueError(f"y must be 1-D with one label per item of X ({len(inputs)}), got shape {y.shape}")
     return inputs, y
 
