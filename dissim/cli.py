@@ -182,17 +182,13 @@ def recipe_flags(args) -> dict:
     return flags
 
 
-def max_jobs() -> int:
-    """The most tasks a run starts at once on this machine (local backends): twice its CPU cores."""
-    return 2 * (os.cpu_count() or 1)
-
-
 def _check_run_options(args) -> None:
     if args.jobs is not None and args.jobs < 1:
         raise UserError(f"--jobs {args.jobs}: must be at least 1")
-    if args.jobs is not None and args.jobs > max_jobs() and not args.scheduler:
+    most = 2 * (os.cpu_count() or 1)  # tasks at once on this machine: twice its cores
+    if args.jobs is not None and args.jobs > most and not args.scheduler:
         raise UserError(f"--jobs {args.jobs}: this machine has {os.cpu_count()} CPU cores and every job trains its "
-                        f"own network in its own memory; use at most {max_jobs()} (or a cluster: --backend dask/ray "
+                        f"own network in its own memory; use at most {most} (or a cluster: --backend dask/ray "
                         "--scheduler ADDRESS)")
     if args.threads is not None and args.threads < 1:
         raise UserError(f"--threads {args.threads}: must be at least 1")
@@ -290,6 +286,21 @@ def _read_spectra(paths: list[Path]):
     return [read_rruff_file(f) for f in files]
 
 
+def check_estimator_flags(estimator, flags: dict[str, str]) -> None:
+    """The estimator's parameter constraints (scikit-learn's) checked for the values that came from
+    ``flags`` (parameter -> flag); a UserError naming the flag, before any work."""
+    from sklearn.utils._param_validation import InvalidParameterError, validate_parameter_constraints
+
+    params = estimator.get_params(deep=False)
+    for name, flag in flags.items():
+        try:
+            validate_parameter_constraints({name: estimator._parameter_constraints[name]}, {name: params[name]},
+                                           caller_name=type(estimator).__name__)
+        except InvalidParameterError as exc:
+            wanted = str(exc).split(" must be ", 1)[-1].split(". Got ", 1)[0]
+            raise UserError(f"{flag} {params[name]}: must be {wanted}") from None
+
+
 def _library(args) -> None:
     from collections import Counter
 
@@ -303,13 +314,17 @@ def _library(args) -> None:
         from .data.spectral import SpectralPreprocessing
         from .eval import SiameseMatcher
 
-        data = load_dataset(args.dataset, args.data_root, args.seed)
-        if not isinstance(data, SpectraSet):
-            raise UserError(f"--dataset {args.dataset}: not a spectral data set (try rruff-ir)")
+        if not 0 <= args.seed <= MAX_SEED:
+            raise UserError(f"--seed {args.seed}: must lie in 0..{MAX_SEED}")
         matcher = SiameseMatcher(topology=args.topology, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                  patience=args.patience, device=args.device, precision=args.precision,
                                  random_state=args.seed,
                                  verbose=not args.no_progress and sys.stderr.isatty())
+        check_estimator_flags(matcher, {"epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr",
+                                        "patience": "--patience"})
+        data = load_dataset(args.dataset, args.data_root, args.seed)
+        if not isinstance(data, SpectraSet):
+            raise UserError(f"--dataset {args.dataset}: not a spectral data set (try rruff-ir)")
         library = build_library(data, matcher, preprocessing=SpectralPreprocessing(als=args.als),
                                 references=not args.no_references)
         library.save(args.library)

@@ -9,6 +9,7 @@ tiny valid recipe (``{tmp}/r.toml``).
 from __future__ import annotations
 
 import struct
+import sys
 import zipfile
 import zlib
 
@@ -31,6 +32,14 @@ TINY_LAYERS = '''layers = [
 ]
 '''
 FOLDER = ["--dataset", "folder", "--data-root", "{tree}"]
+LOADER = """import numpy as np
+from dissim.data import ImageSet
+
+def load(root, seed):
+    labels = np.arange(12) % 2
+    return ImageSet(name="plug", read=lambda i: {read}, labels=labels, class_names=["a", "b"],
+                    folds=[(np.arange(6), np.arange(6, 12))], fingerprint="f", channels=1)
+"""
 
 CASES = [
     # -- the output folder, checked before anything runs
@@ -185,6 +194,18 @@ CASES = [
     ("grouped-conv-on-grey", {"t.toml": 'name = "gg"\n' + TINY_LAYERS.replace("kernel = 3 }", "kernel = 3, groups = 2 }")},
      [*FOLDER, "--pipeline", "{recipe}", "--topologies", "{tmp}/t.toml"],
      ["topology gg cannot take grey images: conv1: 1 input channel do not split into 2 groups"]),
+    # -- resource bounds: refused with the numbers before work, not by the allocator or the OOM killer
+    ("iterations-1e12", {}, [*FOLDER, "--pipeline", "{recipe}", "--iterations", str(10**12)],
+     ["1,000,000,000,000 iterations", "more than the", "largest part: the drawn batches"]),
+    ("input-size-1e5", {}, [*FOLDER, "--pipeline", "{recipe}", "--input-size", str(10**5)],
+     ["preprocessing folder at 100000x100000 needs at least", "GiB of memory"]),
+    ("batch-1e9", {}, [*FOLDER, "--pipeline", "{recipe}", "--batch-size", str(10**9)],
+     ["largest part: the activations of a batch of 1,000,000,000 x 2"]),
+    ("fc-1e9-units", {"t.toml": 'name = "hugefc"\n' + TINY_LAYERS.replace("units = 8", "units = 1000000000")},
+     [*FOLDER, "--pipeline", "{recipe}", "--topologies", "{tmp}/t.toml"],
+     ["training hugefc at 16x16", "largest part: parameters (785,000,000,040)"]),
+    ("recipe-iterations-1e12", {"p.toml": RECIPE_HEAD + PROFILE.replace("iterations = 2", "iterations = 1000000000000")},
+     [*FOLDER, "--pipeline", "{tmp}/p.toml"], ["1,000,000,000,000 iterations", "GiB of memory"]),
     # -- flags given twice or doing nothing
     ("folds-twice", {}, [*FOLDER, "--pipeline", "{recipe}", "--folds", "1,1"], ["--folds 1,1: 1 is given twice"]),
     ("prototypes-twice", {}, [*FOLDER, "--pipeline", "{recipe}", "--prototypes", "2,2"],
@@ -224,6 +245,20 @@ CASES = [
      [*FOLDER, "--pipeline", "{recipe}", "--optimizers", "synopt:make"], ["SyntaxError"]),
     ("optimizer-unknown", {}, [*FOLDER, "--pipeline", "{recipe}", "--optimizers", "sgdx"], ["unknown optimizer 'sgdx'"]),
     ("loss-unknown", {}, [*FOLDER, "--pipeline", "{recipe}", "--losses", "hinge"], ["unknown loss 'hinge'"]),
+    # -- data-set loaders given as pkg.module:function that return the wrong thing
+    ("loader-returns-none", {"plug/badload.py": "def load(root, seed):\n    return None\n"},
+     ["--dataset", "badload:load", "--pipeline", "{recipe}"], ["'badload:load'", "returned NoneType, not a dissim"]),
+    ("loader-wrong-signature", {"plug/sigload.py": "def load():\n    return None\n"},
+     ["--dataset", "sigload:load", "--pipeline", "{recipe}"], ["'sigload:load'", "failed: TypeError",
+                                                               "loader(data_root, seed)"]),
+    ("loader-float-images", {"plug/floatload.py": LOADER.format(read="np.zeros((8, 8, 1))")},
+     ["--dataset", "floatload:load", "--pipeline", "{recipe}"], ["read(0) gave float64 (8, 8, 1)", "uint8"]),
+    ("loader-labels-out-of-range", {"plug/labload.py": LOADER.format(read="np.zeros((8, 8, 1), np.uint8)").replace(
+        "labels = np.arange(12) % 2", "labels = np.arange(12) % 3")},
+     ["--dataset", "labload:load", "--pipeline", "{recipe}"], ["labels must index class_names (0..1), got 0..2"]),
+    ("loader-fold-out-of-range", {"plug/foldload.py": LOADER.format(read="np.zeros((8, 8, 1), np.uint8)").replace(
+        "np.arange(6, 12)", "np.arange(6, 13)")},
+     ["--dataset", "foldload:load", "--pipeline", "{recipe}"], ["fold 1 holds indices that are not items 0..11"]),
     # -- one-shot recipes
     ("oneshot-prototypes", {"o.toml": ONESHOT}, ["--pipeline", "{tmp}/o.toml", "--prototypes", "3"],
      ["--prototypes does not apply to oneshot recipes"]),
@@ -309,6 +344,8 @@ def test_bad_input_is_one_clear_line_before_any_training(case, files, args, word
         _write(tmp_path / name, content, tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path / "plug"))
     values = {"tmp": tmp_path, "tree": tree, "recipe": tmp_path / "r.toml"}
+    for module in [name[len("plug/"):-3] for name in files if name.startswith("plug/")]:
+        monkeypatch.delitem(sys.modules, module, raising=False)
     status, _, err = cli(*[a.format(**values) for a in args], "--no-progress")
     lines = [line for line in err.strip().splitlines() if line.strip()]
     assert status == 2, err
@@ -331,3 +368,30 @@ def test_a_cache_that_is_not_a_writable_folder_is_one_line_before_work(cli, tmp_
     lines = err.strip().splitlines()
     assert status == 2 and len(lines) == 1 and "Traceback" not in err, err
     assert lines[0].startswith(f"error: DISSIM_CACHE {tmp_path / 'a-file' / 'cache'}: cannot write there"), err
+
+
+def test_a_3000_wide_kernel_is_refused_with_the_memory_it_needs(cli, tmp_path, monkeypatch):
+    from dissim import hardware
+
+    monkeypatch.setattr(hardware, "memory_bytes", lambda device: 8 * 2**30)  # a machine of 8 GiB
+    (tmp_path / "k.toml").write_text('name = "k3000"\n' + TINY_LAYERS.replace("kernel = 3 }", "kernel = 3000 }"))
+    status, _, err = cli("--topologies", tmp_path / "k.toml", "--spaces", "fully", "--no-progress", "--out", tmp_path / "o")
+    assert status == 2 and len(err.strip().splitlines()) == 1, err
+    assert ("preprocessing digits at 3000x3000 needs at least 30.1 GiB of memory, more than the 8.0 GiB of this "
+            "machine") in err
+
+
+@pytest.mark.parametrize("flag, value, words", [
+    ("--epochs", "0", "--epochs 0: must be an int in the range [1, inf)"),
+    ("--batch-size", "1", "--batch-size 1: must be an int in the range [2, inf)"),
+    ("--lr", "nan", "--lr nan: must be a float in the range (0.0, inf)"),
+    ("--patience", "-3", "--patience -3: must be an int in the range [1, inf)"),
+    ("--seed", "-1", "--seed -1: must lie in"),
+])
+def test_library_build_flags_out_of_range_are_one_line_before_work(flag, value, words, tmp_path, capsys):
+    from dissim.cli import main
+
+    assert main(["library", "build", str(tmp_path / "x.lib"), flag, value]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [f"error: {words}"], err
+    assert not (tmp_path / "x.lib").exists()

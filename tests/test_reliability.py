@@ -130,6 +130,11 @@ def test_kill_9_then_resume_gives_the_table_of_an_uninterrupted_run_oneshot(cli,
     (lambda s: s["matcher"]["net"]["topology"]["layers"].append({"name": "huge", "type": "fc", "units": 10**8}),
      "more than 2,000,000,000 parameters"),
     (lambda s: s.pop("labels"), "damaged"),
+    (lambda s: s["embeddings"].fill_(float("nan")), "embeddings hold NaN or infinite values"),
+    (lambda s: s.__setitem__("embeddings", s["embeddings"][:, :3]), r"embeddings of shape \(12, 3\)"),
+    (lambda s: s.__setitem__("embeddings", s["embeddings"][:5]), r"embeddings of shape \(5, "),
+    (lambda s: s.__setitem__("wavenumbers", s["wavenumbers"][:100]), "a grid of 100 points for a matcher of 900"),
+    (lambda s: s.__setitem__("ids", s["ids"][:2]), "2 reference ids for 12 labels"),
 ])
 def test_a_damaged_library_file_is_a_clear_error(tmp_path, damage, words):
     from dissim.data.spectral import SpectralPreprocessing

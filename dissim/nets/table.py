@@ -288,6 +288,8 @@ def topology_from_dict(doc: dict, where: str = "topology table", source: Path | 
     if flat_at is None or any(layer["type"] not in FLAT_TAIL for layer in layers[flat_at + 1:]):
         raise UserError(f"{where}: the table must end in the embedding vector: fc, flatten or gap, optionally followed "
                         f"by {', '.join(FLAT_TAIL)}")
+    if not any(layer["type"] in ("conv", "fc", "batchnorm", "pretrained") for layer in layers):
+        raise UserError(f"{where}: no layer of the table learns anything; add a conv, fc or batchnorm layer")
     deeper = doc.get("deeper")
     if deeper is not None and deeper not in seen:
         raise UserError(f"{where}: deeper = {deeper!r} names no layer of the table")

@@ -72,9 +72,9 @@ from ...optim import resolve_optimizer
 from ...settings import parse_settings, read_toml, recipe_path, setting
 from ...space import SPACES
 from ...train import check_loss
+from .selection import Selection, fusions_of, selection, unique_names
 
 SECTIONS = ("profile", "members", "methods", "fusions", "table", "folds", "ecnn")
-FILTER_KEYS = ("topologies", "methods", "losses", "optimizers", "spaces", "k")
 ECNN_METHOD = "eCNN"  # the method name of fine-tuned CNN members in filters (methods = ["eCNN"])
 # The paper's column names (Table 1) for a loss with an optimizer.
 PAPER_METHODS = {"Cross": ("bce", "adam"), "CrossDD": ("bce", "decaydgrad"), "Triplet": ("triplet", "adam")}
@@ -138,41 +138,6 @@ class Method:
 
 
 @dataclass(frozen=True)
-class Selection:
-    """A named set of members: each given filter restricts one member attribute."""
-
-    name: str
-    topologies: tuple[str, ...] | None = None
-    methods: tuple[str, ...] | None = None
-    losses: tuple[str, ...] | None = None
-    optimizers: tuple[str, ...] | None = None
-    spaces: tuple[str, ...] | None = None
-    k: tuple[int, ...] | None = None
-    per_topology: bool = False
-    groups: tuple["Selection", ...] = ()  # fused one by one, then their z-scored sums are summed
-
-    def matches(self, member) -> bool:
-        checks = (("topologies", member.topology), ("methods", member.method.name),
-                  ("losses", member.method.loss), ("optimizers", member.method.optimizer),
-                  ("spaces", member.space), ("k", member.k))
-        return all(getattr(self, key) is None or value in getattr(self, key) for key, value in checks)
-
-    def __and__(self, other: "Selection") -> "Selection":
-        merged = {}
-        for key in FILTER_KEYS:
-            a, b = getattr(self, key), getattr(other, key)
-            merged[key] = a if b is None else b if a is None else tuple(x for x in a if x in b)
-        groups = self.groups or other.groups
-        if self.groups and other.groups:
-            groups = tuple(g & h for g in self.groups for h in other.groups)
-        return Selection(name=self.name, groups=groups, **merged)
-
-    def group_selections(self) -> tuple["Selection", ...]:
-        """The groups to fuse one by one (each restricted by this selection's own filters); none: itself."""
-        return tuple(replace(self, groups=()) & g for g in self.groups)
-
-
-@dataclass(frozen=True)
 class TableLayout:
     rows: tuple[Selection, ...]
     columns: tuple[Selection, ...]
@@ -229,39 +194,6 @@ def load_profile(name_or_path: str, flag: str = "--pipeline", _seen: tuple = ())
     return {**inherited, **own}
 
 
-def _selection(raw: dict, where: str, nested: bool = False) -> Selection:
-    if not isinstance(raw, dict):
-        raise UserError(f"{where}: expected a table of filters, got {raw!r}")
-    unknown = set(raw) - set(FILTER_KEYS) - {"name", "per_topology", "groups"}
-    if unknown:
-        raise UserError(f"{where}: unknown filter keys {sorted(unknown)}; known: {', '.join(FILTER_KEYS)}")
-    for key in FILTER_KEYS:
-        kind, words = (int, "whole numbers") if key == "k" else (str, "names")
-        if key in raw and (not isinstance(raw[key], list) or not all(
-                isinstance(v, kind) and not isinstance(v, bool) and v != "" for v in raw[key])):
-            raise UserError(f"{where}: filter {key} must be a list of {words}, got {raw[key]!r}")
-    values = {key: tuple(raw[key]) if key in raw else None for key in FILTER_KEYS}
-    name = raw.get("name", "group" if nested else "")
-    if not isinstance(name, str) or not name.strip():
-        raise UserError(f"{where}: every fusion, row and column needs a name (a non-empty string), got {name!r}")
-    if any(c in name for c in "|\n\r"):
-        raise UserError(f"{where}: name {name!r} holds '|' or a line break, which table.md cannot show; rename it")
-    if not isinstance(raw.get("per_topology", False), bool):
-        raise UserError(f"{where} {name!r}: per_topology must be true or false, got {raw['per_topology']!r}")
-    groups = raw.get("groups", [])
-    if not isinstance(groups, list) or (nested and groups):
-        raise UserError(f"{where}: groups must be a list of filter tables (one level: groups hold no groups)")
-    return Selection(name=name, per_topology=raw.get("per_topology", False),
-                     groups=tuple(_selection(g, f"{where} group", nested=True) for g in groups), **values)
-
-
-def _unique_names(selections: tuple[Selection, ...], what: str, where: str) -> None:
-    names = [s.name for s in selections]
-    twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
-    if twice is not None:
-        raise UserError(f"{where}: two {what} are named {twice!r}; give each its own name")
-
-
 MEMBER_KEYS = ("topologies", "methods", "spaces")
 
 
@@ -311,12 +243,12 @@ def parse(doc: dict, path: Path, profile: str | None = None) -> EnsembleRecipe:
         if not isinstance(raw, dict) or set(raw) - {"rows", "columns"} or not all(
                 isinstance(raw.get(k, []), list) for k in ("rows", "columns")):
             raise UserError(f"{where}: [table] takes rows = [...] and columns = [...] (lists of filter tables)")
-        rows = tuple(_selection(r, f"{where} [table] row") for r in raw.get("rows", []))
-        cols = tuple(_selection(c, f"{where} [table] column") for c in raw.get("columns", [{"name": "accuracy"}]))
+        rows = tuple(selection(r, f"{where} [table] row") for r in raw.get("rows", []))
+        cols = tuple(selection(c, f"{where} [table] column") for c in raw.get("columns", [{"name": "accuracy"}]))
         if not rows or not cols:
             raise UserError(f"{where}: [table] needs rows and columns (leave columns out for one accuracy column)")
-        _unique_names(rows, "[table] rows", where)
-        _unique_names(cols, "[table] columns", where)
+        unique_names(rows, "[table] rows", where)
+        unique_names(cols, "[table] columns", where)
         table = TableLayout(rows=rows, columns=cols)
     folds = doc.get("folds")
     if folds is not None and (not isinstance(folds, list) or not all(
@@ -327,21 +259,9 @@ def parse(doc: dict, path: Path, profile: str | None = None) -> EnsembleRecipe:
         ecnn=ecnn, name=path.stem, description=doc.get("description", ""), profile=profile_obj,
         topologies=tuple(resolve_topology(t, path.parent) for t in members.get("topologies", ["sn1"])),
         methods=tuple(methods), spaces=tuple(members.get("spaces", ["fully"])),
-        fusions=_fusions(doc.get("fusions", []), where),
+        fusions=fusions_of(doc.get("fusions", []), where),
         table=table, folds=tuple(folds) if folds is not None else None, source=where)
     return check(recipe, where)
-
-
-def _fusions(raw, where: str) -> tuple[Selection, ...]:
-    fusions = tuple(_selection(f, f"{where} [[fusions]]") for f in _list(raw, "[[fusions]]", where))
-    _unique_names(fusions, "[[fusions]]", where)
-    return fusions
-
-
-def _list(value, what: str, where: str) -> list:
-    if not isinstance(value, list):
-        raise UserError(f"{where}: {what} must be an array of tables, got {value!r}")
-    return value
 
 
 def check(recipe: EnsembleRecipe, where: str) -> EnsembleRecipe:

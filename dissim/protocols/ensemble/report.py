@@ -27,7 +27,8 @@ from .members import (
     score_key,
     unit_of,
 )
-from .recipe import ECNN_METHOD, EnsembleRecipe, Profile, Selection
+from .recipe import ECNN_METHOD, EnsembleRecipe, Profile
+from .selection import Selection
 
 # fold scores of one member: fold -> (train scores, test scores, test labels)
 FoldScores = dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]
