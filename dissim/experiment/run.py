@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from .. import __version__
-from ..data import SpectraSet, load_dataset
+from ..data import ImageSet, SpectraSet, load_dataset
 from ..errors import UserError
 from ..hardware import cpu_bf16_support, device_name, resolve_device, resolve_precision
 from ..protocols import PROTOCOLS, RunOptions
@@ -17,6 +17,7 @@ from ..protocols.base import resolve_jobs
 from ..provenance import versions
 from ..storage import cache_root, check_cache_writable, check_writable_folder
 from .cache import ResultCache
+from .cluster import check_scheduler
 from .figures import write_figures
 from .runner import check_backend, execute, split_cached
 from .tables import write_config, write_report
@@ -36,7 +37,7 @@ def run_experiment(recipe, options: RunOptions, on_task_done=None) -> Path:
     if device == "cuda" and not options.dry_run and options.jobs > torch.cuda.device_count():
         options.log(f"--jobs {options.jobs} on {torch.cuda.device_count()} GPU(s): some GPUs run several jobs at once")
     dataset = load_dataset(options.dataset or protocol.default_dataset, options.data_root, options.seed)
-    for note in getattr(dataset, "notes", ()):
+    for note in dataset.notes if isinstance(dataset, ImageSet) else ():  # spectra loaders log their own
         options.log(f"{dataset.name}: {note}")
     out = Path(options.out) if options.out else Path("results") / dataset.name / recipe.name
     protocol.check_data(recipe, dataset)
@@ -54,6 +55,8 @@ def run_experiment(recipe, options: RunOptions, on_task_done=None) -> Path:
     if options.fuse_only and pending:
         raise UserError(f"--fuse-only: {len(pending)} of {len(plan.tasks)} tasks are not in the cache "
                         f"({cache.root}), e.g. {pending[0].label}: run without --fuse-only to compute them")
+    if pending and options.scheduler:
+        check_scheduler(options.backend, options.scheduler)  # before the work of preparing the tasks
     if pending:
         pending = protocol.prepare(plan, pending)
 
@@ -72,8 +75,8 @@ def run_experiment(recipe, options: RunOptions, on_task_done=None) -> Path:
         "recipe": recipe.to_dict(),
         "dataset": {"name": dataset.name, "data_root": options.data_root, "items": len(dataset),
                     "classes": list(dataset.class_names), "protocol": dataset.protocol,
-                    "fingerprint": dataset.fingerprint, **({"notes": list(dataset.notes)} if getattr(dataset, "notes", ())
-                                                           else {}), **report.config.pop("dataset", {})},
+                    "fingerprint": dataset.fingerprint, **({"notes": list(dataset.notes)} if dataset.notes else {}),
+                    **report.config.pop("dataset", {})},
         **report.config,
         "seed": options.seed, "device": device, "device_name": device_name(device), "precision": precision,
         "cpu_bf16": cpu_bf16_support(), "jobs": options.jobs,

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from ..errors import UserError
 from .cache import ResultCache
+from .cluster import connect_timeout
 
 Result = dict[str, np.ndarray]
 
@@ -56,7 +57,7 @@ def backend_context(backend: str, jobs: int, scheduler: str | None) -> Iterator[
         with contextlib.ExitStack() as stack:
             # joblib's dask backend uses the current client, so it must stay open while the run lasts.
             if scheduler:
-                stack.enter_context(Client(scheduler))
+                stack.enter_context(Client(scheduler, timeout=connect_timeout()))
             else:
                 cluster = stack.enter_context(LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
                                                            dashboard_address=None))
