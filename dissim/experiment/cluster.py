@@ -103,6 +103,9 @@ def _run_bounded(command: list[str], timeout: float) -> tuple[int | None, str]:
         child.kill()
         child.communicate()
         return None, ""
+    except BaseException:  # Ctrl-C, or the SIGTERM handler's exit: the child must not outlive the run
+        child.kill()
+        raise
     finally:
         if main:
             signal.signal(signal.SIGTERM, previous)
