@@ -60,10 +60,11 @@ def image_tree(tmp_path) -> Path:
 
 
 def write_recipe(path: Path, *, methods=("Cross",), spaces=("fully",), prototypes=(2,), iterations=3,
-                 batch_size=4, share_network=True, extra: str = "") -> Path:
-    """A tiny recipe over the tiny topology."""
+                 batch_size=4, share_network=True, extra: str = "", top: str = "") -> Path:
+    """A tiny recipe over the tiny topology (``top``: top-level keys; ``extra``: tables at the end)."""
     path.write_text(f'''
 description = "tiny test recipe"
+{top}
 [profile]
 input_size = 16
 iterations = {iterations}

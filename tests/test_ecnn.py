@@ -14,7 +14,7 @@ from dissim.nets import SiameseNet, get_topology, parse_topology
 from dissim.nets.pretrained import PretrainedFeatures, resolve_weights
 from dissim.protocols.ensemble.members import CnnMember
 from dissim.protocols.ensemble.recipe import Selection
-from dissim.protocols.ensemble.report import build_rows
+from dissim.protocols.ensemble.report import MemberFold, build_rows
 from dissim.train import TwinConfig, converged, train_twin_with_retries
 from dissim.train.augment import FlipsScale
 from dissim.train.loop import OutOfMemory
@@ -136,7 +136,8 @@ def test_fusion_of_groups_equals_a_hand_computation():
 
     a, b, c = Member("sn1", cross, "fully", 2), Member("sn2", cross, "fully", 2), CnnMember("lite0")
     labels = rng.integers(0, 3, 20)
-    scores = {m.name: {1: (rng.normal(size=(30, 3)) * s, rng.normal(size=(20, 3)) * s + np.eye(3)[labels], labels)}
+    scores = {m.name: {1: MemberFold(rng.normal(size=(30, 3)) * s, rng.normal(size=(20, 3)) * s + np.eye(3)[labels],
+                                     labels)}
               for m, s in ((a, 1.0), (b, 5.0), (c, 0.1))}
 
     def z(train, x):
@@ -153,10 +154,10 @@ def test_fusion_of_groups_equals_a_hand_computation():
     selection = Selection("Fusion + eCNN", groups=(Selection("g", methods=("Cross",)), Selection("g", methods=("eCNN",))))
     recipe = EnsembleRecipe(name="t", description="", profile=Profile(), topologies=("sn1", "sn2"), methods=(cross,),
                             spaces=("fully",), fusions=(selection,))
-    rows, _, grouped = build_rows(recipe, [a, b, c], scores, [1])
+    rows, _, details = build_rows(recipe, [a, b, c], scores, [1])
     row = next(r for r in rows if r.name == "Fusion + eCNN")
     assert row.values[0] == pytest.approx(expected)
-    assert [len(g) for g in grouped["Fusion + eCNN"]] == [2, 1]
+    assert [len(g) for g in details["Fusion + eCNN"].groups] == [2, 1]
     # and it differs from the flat sum rule over the three members (the groups weigh eCNN as much as all Siamese)
     flat = sum(ZScore().fit(scores[m.name][1][0]).transform(scores[m.name][1][1]) for m in (a, b, c))
     assert not np.allclose(fused, flat)

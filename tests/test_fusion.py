@@ -71,3 +71,83 @@ def test_sum_rule_ensemble_refuses_members_without_scores():
         SumRuleEnsemble([("regression", LinearRegression())]).fit(np.zeros((4, 2)), [0, 1, 0, 1])
     with pytest.raises(ValueError, match="empty"):
         SumRuleEnsemble([]).fit(np.zeros((4, 2)), [0, 1, 0, 1])
+
+
+# -- learned fusion (greedy forward selection on out-of-fold scores of the training fold) ----------
+def _by_hand_forward_selection(inner, labels, steps):
+    """The same rule written out plainly: z-score, start from every member once, then add the member
+    that maximises (accuracy, mean margin of the average), ties to the first, while that raises the
+    accuracy."""
+    z = [(s - s.mean()) / s.std() for s in inner]
+
+    def value(counts):
+        mean = sum(c * m for c, m in zip(counts, z)) / sum(counts)
+        correct = [int(np.argmax(row) == y) for row, y in zip(mean, labels)]
+        margins = [row[y] - max(v for c, v in enumerate(row) if c != y) for row, y in zip(mean, labels)]
+        return sum(correct) / len(labels), sum(margins) / len(labels)
+
+    counts = [1] * len(z)
+    for _ in range(steps):
+        best = None
+        for i in range(len(z)):
+            trial = [c + (j == i) for j, c in enumerate(counts)]
+            if best is None or value(trial) > best[0]:
+                best = (value(trial), trial)
+        if best[0][0] <= value(counts)[0]:
+            break
+        counts = best[1]
+    return np.array(counts) / sum(counts)
+
+
+def test_forward_selection_weights_equal_a_hand_computation():
+    from dissim.eval.fusion import forward_selection
+
+    labels = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 0])
+    rng = np.random.default_rng(3)
+    truth = np.eye(3)[labels]
+    good = truth * 1.5 + rng.normal(0, 0.7, (10, 3))  # a good member, a noisy one, a poor one
+    noisy = truth * 0.8 + rng.normal(0, 1.0, (10, 3))
+    poor = rng.normal(0, 1.0, (10, 3))
+    inner = [good, noisy, poor]
+    weights = forward_selection(inner, labels, max_steps=6)
+    assert weights == pytest.approx(_by_hand_forward_selection(inner, labels, 6))
+    assert weights.sum() == pytest.approx(1.0)
+    assert weights[0] > weights[2]  # the good member outweighs the poor one
+    sum_rule_accuracy = np.mean(np.argmax(sum((s - s.mean()) / s.std() for s in inner), 1) == labels)
+    learned = sum(w * (s - s.mean()) / s.std() for w, s in zip(weights, inner))
+    assert np.mean(np.argmax(learned, 1) == labels) > sum_rule_accuracy  # it only adds what raises accuracy
+
+
+def test_forward_selection_keeps_the_sum_rule_when_the_inner_scores_cannot_tell_members_apart():
+    from dissim.eval.fusion import forward_selection
+
+    labels = np.array([0, 1, 0, 1, 0, 1])
+    rng = np.random.default_rng(0)
+    perfect = [np.eye(2)[labels] * s + rng.normal(0, 0.1, (6, 2)) for s in (1.0, 3.0, 5.0)]
+    assert forward_selection(perfect, labels).tolist() == pytest.approx([1 / 3] * 3)
+
+
+def test_learned_fusion_reads_no_test_scores_and_applies_inner_statistics():
+    """The weights come from the inner (out-of-fold) scores only: changing every test score leaves them
+    as they are; the fused test scores are the weighted z-scored test scores, z-scored by the inner ones."""
+    from dissim.protocols.ensemble.members import Member
+    from dissim.protocols.ensemble.recipe import Method
+    from dissim.protocols.ensemble.report import MemberFold, learned_fusion
+
+    rng = np.random.default_rng(0)
+    cross = Method("Cross", "bce", "adam")
+    members = [Member("sn1", cross, "fully", k) for k in (1, 2, 3)]
+    train_labels, test_labels = rng.integers(0, 3, 30), rng.integers(0, 3, 12)
+    inner = [np.eye(3)[train_labels] * s + rng.normal(0, 1, (30, 3)) for s in (2.0, 0.1, 1.0)]
+
+    def scores(test_scale):
+        return {m.name: {1: MemberFold(rng.normal(size=(30, 3)), rng.normal(size=(12, 3)) * test_scale,
+                                       test_labels, inner[i], train_labels)} for i, m in enumerate(members)}
+
+    first, second = scores(1.0), scores(50.0)
+    weights, fused, labels = learned_fusion(members, first, 1)
+    assert np.array_equal(weights, learned_fusion(members, second, 1)[0])
+    by_hand = sum(w * (first[m.name][1].test - inner[i].mean()) / inner[i].std()
+                  for i, (m, w) in enumerate(zip(members, weights)))
+    assert np.allclose(fused, by_hand)
+    assert np.array_equal(labels, test_labels)

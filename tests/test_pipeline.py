@@ -233,17 +233,18 @@ def test_frozen_feature_baseline_is_lite0_features_and_inner_cv_logistic_regress
     from dissim.protocols.base import task_seed
     from dissim.protocols.ensemble.baselines import FROZEN_C
 
+    # an eCNN input of 40 px: the frozen baseline still runs at Lite0's native 224 (its strongest cheap version)
     recipe = write_recipe(tmp_path / "r.toml", extra="[ecnn]\ninput_size = 40\n")
     out = tmp_path / "out"
     status, _, err = cli("--dataset", "folder", "--data-root", image_tree, "--pipeline", recipe, "--out", out,
-                         "--no-progress")
+                         "--no-progress", "--precision", "fp32")
     assert status == 0, err
     row = {r["method"]: r for r in read_csv(out / "table.csv")}["lite0-frozen-logreg"]
     config = json.loads((out / "config.json").read_text())["baselines"]["lite0-frozen-logreg"]
-    assert config["network"] == "lite0" and config["input_size"] == 40  # the eCNN input size
+    assert config["network"] == "lite0" and config["input_size"] == 224
     member = np.load(out / "scores" / "tiny-bce-adam-fully-k2.npz")
     dataset = load_dataset("folder", str(image_tree), 1)
-    features = frozen_features(preprocess(dataset, 40))
+    features = frozen_features(preprocess(dataset, 224))
     for fold, (train, test) in enumerate(dataset.folds, start=1):
         assert np.array_equal(member[f"fold_{fold}_test_index"], test)
         search = GridSearchCV(make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)),
@@ -253,7 +254,7 @@ def test_frozen_feature_baseline_is_lite0_features_and_inner_cv_logistic_regress
         expected = 100 * np.mean(search.predict(features[test]) == dataset.labels[test])
         assert float(row[f"fold_{fold}"]) == pytest.approx(expected, abs=0.006)
         assert config["chosen"][fold - 1]["C"] == search.best_params_["logisticregression__C"]
-    assert "frozen lite0 at 40x40" in (out / "table.md").read_text()
+    assert "frozen lite0 at 224x224" in (out / "table.md").read_text()
 
 
 def test_frozen_features_are_computed_once_per_run_and_then_read_from_the_cache(cli, image_tree, tmp_path,
@@ -291,3 +292,56 @@ def test_without_the_ecnn_extra_the_frozen_baseline_is_left_out_and_the_table_sa
     assert status == 0, err
     assert "lite0-frozen-logreg" not in [r["method"] for r in read_csv(out / "table.csv")]
     assert "lite0-frozen-logreg is not computed: it needs pip install 'dissim[ecnn]'" in (out / "table.md").read_text()
+
+
+def test_learned_fusion_row_weighs_members_on_inner_scores_and_records_its_weights(cli, image_tree, tmp_path):
+    """A recipe row with fusion = "learned": per fold, weights from the members' out-of-fold scores of the
+    training fold (stored in scores/), applied to their test scores; the weights are in config.json."""
+    from dissim.eval.fusion import forward_selection
+
+    recipe = write_recipe(tmp_path / "r.toml", methods=("Cross", "Triplet"), spaces=("fully", "deeper"),
+                          top='headline = "learned all"',
+                          extra='[[fusions]]\nname = "learned all"\nfusion = "learned"\n'
+                                '[[fusions]]\nname = "sum all"\n')
+    out = tmp_path / "out"
+    status, _, err = cli("--dataset", "folder", "--data-root", image_tree, "--pipeline", recipe, "--out", out,
+                         "--no-progress")
+    assert status == 0, err
+    rows = {r["method"]: r for r in read_csv(out / "table.csv")}
+    config = json.loads((out / "config.json").read_text())["learned_fusions"]
+    names = ["tiny-bce-adam-fully-k2", "tiny-bce-adam-deeper-k2", "tiny-triplet-adam-fully-k2",
+             "tiny-triplet-adam-deeper-k2"]
+    members = [np.load(out / "scores" / f"{name}.npz") for name in names]
+    for fold in range(1, 6):
+        inner = [m[f"fold_{fold}_inner_scores"] for m in members]
+        train_labels = members[0][f"fold_{fold}_train_labels"]
+        assert all(len(i) == len(train_labels) == 24 for i in inner)  # every training item, out of fold
+        weights = forward_selection(inner, train_labels)
+        recorded = config["rows"]["learned all"][fold - 1]
+        assert recorded["fold"] == fold
+        assert recorded["weights"] == {n: pytest.approx(w, abs=1e-6) for n, w in zip(names, weights) if w}
+        fused = sum(w * (m[f"fold_{fold}_test_scores"] - i.mean()) / i.std() for w, m, i in zip(weights, members, inner))
+        expected = 100 * np.mean(fused.argmax(1) == members[0][f"fold_{fold}_test_labels"])
+        assert float(rows["learned all"][f"fold_{fold}"]) == pytest.approx(expected, abs=0.006)
+    assert set(config["members_out_of_fold_vs_test_accuracy"]) == set(names)
+    table = (out / "table.md").read_text()
+    assert "fusion = \"learned\"" in table
+    # the headline row is compared with the best baseline row, in table.md and config.json
+    headline = json.loads((out / "config.json").read_text())["headline"]
+    best = max(("raw-svm", "raw-svm-tuned", "raw-1-nn", "lite0-frozen-logreg"), key=lambda b: float(rows[b]["mean"]))
+    assert headline["row"] == "learned all" and headline["best_baseline"] == best
+    assert headline["margin"] == pytest.approx(float(rows["learned all"]["mean"]) - float(rows[best]["mean"]), abs=0.011)
+    assert f"Headline row (named in the recipe before any run): learned all, {rows['learned all']['mean']} %" in table
+
+
+def test_a_headline_that_names_no_row_is_refused_before_work(cli, image_tree, tmp_path):
+    recipe = write_recipe(tmp_path / "r.toml", top='headline = "nope"', extra='[[fusions]]\nname = "all"\n')
+    status, _, err = cli("--dataset", "folder", "--data-root", image_tree, "--pipeline", recipe, "--dry-run")
+    assert status == 2 and "headline = 'nope' names no row" in err and err.count("\n") == 1
+
+
+def test_a_learned_fusion_with_groups_is_refused(cli, image_tree, tmp_path):
+    recipe = write_recipe(tmp_path / "r.toml", extra='[[fusions]]\nname = "x"\nfusion = "learned"\n'
+                                                     'groups = [{ methods = ["Cross"] }]\n')
+    status, _, err = cli("--dataset", "folder", "--data-root", image_tree, "--pipeline", recipe, "--dry-run")
+    assert status == 2 and "takes no groups" in err and err.count("\n") == 1

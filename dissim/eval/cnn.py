@@ -85,6 +85,18 @@ class FineTunedCNN(ClassifierMixin, BaseEstimator):
         self.net_, self.head_, self.history_ = twin.net, twin.loss, twin.history
         return self
 
+    def embed(self, X) -> np.ndarray:
+        """The fine-tuned network's pooled features (n, D): the input of its last (classifier) layer."""
+        check_is_fitted(self)
+        return self.net_.embed(self.input_shape_(check_inputs(X)))[0].float().cpu().numpy()
+
+    def proba_of_features(self, features: np.ndarray) -> np.ndarray:
+        """Softmax probabilities (n, classes) of features from :meth:`embed` (the last layer alone)."""
+        check_is_fitted(self)
+        with torch.no_grad():
+            features = torch.as_tensor(features, device=self.net_.device)
+            return torch.softmax(self.head_.logits(features).float(), dim=1).cpu().numpy()
+
     def predict_proba(self, X) -> np.ndarray:
         """Softmax probabilities (n, classes), in the order of ``classes_``."""
         check_is_fitted(self)
@@ -112,7 +124,9 @@ def frozen_features(images, network: str = "lite0", *, weights: str | None = Non
     """Pooled ImageNet features (N, D) of raw 0-255 images (N, C, S, S) through ``network`` frozen: no
     training, eval mode, so batch norm uses ImageNet's statistics. Each image runs through once."""
     topology = pretrained_topology(network, weights=weights)
-    net = SiameseNet(topology, images.shape[1], images.shape[-1], activation="none").to_device(device, precision)
+    # channels-last: oneDNN's fast layout for depthwise convolutions, in float32 too (1.7x on a 2-core CPU)
+    net = SiameseNet(topology, images.shape[1], images.shape[-1], activation="none").to_device(
+        device, precision, channels_last=True)
     # chunk by chunk: a memory-mapped cache is read a batch at a time, never copied whole
     return np.concatenate([net.embed(np.array(images[i:i + batch_size]), batch_size=batch_size)[0]
                            .float().cpu().numpy() for i in range(0, len(images), batch_size)])

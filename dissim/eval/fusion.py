@@ -1,4 +1,5 @@
-"""Score normalisation and the sum rule: per-class scores of members, z-scored and summed.
+"""Score normalisation and fusion: per-class scores of members, z-scored, then summed (the paper's
+sum rule) or weighted by weights learned on the training fold only (:func:`forward_selection`).
 
 ``SumRuleEnsemble`` is the scikit-learn classifier form; ``sum_rule`` the same arithmetic on
 stored scores (the command line fuses members from its cache with it, so both give one answer).
@@ -48,6 +49,52 @@ def sum_rule(test_scores: Sequence[np.ndarray], train_scores: Sequence[np.ndarra
     if not test_scores:
         raise ValueError("a fusion needs at least one member")
     return sum(ZScore().fit(tr).transform(te) for te, tr in zip(test_scores, train_scores, strict=True))
+
+
+def weighted_sum(scores: Sequence[np.ndarray], zscores: Sequence[ZScore], weights) -> np.ndarray:
+    """Sum over members of weight x z-scored scores (the sum rule with all weights 1)."""
+    return sum(w * z.transform(s) for s, z, w in zip(scores, zscores, weights, strict=True) if w)
+
+
+def forward_selection(inner_scores: Sequence[np.ndarray], labels: np.ndarray,
+                      max_steps: int | None = None) -> np.ndarray:
+    """Member weights (summing to 1) chosen on out-of-fold scores of the training fold only: greedy
+    forward selection with replacement (Caruana et al., ICML 2004, "Ensemble selection from
+    libraries of models"), started from every member once (their sum rule).
+
+    ``inner_scores``: per member, its (n, classes) scores of the training items, each item scored by
+    a model that did not see it (``cross_val_predict``); ``labels``: the items' class indices (the
+    score columns). Each member is z-scored by its own inner scores. Each step adds one member
+    (again, if that is best) to the sum: the one whose addition gives the highest inner accuracy,
+    ties broken by the mean margin (true-class score minus the best other, of the mean of the
+    chosen z-scored scores), then by order; it stops when no addition raises the inner accuracy, or
+    after ``max_steps`` additions (default twice the members, at least 10). A member's weight is
+    one plus how often it was added. Where the inner scores cannot tell members apart (every
+    member right on every item), the weights stay those of the sum rule.
+    """
+    if not inner_scores:
+        raise ValueError("a fusion needs at least one member")
+    labels = np.asarray(labels)
+    z = [ZScore().fit(s).transform(s) for s in inner_scores]
+    rows = np.arange(len(labels))
+    steps = max_steps if max_steps is not None else max(10, 2 * len(z))
+
+    def quality(total: np.ndarray, count: int) -> tuple[float, float]:
+        mean = total / count
+        other = np.where(np.arange(mean.shape[1]) == labels[:, None], -np.inf, mean).max(axis=1)
+        return float(np.mean(np.argmax(mean, axis=1) == labels)), float(np.mean(mean[rows, labels] - other))
+
+    counts = np.ones(len(z), dtype=int)
+    total = sum(z)
+    current = quality(total, len(z))[0]
+    for _ in range(steps):
+        n = int(counts.sum()) + 1
+        (accuracy_, _), pick = max((quality(total + member, n), -i) for i, member in enumerate(z))
+        if accuracy_ <= current:
+            break
+        counts[-pick] += 1
+        total, current = total + z[-pick], accuracy_
+    return counts / counts.sum()
 
 
 def _member_scores(estimator, X) -> np.ndarray:

@@ -71,13 +71,16 @@ class SiameseNet(nn.Module):
     def device(self) -> torch.device:
         return next(self.backbone.parameters()).device
 
-    def to_device(self, device: torch.device | str, precision: str = "fp32") -> "SiameseNet":
+    def to_device(self, device: torch.device | str, precision: str = "fp32",
+                  channels_last: bool | None = None) -> "SiameseNet":
         """Move to ``device`` and compute in ``precision`` (a resolved one: fp32, bf16 or fp16); images
-        use the channels-last memory format where :func:`~dissim.hardware.uses_channels_last` says."""
+        use the channels-last memory format where :func:`~dissim.hardware.uses_channels_last` says, or
+        where ``channels_last`` asks for it."""
         device = torch.device(device)
         self.to(device)
         self.precision = precision
-        self.channels_last = uses_channels_last(device, precision, self.topology.dims)
+        self.channels_last = uses_channels_last(device, precision, self.topology.dims) if channels_last is None \
+            else channels_last and self.topology.dims == 2
         if self.channels_last:
             self.to(memory_format=torch.channels_last)
         return self

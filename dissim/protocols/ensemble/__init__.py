@@ -17,6 +17,7 @@ from ... import __version__
 from ...data import ImageSet
 from ...data.preprocess import HASC_BORDER, PREPROCESS_VERSION, check_preprocess_fits, preprocess_to_cache
 from ...errors import UserError
+from ...eval.inner import INNER_FOLDS
 from ...eval.metrics import accuracy
 from ...nets import Topology, get_topology
 from ...nets.pretrained import (
@@ -33,6 +34,7 @@ from .baselines import (
     BASELINES,
     FROZEN_C,
     FROZEN_NETWORK,
+    FROZEN_PRECISION,
     TUNED_C,
     TUNED_GAMMA_FACTORS,
     BaselineTask,
@@ -55,7 +57,8 @@ from .members import (
     unit_of,
 )
 from .recipe import CnnSettings, EnsembleRecipe
-from .report import build_report, check_fusions
+from .report import build_report
+from .selection import check_fusions
 
 
 class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cache_folder="members",
@@ -92,8 +95,8 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
                                 f"use k <= {counts[worst]}")
             if counts[worst] < 2:
                 raise UserError(f"class {dataset.class_names[worst]!r} has 1 training image in fold {fold}: the "
-                                "tuned raw-pixel SVM baseline cross-validates within the training fold and needs at "
-                                "least 2 of every class; add images of it")
+                                "tuned raw-pixel SVM baseline (and any learned fusion) cross-validates within the "
+                                "training fold and needs at least 2 of every class; add images of it")
         topologies, weight_digests = {}, {}  # missing weights stop the plan, before any work
         for name in recipe.topologies:
             topologies[name], weight_digests[name] = with_pretrained_options(get_topology(name), recipe)
@@ -122,7 +125,7 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
                     "method": {"loss": unit.method.loss, "optimizer": unit.method.optimizer,
                                "options": unit.method.options},
                     "ks": unit.ks, "profile": keyed_profile(recipe.profile, unit), "seed": options.seed,
-                    "weights": weight_digests[unit.topology],
+                    "weights": weight_digests[unit.topology], "inner_cv": INNER_FOLDS,
                     "threads": threads})
                 tasks.append(UnitTask(
                     unit=unit, fold=fold, key=key, seed=task_seed(options.seed, unit.name, fold), topology=topology,
@@ -143,7 +146,8 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
                     "weights": file_digest(weights) if weights else "random",
                     "preprocess": {"size": size, "version": PREPROCESS_VERSION},
                     "settings": {k: v for k, v in asdict(cnn).items() if k not in ("networks", "weights")},
-                    "precision": recipe.profile.pretrained_precision, "seed": options.seed, "threads": threads})
+                    "precision": recipe.profile.pretrained_precision, "seed": options.seed, "threads": threads,
+                    "inner_cv": INNER_FOLDS})
                 tasks.append(CnnTask(
                     network=network, fold=fold, key=key, seed=task_seed(options.seed, f"ecnn-{network}", fold),
                     settings=cnn, input_size=size, labels=dataset.labels, train_index=train, test_index=test,
@@ -162,14 +166,14 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
                                       seed=task_seed(options.seed, "baselines", fold)))
         frozen = frozen_baseline_weights(cnn)
         if frozen is not None:
-            frozen_at = max(cnn.input_size, pretrained_info(FROZEN_NETWORK).min_size)
+            frozen_at = pretrained_info(FROZEN_NETWORK).native_size  # its strongest input, whatever the eCNN's
             for fold in folds:
                 train, test = dataset.folds[fold - 1]
                 key = stable_hash({"dissim": __version__, "baseline": frozen_baseline_name(), "grid": FROZEN_C,
                                    "weights": file_digest(frozen), "seed": options.seed, "data": dataset.fingerprint,
                                    "fold": fold, "train": index_digest(train), "test": index_digest(test),
                                    "preprocess": {"size": frozen_at, "version": PREPROCESS_VERSION},
-                                   "precision": recipe.profile.pretrained_precision, "threads": threads})
+                                   "precision": FROZEN_PRECISION, "threads": threads})
                 tasks.append(FrozenBaselineTask(network=FROZEN_NETWORK, weights=str(frozen), fold=fold, key=key,
                                                 input_size=frozen_at,
                                                 labels=dataset.labels, train_index=train, test_index=test,
@@ -189,7 +193,7 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
             if isinstance(t, FrozenBaselineTask) and t.input_size not in features:
                 features[t.input_size] = frozen_features_to_cache(
                     plan.dataset, t.network, t.input_size, t.images_path, t.weights, plan.options.device,
-                    plan.recipe.profile.pretrained_precision)
+                    FROZEN_PRECISION)
         return [replace(t, features_path=features[t.input_size]) if isinstance(t, FrozenBaselineTask) else t
                 for t in tasks]
 

@@ -14,11 +14,15 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from ...data import ImageSet
 from ...eval.cnn import FineTunedCNN
 from ...eval.fusion import class_scores
+from ...eval.inner import inner_folds, out_of_fold_scores
 from ...nets import Topology
 from ...space import SiameseDissimilarity
 from ...storage import stable_hash
@@ -133,12 +137,16 @@ class UnitTask(FoldTask):
         result = {"loss_history": space.history_.step_loss, "train_labels": y_train,
                   "test_labels": labels[self.test_index], "test_index": self.test_index,
                   "attempts": np.array([attempts.reruns, attempts.converged, attempts.batch_size])}
+        cv = inner_folds(y_train, self.seed, None)  # None: a class has one training item (no learned fusion)
         for name, k, columns in space.feature_blocks_:
             svm = SVC(C=p.svm_C, gamma=p.svm_gamma, kernel="rbf", decision_function_shape="ovr")
             svm.fit(features[:n_train, columns], y_train)
             for part, rows in (("train", slice(0, n_train)), ("test", slice(n_train, None))):
                 scores = class_scores(svm.decision_function(features[rows, columns]))
                 result[score_key(name, k, part)] = scores.astype(np.float32)
+            if cv is not None:  # what a learned fusion weighs members by: each item scored by an SVM that did not see it
+                result[score_key(name, k, "inner")] = out_of_fold_scores(
+                    svm, features[:n_train, columns], y_train, cv).astype(np.float32)
         result["seconds"] = np.array([train_seconds, time.perf_counter() - started])
         return result
 
@@ -180,9 +188,19 @@ class CnnTask(FoldTask):
             train_seconds = time.perf_counter() - started
             result = {"loss_history": model.history_.step_loss, "train_labels": labels[self.train_index],
                       "test_labels": labels[self.test_index], "test_index": self.test_index}
-            for part, index in (("train", self.train_index), ("test", self.test_index)):
-                scores = model.predict_proba(images[index].transpose(0, 2, 3, 1))
-                result[score_key(ECNN_SPACE, 0, part)] = scores.astype(np.float32)
+            y_train = labels[self.train_index]
+            features = {part: model.embed(images[index].transpose(0, 2, 3, 1))  # each image embedded once
+                        for part, index in (("train", self.train_index), ("test", self.test_index))}
+            for part, part_features in features.items():
+                result[score_key(ECNN_SPACE, 0, part)] = model.proba_of_features(part_features).astype(np.float32)
+            # inner scores for a learned fusion: the network's last layer is a softmax classifier of its
+            # pooled features, so a logistic regression refitted on the other inner folds' features scores
+            # each training item as that layer would without having seen it
+            cv = inner_folds(y_train, self.seed, None)
+            if cv is not None:
+                result[score_key(ECNN_SPACE, 0, "inner")] = out_of_fold_scores(
+                    make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)), features["train"], y_train,
+                    cv, method="predict_proba").astype(np.float32)
         result["seconds"] = np.array([train_seconds, time.perf_counter() - started])
         return result
 

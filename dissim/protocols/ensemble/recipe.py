@@ -50,12 +50,17 @@ A recipe is a TOML file (``pipelines/*.toml`` or any path); ``protocol = "ensemb
     columns = [{ name = "Cross", methods = ["Cross"] }]
     rows = [{ name = "FULLY", spaces = ["fully"] }]
 
+    headline = "FULLY"                 # top level, before the tables: the row the recipe stands by (a row or
+                                       # fusion name), fixed before any run; table.md compares it with the baselines
+
 Filters may name ``topologies``, ``methods``, ``losses``, ``optimizers``, ``spaces`` and ``k``; a row
 with ``per_topology = true`` is repeated for every topology of the recipe (restricted to it).
 eCNN members match ``methods = ["eCNN"]``, ``topologies = [<network>]`` and ``spaces = ["softmax"]``.
 A fusion, row or column with ``groups = [{...}, {...}]`` fuses each group (its own filters AND the
 outer ones) by the sum rule first, then z-scores the groups' fused scores and sums them: the paper's
-"Fusion x-y + eCNN".
+"Fusion x-y + eCNN". One with ``fusion = "learned"`` weighs its members by weights chosen on
+out-of-fold scores of each training fold (greedy forward selection; never the test fold) instead
+of summing them; a table cell is learned when its row or its column is.
 """
 
 from __future__ import annotations
@@ -74,7 +79,7 @@ from ...space import SPACES
 from ...train import check_loss
 from .selection import Selection, fusions_of, selection, unique_names
 
-SECTIONS = ("profile", "members", "methods", "fusions", "table", "folds", "ecnn")
+SECTIONS = ("profile", "members", "methods", "fusions", "table", "folds", "ecnn", "headline")
 ECNN_METHOD = "eCNN"  # the method name of fine-tuned CNN members in filters (methods = ["eCNN"])
 # The paper's column names (Table 1) for a loss with an optimizer.
 PAPER_METHODS = {"Cross": ("bce", "adam"), "CrossDD": ("bce", "decaydgrad"), "Triplet": ("triplet", "adam")}
@@ -157,6 +162,7 @@ class EnsembleRecipe:
     source: str = ""
     protocol: str = "ensemble"
     ecnn: CnnSettings = CnnSettings()
+    headline: str = ""  # the row the recipe stands by, named before any run; the table compares it with the baselines
 
     @property
     def precision(self) -> str:
@@ -255,13 +261,30 @@ def parse(doc: dict, path: Path, profile: str | None = None) -> EnsembleRecipe:
             isinstance(f, int) and not isinstance(f, bool) and f >= 1 for f in folds) or len(set(folds)) != len(folds)):
         raise UserError(f"{where}: folds must be a list of distinct fold numbers (1, 2, ...), got {folds!r}")
     ecnn = parse_settings(CnnSettings, doc.get("ecnn") or {}, f"{where} [ecnn]")
+    headline = doc.get("headline", "")
+    if not isinstance(headline, str):
+        raise UserError(f"{where}: headline must be the name of a table row or fusion, got {headline!r}")
     recipe = EnsembleRecipe(
         ecnn=ecnn, name=path.stem, description=doc.get("description", ""), profile=profile_obj,
         topologies=tuple(resolve_topology(t, path.parent) for t in members.get("topologies", ["sn1"])),
         methods=tuple(methods), spaces=tuple(members.get("spaces", ["fully"])),
         fusions=fusions_of(doc.get("fusions", []), where),
-        table=table, folds=tuple(folds) if folds is not None else None, source=where)
+        table=table, folds=tuple(folds) if folds is not None else None, source=where, headline=headline)
+    if headline and headline not in named_rows(recipe):
+        raise UserError(f"{where}: headline = {headline!r} names no row of the table and no [[fusions]] entry; "
+                        f"rows: {', '.join(named_rows(recipe))}")
     return check(recipe, where)
+
+
+def named_rows(recipe: EnsembleRecipe) -> list[str]:
+    """The names of the fusion rows the recipe asks for: [[fusions]] entries and the cells of its table."""
+    names = [f.name for f in recipe.fusions]
+    if recipe.table is not None:
+        single = len(recipe.table.columns) == 1
+        for r in recipe.table.rows:
+            stems = [f"{t} {r.name}" for t in recipe.topologies] if r.per_topology else [r.name]
+            names += [stem if single else f"{stem} / {c.name}" for stem in stems for c in recipe.table.columns]
+    return names
 
 
 def check(recipe: EnsembleRecipe, where: str) -> EnsembleRecipe:

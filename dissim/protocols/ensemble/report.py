@@ -2,36 +2,52 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import NamedTuple
+
 import numpy as np
 
 from ... import __version__
-from ...errors import UserError
-from ...eval.fusion import ZScore, sum_rule
+from ...eval.fusion import ZScore, forward_selection, sum_rule, weighted_sum
+from ...eval.inner import INNER_FOLDS
 from ...eval.metrics import accuracy
 from ...eval.report import Figure, Grid, Report, Row, RowTable, Section
 from ...nets.pretrained import ECNN_EXTRA
 from .baselines import (
     FROZEN_C,
-    INNER_FOLDS,
     TUNED_C,
     TUNED_GAMMA_FACTORS,
     FrozenBaselineTask,
     baseline_accuracy,
     frozen_baseline_name,
 )
-from .members import (
-    CnnMember,
-    EnsemblePlan,
-    Member,
-    attempts_of,
-    score_key,
-    unit_of,
-)
-from .recipe import ECNN_METHOD, EnsembleRecipe, Profile
-from .selection import Selection
+from .members import CnnMember, EnsemblePlan, Member, attempts_of, score_key, unit_of
+from .recipe import ECNN_METHOD, EnsembleRecipe, Profile, Selection
 
-# fold scores of one member: fold -> (train scores, test scores, test labels)
-FoldScores = dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+class MemberFold(NamedTuple):
+    """One member's scores on one fold."""
+
+    train: np.ndarray  # the SVM's scores of the training items (the sum rule's z-score statistics)
+    test: np.ndarray
+    labels: np.ndarray  # of the test items
+    inner: np.ndarray | None = None  # out-of-fold scores of the training items (what a learned fusion reads)
+    train_labels: np.ndarray | None = None
+
+
+# fold scores of one member: fold -> its scores
+FoldScores = dict[int, MemberFold]
+
+
+@dataclass
+class FusedRow:
+    """A table row with what produced it: per fold, the fused test scores and labels, and the member
+    weights of a learned fusion or the groups of a grouped one."""
+
+    row: Row
+    test: dict[int, tuple[np.ndarray, np.ndarray]]
+    weights: dict[int, np.ndarray] | None = None
+    groups: list[list] | None = None
 
 
 def member_scores(plan: EnsemblePlan, results: dict) -> dict[str, FoldScores]:
@@ -43,8 +59,9 @@ def member_scores(plan: EnsemblePlan, results: dict) -> dict[str, FoldScores]:
         scores[member.name] = {}
         for fold in plan.folds:
             entry = by_unit_fold[(unit, fold)]
-            scores[member.name][fold] = (entry[score_key(member.space, member.k, "train")],
-                                         entry[score_key(member.space, member.k, "test")], entry["test_labels"])
+            scores[member.name][fold] = MemberFold(
+                entry[score_key(member.space, member.k, "train")], entry[score_key(member.space, member.k, "test")],
+                entry["test_labels"], entry.get(score_key(member.space, member.k, "inner")), entry["train_labels"])
     return scores
 
 
@@ -52,9 +69,9 @@ def fuse(members: list, scores: dict[str, FoldScores], fold: int) -> tuple[np.nd
     """(fused training scores, fused test scores, test labels) of the members on one fold: the sum
     rule of their z-scored scores, each z-scored by its own training scores."""
     parts = [scores[m.name][fold] for m in members]
-    zscores = [ZScore().fit(train) for train, _, _ in parts]
-    return (sum(z.transform(train) for z, (train, _, _) in zip(zscores, parts)),
-            sum(z.transform(test) for z, (_, test, _) in zip(zscores, parts)), parts[0][2])
+    zscores = [ZScore().fit(p.train) for p in parts]
+    return (sum(z.transform(p.train) for z, p in zip(zscores, parts)),
+            sum(z.transform(p.test) for z, p in zip(zscores, parts)), parts[0].labels)
 
 
 def fused_groups(groups: list[list], scores: dict[str, FoldScores], fold: int) -> tuple[np.ndarray, np.ndarray]:
@@ -66,12 +83,32 @@ def fused_groups(groups: list[list], scores: dict[str, FoldScores], fold: int) -
     return sum_rule([f[1] for f in fused], [f[0] for f in fused]), fused[0][2]
 
 
+def learned_fusion(members: list, scores: dict[str, FoldScores], fold: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(member weights, fused test scores, test labels) of a learned fusion on one fold: weights chosen
+    by :func:`~dissim.eval.fusion.forward_selection` on the members' out-of-fold scores of the training
+    items (the test fold is not read), each member z-scored by those scores."""
+    parts = [scores[m.name][fold] for m in members]
+    if any(p.inner is None for p in parts):
+        raise ValueError(f"fold {fold} has no out-of-fold scores for a learned fusion")
+    weights = forward_selection([p.inner for p in parts], parts[0].train_labels)
+    fused = weighted_sum([p.test for p in parts], [ZScore().fit(p.inner) for p in parts], weights)
+    return weights, fused, parts[0].labels
+
+
 def fused_row(name: str, members: list, scores: dict[str, FoldScores], folds: list[int],
-              groups: list[list] | None = None) -> Row:
-    """Sum rule of the members' z-scored scores (or of the groups' fused scores), accuracy per fold."""
-    groups = groups or [members]
-    per_fold = [accuracy(*fused_groups(groups, scores, fold)) for fold in folds]
-    return Row(name, tuple(per_fold), kind="member" if len(members) == 1 else "fusion", members=tuple(members))
+              groups: list[list] | None = None, fusion: str = "sum") -> FusedRow:
+    """Accuracy per fold of the members fused by the sum rule of their z-scored scores (of the groups'
+    fused scores, with ``groups``), or with weights learned on each training fold (``fusion="learned"``)."""
+    test, weights = {}, None
+    if fusion == "learned":
+        weights = {}
+        for fold in folds:
+            weights[fold], *test[fold] = learned_fusion(members, scores, fold)
+    else:
+        test = {fold: fused_groups(groups or [members], scores, fold) for fold in folds}
+    row = Row(name, tuple(accuracy(*test[fold]) for fold in folds),
+              kind="member" if len(members) == 1 else "fusion", members=tuple(members))
+    return FusedRow(row, test, weights, groups)
 
 
 def baseline_rows(plan: EnsemblePlan, results: dict) -> list[Row]:
@@ -151,11 +188,9 @@ def table_cells(recipe: EnsembleRecipe) -> list[list[Selection]]:
 
 
 def build_rows(recipe: EnsembleRecipe, members: list[Member], scores,
-               folds: list[int]) -> tuple[list[Row], Grid | None, dict[str, list[list]]]:
-    """(member and fusion rows for the CSV, the grid of table.md or None, the groups of grouped rows)."""
-    rows = [fused_row(m.name, [m], scores, folds) for m in members]
-    seen = {r.name for r in rows}
-    grouped: dict[str, list[list]] = {}
+               folds: list[int]) -> tuple[list[Row], Grid | None, dict[str, FusedRow]]:
+    """(member and fusion rows for the CSV, the grid of table.md or None, each row with what produced it)."""
+    fused = {m.name: fused_row(m.name, [m], scores, folds) for m in members}
 
     def add(selection: Selection) -> Row | None:
         if selection.groups:
@@ -167,13 +202,9 @@ def build_rows(recipe: EnsembleRecipe, members: list[Member], scores,
             chosen, groups = [m for m in members if selection.matches(m)], None
         if not chosen:
             return None
-        row = fused_row(selection.name, chosen, scores, folds, groups)
-        if row.name not in seen:
-            rows.append(row)
-            seen.add(row.name)
-            if groups:
-                grouped[row.name] = groups
-        return row
+        if selection.name not in fused:
+            fused[selection.name] = fused_row(selection.name, chosen, scores, folds, groups, selection.fusion)
+        return fused[selection.name].row
 
     grid = None
     if recipe.table is not None:
@@ -185,24 +216,7 @@ def build_rows(recipe: EnsembleRecipe, members: list[Member], scores,
                     means=tuple(tuple(v.mean if v is not None else None for v in line) for line in values))
     for selection in recipe.fusions or ([] if recipe.table is not None else default_fusions(recipe)):
         add(selection)
-    return rows, grid, grouped
-
-
-def check_fusions(recipe: EnsembleRecipe, members: list, taken: set[str]) -> None:
-    """Every [[fusions]] entry (and each of its groups) selects members of this run, under a name no
-    member or baseline row has; UserError naming the first that does not (checked before any work)."""
-    for fusion in recipe.fusions:
-        parts = fusion.group_selections() or (fusion,)
-        for part in parts:
-            if not any(part.matches(m) for m in members):
-                shown = {k: list(getattr(part, k)) for k in ("topologies", "methods", "losses", "optimizers", "spaces",
-                                                              "k") if getattr(part, k) is not None}
-                raise UserError(f"{recipe.source}: [[fusions]] {fusion.name!r} selects no member of this run "
-                                f"{'in one of its groups ' if fusion.groups else ''}(filters {shown}); the run's "
-                                f"members are {', '.join(m.name for m in members)}: fix the filters or remove it")
-        if fusion.name in taken:
-            raise UserError(f"{recipe.source}: [[fusions]] {fusion.name!r} has the name of a member or baseline row; "
-                            "rename it")
+    return [f.row for f in fused.values()], grid, fused
 
 
 def _profile_text(profile: Profile, sizes: dict[str, int]) -> str:
@@ -219,11 +233,13 @@ def _score_files(plan: EnsemblePlan, scores) -> dict[str, dict[str, np.ndarray]]
     for member in plan.members:
         arrays = {"class_names": np.array(plan.dataset.class_names)}
         for fold in plan.folds:
-            train, test, labels = scores[member.name][fold]
-            z = ZScore().fit(train)
-            arrays.update({f"fold_{fold}_test_scores": test, f"fold_{fold}_test_labels": labels,
+            part = scores[member.name][fold]
+            z = ZScore().fit(part.train)
+            arrays.update({f"fold_{fold}_test_scores": part.test, f"fold_{fold}_test_labels": part.labels,
                            f"fold_{fold}_test_index": plan.dataset.folds[fold - 1][1],
                            f"fold_{fold}_train_mean": np.float64(z.mean_), f"fold_{fold}_train_std": np.float64(z.std_)})
+            if part.inner is not None:  # what a learned fusion reads
+                arrays.update({f"fold_{fold}_inner_scores": part.inner, f"fold_{fold}_train_labels": part.train_labels})
         files[member.name] = arrays
     return files
 
@@ -236,14 +252,14 @@ def _mean_curve(label: str, fold_results: list[dict]) -> dict:
     return {"label": label, "x": np.arange(len(smooth)) + window, "y": smooth}
 
 
-def _figures(plan: EnsemblePlan, rows: list[Row], scores, results, best_groups: dict) -> list[Figure]:
+def _figures(plan: EnsemblePlan, rows: list[Row], fused: dict[str, FusedRow], results) -> list[Figure]:
     fusions = [r for r in rows if len(r.members) > 1] or [r for r in rows if r.members]
     best = max(fusions, key=lambda r: r.mean)
     n = plan.dataset.n_classes
     confusion = np.zeros((n, n), dtype=int)
     for fold in plan.folds:
-        fused, labels = fused_groups(best_groups.get(best.name) or [list(best.members)], scores, fold)
-        np.add.at(confusion, (labels, np.argmax(fused, axis=1)), 1)
+        scores, labels = fused[best.name].test[fold]
+        np.add.at(confusion, (labels, np.argmax(scores, axis=1)), 1)
     curves = [_mean_curve(unit.name, [results[t.key] for t in plan.trainings if t.unit == unit])
               for unit in plan.units]
     curves += [_mean_curve(f"ecnn-{network}", [results[t.key] for t in plan.cnn_trainings if t.network == network])
@@ -290,10 +306,56 @@ def _reruns_text(plan: EnsemblePlan, results: dict) -> str:
     return "Convergence (rule in config.json): " + "; ".join(parts) + "."
 
 
+def _headline(name: str, rows: list[Row], baselines: list[Row]) -> dict | None:
+    """The recipe's headline row against the best baseline row: the numbers and one sentence."""
+    row = next((r for r in rows if r.name == name), None) if name else None
+    if row is None:
+        return None
+    verdict = {"row": row.name, "mean": round(row.mean, 2)}
+    if not baselines:
+        return {**verdict, "text": f"Headline row (named in the recipe before any run): {row.name}, {row.mean:.2f} %."}
+    best = max(baselines, key=lambda b: b.mean)
+    margin = round(row.mean, 2) - round(best.mean, 2)
+    outcome = (f"above it by {margin:.2f} points" if margin > 0 else f"below it by {-margin:.2f} points" if margin < 0
+               else "level with it")
+    return {**verdict, "best_baseline": best.name, "best_baseline_mean": round(best.mean, 2),
+            "margin": round(margin, 2), "beats_every_baseline": margin > 0,
+            "text": f"Headline row (named in the recipe before any run): {row.name}, {row.mean:.2f} %; the best "
+                    f"baseline row, {best.name}, {best.mean:.2f} %: {outcome}."}
+
+
+LEARNED_TEXT = ("Rows whose recipe entry says fusion = \"learned\" weigh their members instead of summing them: "
+                "greedy forward selection with replacement on out-of-fold scores of each training fold "
+                f"({INNER_FOLDS}-fold cross_val_predict of each member's SVM on its dissimilarity vectors; of a "
+                "logistic regression on the fine-tuned network's features for an eCNN); the test fold is never "
+                "read. The weights of each fold are in config.json.")
+
+
+def _learned_config(learned: dict[str, FusedRow], scores: dict[str, FoldScores], folds: list[int]) -> dict:
+    """The weights each learned fusion chose per fold, and per member its mean out-of-fold accuracy on
+    the training folds beside its test accuracy (how optimistic the scores the weights came from are)."""
+    if not learned:
+        return {}
+    rule = (f"greedy forward selection with replacement (Caruana et al. 2004) on {INNER_FOLDS}-fold "
+            "out-of-fold scores of each training fold, z-scored per member; weights sum to 1")
+    members = list(dict.fromkeys(m for f in learned.values() for m in f.row.members))
+    return {"learned_fusions": {
+        "rule": rule,
+        "rows": {name: [{"fold": fold, "weights": {m.name: round(float(w), 6) for m, w in
+                                                   zip(f.row.members, f.weights[fold]) if w}} for fold in folds]
+                 for name, f in learned.items()},
+        "members_out_of_fold_vs_test_accuracy": {
+            m.name: {"out_of_fold": round(float(np.mean([accuracy(scores[m.name][fold].inner,
+                                                                  scores[m.name][fold].train_labels)
+                                                         for fold in folds])), 2),
+                     "test": round(float(np.mean([accuracy(scores[m.name][fold].test, scores[m.name][fold].labels)
+                                                  for fold in folds])), 2)} for m in members}}}
+
+
 def build_report(plan: EnsemblePlan, results: dict) -> Report:
     recipe, data, options = plan.recipe, plan.dataset, plan.options
     scores = member_scores(plan, results)
-    rows, grid, grouped = build_rows(recipe, plan.members, scores, plan.folds)
+    rows, grid, fused = build_rows(recipe, plan.members, scores, plan.folds)
     baselines = baseline_rows(plan, results)
     rows += baselines
     shared = recipe.profile.share_network
@@ -307,12 +369,16 @@ def build_report(plan: EnsemblePlan, results: dict) -> Report:
               f"Seed {options.seed}; dissim {__version__}; the command line, device and versions are in config.json."]
     table = RowTable(tuple(rows), tuple(plan.folds), column="fold")
     sections = [Section(table)]
+    learned = {name: f for name, f in fused.items() if f.weights is not None}
+    fusion_text = (LEARNED_TEXT,) if learned else ()
+    verdict = _headline(recipe.headline, rows, baselines)
+    headline_text = (verdict["text"],) if verdict else ()
     if grid is not None:
-        intro = ("Mean accuracy (%) over the folds; each cell fuses (sum rule of z-scored SVM scores) "
-                 "the members its row and column select.", _baselines_text(plan, baselines))
+        intro = (*headline_text, "Mean accuracy (%) over the folds; each cell fuses (sum rule of z-scored SVM "
+                 "scores) the members its row and column select.", *fusion_text, _baselines_text(plan, baselines))
         sections = [Section(grid, intro=intro), Section(table, heading="All members, fusions and baselines")]
     else:
-        sections = [Section(table, intro=(_baselines_text(plan, baselines),))]
+        sections = [Section(table, intro=(*headline_text, *fusion_text, _baselines_text(plan, baselines)))]
     config = {"dataset": {"folds": plan.folds}, "input_sizes": plan.sizes, "members": [m.name for m in plan.members],
               "trainings": [{"unit": t.unit.name, "fold": t.fold, "key": t.key, **attempts_of(results[t.key])}
                             for t in plan.trainings],
@@ -320,8 +386,10 @@ def build_report(plan: EnsemblePlan, results: dict) -> Report:
                                   f"first 10%; at most {recipe.profile.max_reruns} reruns, the last attempt kept",
               "ecnn_trainings": [{"network": t.network, "fold": t.fold, "key": t.key} for t in plan.cnn_trainings],
               "baselines": _baselines_config(plan, results),
+              **({"headline": {k: v for k, v in verdict.items() if k != "text"}} if verdict else {}),
+              **_learned_config(learned, scores, plan.folds),
               "threads_per_training": plan.tasks[0].threads if plan.tasks else None,
               "device": plan.tasks[0].device if plan.tasks else None}
     return Report(title=f"{data.name} · {recipe.name}", header=[h for h in header if h], sections=sections,
                   csv={"table.csv": table}, scores=_score_files(plan, scores),
-                  figures=_figures(plan, rows, scores, results, grouped), config=config)
+                  figures=_figures(plan, rows, fused, results), config=config)

@@ -8,6 +8,9 @@ from dataclasses import dataclass, replace
 from ...errors import UserError
 
 FILTER_KEYS = ("topologies", "methods", "losses", "optimizers", "spaces", "k")
+# "sum": the paper's sum rule of z-scored scores; "learned": member weights chosen on out-of-fold scores of
+# each training fold (dissim.eval.fusion.forward_selection)
+FUSIONS = ("sum", "learned")
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,7 @@ class Selection:
     k: tuple[int, ...] | None = None
     per_topology: bool = False
     groups: tuple["Selection", ...] = ()  # fused one by one, then their z-scored sums are summed
+    fusion: str = "sum"  # "learned": member weights chosen on each training fold (FUSIONS)
 
     def matches(self, member) -> bool:
         checks = (("topologies", member.topology), ("methods", member.method.name),
@@ -38,7 +42,8 @@ class Selection:
         groups = self.groups or other.groups
         if self.groups and other.groups:
             groups = tuple(g & h for g in self.groups for h in other.groups)
-        return Selection(name=self.name, groups=groups, **merged)
+        fusion = "learned" if "learned" in (self.fusion, other.fusion) else "sum"
+        return Selection(name=self.name, groups=groups, fusion=fusion, **merged)
 
     def group_selections(self) -> tuple["Selection", ...]:
         """The groups to fuse one by one (each restricted by this selection's own filters); none: itself."""
@@ -48,7 +53,7 @@ class Selection:
 def selection(raw: dict, where: str, nested: bool = False) -> Selection:
     if not isinstance(raw, dict):
         raise UserError(f"{where}: expected a table of filters, got {raw!r}")
-    unknown = set(raw) - set(FILTER_KEYS) - {"name", "per_topology", "groups"}
+    unknown = set(raw) - set(FILTER_KEYS) - {"name", "per_topology", "groups", "fusion"}
     if unknown:
         raise UserError(f"{where}: unknown filter keys {sorted(unknown)}; known: {', '.join(FILTER_KEYS)}")
     for key in FILTER_KEYS:
@@ -67,7 +72,12 @@ def selection(raw: dict, where: str, nested: bool = False) -> Selection:
     groups = raw.get("groups", [])
     if not isinstance(groups, list) or (nested and groups):
         raise UserError(f"{where}: groups must be a list of filter tables (one level: groups hold no groups)")
-    return Selection(name=name, per_topology=raw.get("per_topology", False),
+    fusion = raw.get("fusion", "sum")
+    if fusion not in FUSIONS:
+        raise UserError(f"{where} {name!r}: fusion = {fusion!r}; use {' or '.join(map(repr, FUSIONS))}")
+    if fusion == "learned" and (groups or nested):
+        raise UserError(f"{where} {name!r}: a learned fusion weighs its members itself; it takes no groups")
+    return Selection(name=name, per_topology=raw.get("per_topology", False), fusion=fusion,
                      groups=tuple(selection(g, f"{where} group", nested=True) for g in groups), **values)
 
 
@@ -88,3 +98,20 @@ def _list(value, what: str, where: str) -> list:
     if not isinstance(value, list):
         raise UserError(f"{where}: {what} must be an array of tables, got {value!r}")
     return value
+
+
+def check_fusions(recipe, members: list, taken: set[str]) -> None:
+    """Every [[fusions]] entry (and each of its groups) selects members of this run, under a name no
+    member or baseline row has; UserError naming the first that does not (checked before any work)."""
+    for fusion in recipe.fusions:
+        parts = fusion.group_selections() or (fusion,)
+        for part in parts:
+            if not any(part.matches(m) for m in members):
+                shown = {k: list(getattr(part, k)) for k in ("topologies", "methods", "losses", "optimizers", "spaces",
+                                                              "k") if getattr(part, k) is not None}
+                raise UserError(f"{recipe.source}: [[fusions]] {fusion.name!r} selects no member of this run "
+                                f"{'in one of its groups ' if fusion.groups else ''}(filters {shown}); the run's "
+                                f"members are {', '.join(m.name for m in members)}: fix the filters or remove it")
+        if fusion.name in taken:
+            raise UserError(f"{recipe.source}: [[fusions]] {fusion.name!r} has the name of a member or baseline row; "
+                            "rename it")
