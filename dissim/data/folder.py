@@ -88,7 +88,7 @@ class FileTree:
         for folder, dirs, files in os.walk(self.root, onerror=refuse, followlinks=True):
             here = Path(folder)
             relative = here.relative_to(self.root)
-            _check_utf8(here, self.root)
+            _check_utf8(relative, here, self.root)
             stat = here.stat()
             first = seen.setdefault((stat.st_dev, stat.st_ino), here)
             if first != here:
@@ -98,7 +98,6 @@ class FileTree:
                                 "belongs to one class and fold; remove the link")
             kept = []
             for name in sorted(dirs):
-                path = here / name
                 if name.startswith(".") or name == "__MACOSX":
                     self.skipped["hidden"].append((relative / name).as_posix())
                 else:
@@ -109,7 +108,7 @@ class FileTree:
                 rel = (relative / name).as_posix()
                 if not self._keep(rel):
                     continue
-                _check_utf8(path, self.root)
+                _check_utf8(relative / name, path, self.root)
                 if not path.exists():
                     raise UserError(f"{path} is a link to {os.readlink(path)}, which does not exist: restore the "
                                     "target or remove the link")
@@ -162,9 +161,10 @@ class FileTree:
         return f"{self.root}:{name}" if self.is_zip else str(self.root / name)
 
 
-def _check_utf8(path: Path, root: Path) -> None:
+def _check_utf8(relative: Path, path: Path, root: Path) -> None:
+    """The names below the root become class and item names: they must be UTF-8."""
     try:
-        str(path).encode("utf-8")
+        str(relative).encode("utf-8")
     except UnicodeEncodeError:
         raise UserError(f"the name {os.fsencode(path)!r} under {root} is not valid UTF-8: rename it "
                         "(dissim writes class names and file names into UTF-8 tables)") from None
