@@ -210,11 +210,13 @@ CASES = [
     ("folds-twice", {}, [*FOLDER, "--pipeline", "{recipe}", "--folds", "1,1"], ["--folds 1,1: 1 is given twice"]),
     ("prototypes-twice", {}, [*FOLDER, "--pipeline", "{recipe}", "--prototypes", "2,2"],
      ["--prototypes 2,2: 2 is given twice"]),
-    ("losses-twice", {}, [*FOLDER, "--pipeline", "{recipe}", "--losses", "bce,bce"], ["--losses bce,bce: bce is given twice"]),
+    ("losses-twice", {}, [*FOLDER, "--pipeline", "{recipe}", "--losses", "bce,bce"],
+     ["--losses bce,bce: bce is given twice"]),
     ("topologies-twice", {}, [*FOLDER, "--pipeline", "{recipe}", "--topologies", "1,sn1"], ["--topologies 1,sn1: sn1"]),
     ("scheduler-under-loky", {}, [*FOLDER, "--pipeline", "{recipe}", "--scheduler", "tcp://10.0.0.1:8786"],
      ["--scheduler tcp://10.0.0.1:8786: applies to --backend dask or ray"]),
-    ("jobs-1000", {}, [*FOLDER, "--pipeline", "{recipe}", "--jobs", "1000"], ["--jobs 1000: this machine has", "use at most"]),
+    ("jobs-1000", {}, [*FOLDER, "--pipeline", "{recipe}", "--jobs", "1000"],
+     ["--jobs 1000: this machine has", "use at most"]),
     ("cnn-weights-a-folder", {"w/readme.txt": "x"}, [*FOLDER, "--pipeline", "{recipe}", "--cnn-weights", "lite0={tmp}/w"],
      ["--cnn-weights", "is a folder; give the weights file in it"]),
     # -- topology files
@@ -375,7 +377,8 @@ def test_a_3000_wide_kernel_is_refused_with_the_memory_it_needs(cli, tmp_path, m
 
     monkeypatch.setattr(hardware, "memory_bytes", lambda device: 8 * 2**30)  # a machine of 8 GiB
     (tmp_path / "k.toml").write_text('name = "k3000"\n' + TINY_LAYERS.replace("kernel = 3 }", "kernel = 3000 }"))
-    status, _, err = cli("--topologies", tmp_path / "k.toml", "--spaces", "fully", "--no-progress", "--out", tmp_path / "o")
+    status, _, err = cli("--topologies", tmp_path / "k.toml", "--spaces", "fully", "--no-progress",
+                         "--out", tmp_path / "o")
     assert status == 2 and len(err.strip().splitlines()) == 1, err
     assert ("preprocessing digits at 3000x3000 needs at least 30.1 GiB of memory, more than the 8.0 GiB of this "
             "machine") in err

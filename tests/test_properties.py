@@ -6,9 +6,11 @@ training), or a run that completes. Never a traceback.
 Valid values are drawn from cheap ranges (a few iterations, small inputs), so that every accepted
 example runs to the end in about a second; hostile ones are wrong types, NaN, infinities, negative,
 empty, duplicated and huge values. The runs leave out the frozen ImageNet-feature baseline: no
-generated value reaches it that the raw-pixel baselines do not see, and it costs most of a run. By default each property tries a few examples chosen the same way
-on every run; ``DISSIM_HYPOTHESIS_EXAMPLES=200 pytest tests/test_properties.py`` tries 200 per
-property, drawn afresh each time.
+generated value reaches it that the raw-pixel baselines do not see, and it costs most of a run.
+
+By default each property tries a few examples, chosen the same way on every run;
+``DISSIM_HYPOTHESIS_EXAMPLES=200 pytest tests/test_properties.py`` tries 200 per property, drawn
+afresh each time.
 """
 
 from __future__ import annotations

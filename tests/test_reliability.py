@@ -181,3 +181,45 @@ def test_a_rerun_into_the_same_folder_leaves_only_its_own_score_files(tmp_path):
     write_report(tmp_path, Report(title="t", header=[], sections=[], csv={},
                                   scores={"new-key-method": {"x": np.arange(3)}}))
     assert sorted(p.name for p in (tmp_path / "scores").iterdir()) == ["new-key-method.npz", "notes.txt"]
+
+
+def test_ctrl_c_exits_130_with_one_line_leaves_no_temporary_files_and_the_rerun_resumes(cli, image_tree, tmp_path,
+                                                                                         monkeypatch):
+    from dissim.experiment import runner
+
+    recipe = write_recipe(tmp_path / "r.toml", methods=("Cross", "Triplet"))
+    args = ["--dataset", "folder", "--data-root", image_tree, "--pipeline", recipe, "--folds", "1",
+            "--out", tmp_path / "out", "--no-progress"]
+    calls, real = [], runner._run_and_store
+
+    def interrupted_after_the_first(task, cache_root):
+        calls.append(task)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(task, cache_root)
+
+    monkeypatch.setattr(runner, "_run_and_store", interrupted_after_the_first)
+    status, _, err = cli(*args)
+    assert status == 130 and err.strip().splitlines()[-1].startswith("interrupted: finished tasks are cached"), err
+    assert len([line for line in err.splitlines() if "interrupted" in line]) == 1
+    assert not [p for p in (*tmp_path.rglob("*.tmp"), *cache_root().rglob("*.tmp"))]
+    assert not (tmp_path / "out" / "table.csv").exists()
+    monkeypatch.setattr(runner, "_run_and_store", real)
+    status, _, err = cli(*args)
+    assert status == 0 and "(cached)" in err, err
+
+
+@pytest.mark.parametrize("name", ["../../escaped.png", "/abs/escaped.png", "a/../../escaped.png"])
+def test_zip_member_names_that_climb_out_are_refused_never_written(tmp_path, name):
+    import zipfile
+
+    tree = write_tree(tmp_path / "t", per_class=6)
+    archive = tmp_path / "deep" / "data.zip"
+    archive.parent.mkdir()
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(tree.rglob("*.png")):
+            zf.write(path, path.relative_to(tree).as_posix())
+        zf.writestr(name, (tree / "a" / "000.png").read_bytes())
+    with pytest.raises(UserError, match="the member's name points outside the archive"):
+        load_dataset("folder", archive, seed=0)
+    assert not list(tmp_path.rglob("escaped.png")) and not os.path.exists("/abs/escaped.png")

@@ -3,10 +3,11 @@
 Every entry of a tree is used or reported: image files are used; hidden entries (``.DS_Store``,
 ``__MACOSX``) and files that are not images are skipped and counted in the data set's notes; a
 folder that cannot be read, a link whose target is missing, a link that loops back to a folder
-above it, a name that is not UTF-8, and zip members that are encrypted or compressed by a method
-Python cannot read are errors. Linked folders and files are followed. Fold folders are numbered
-``Fold1`` .. ``Fold<n>`` without gaps (``Fold01`` is fold 1; ``Fold01`` beside ``Fold1`` is an error).
-Image files themselves are checked by :mod:`dissim.data.images`.
+above it, a name that is not UTF-8, and zip members that are encrypted, compressed by a method
+Python cannot read, or named outside the archive (absolute, ``..``) are errors. Linked folders and
+files are followed. Fold folders are numbered ``Fold1`` .. ``Fold<n>`` without gaps (``Fold01`` is
+fold 1; ``Fold01`` beside ``Fold1`` is an error). Image files themselves are checked by
+:mod:`dissim.data.images`.
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ class FileTree:
                 raise UserError(f"cannot read {self.root} as a zip archive ({exc}): give the zip or its unpacked folder") from None
             self._info = {}
             for info in infos:
+                posix = info.filename.replace("\\", "/")
+                if posix.startswith("/") or ".." in PurePosixPath(posix).parts:
+                    raise UserError(f"{self.describe(info.filename)}: the member's name points outside the archive "
+                                    "(an absolute path or '..'); dissim reads no such archive: remove the member")
                 if not info.is_dir() and self._keep(info.filename):
                     self._check_member(info)
                     self._info[info.filename] = info

@@ -129,7 +129,8 @@ class Topology:
                 if kind == "conv":
                     groups = layer.get("groups", 1)
                     if channels % groups:
-                        return out, f"{name}: {channels} input channel{'s' if channels > 1 else ''} do not split into {groups} groups"
+                        plural = "s" if channels > 1 else ""
+                        return out, f"{name}: {channels} input channel{plural} do not split into {groups} groups"
                     fan_in = (channels // groups) * k**self.dims
                     channels = layer["filters"]
                     bias = channels if layer.get("bias", True) else 0
