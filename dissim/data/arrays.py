@@ -13,6 +13,7 @@ import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, column_or_1d
 
+from ..hardware import check_memory
 from .images import check_image_size
 from .preprocess import preprocess_one
 
@@ -127,6 +128,10 @@ class InputShape:
                              f"{self.topology.name}), got {self.input_size!r}; None picks it")
         self.size = int(size)
         self.n_features = inputs.shape[1] if is_spectra(inputs) else None
+        side = f"{self.size}" if is_spectra(inputs) else f"{self.size}x{self.size}"
+        values = len(inputs) * self.channels * self.size ** (1 if is_spectra(inputs) else 2)
+        check_memory({f"{len(inputs):,} inputs at {side}": values * (4 if is_spectra(inputs) else 1)}, "cpu",
+                     f"{self.owner} at input_size {self.size}")
         return self
 
     def __call__(self, inputs: np.ndarray) -> np.ndarray:
