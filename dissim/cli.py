@@ -244,12 +244,14 @@ def topology_listing(size: int = 224) -> str:
         t = get_topology(name)
         channels, n = (3, size) if t.dims == 2 else (1, 900)
         try:
+            minimum = "-"  # a table that takes no input of these channels still gets listed
+            minimum = t.min_input_size(channels)
             params, emb = t.parameter_count(channels, n), t.embedding_dim(channels, n)
             deeper = "x".join(str(d) for d in t.deeper_shape(channels, n)) if t.deeper else "-"
         except UserError as error:  # a table that is invalid at this size still gets listed
             missing = "dissim[ecnn]" in str(error)  # a pretrained network whose package is not installed
             params, emb, deeper = 0, 0, "(needs dissim[ecnn])" if missing else "(invalid at this size)"
-        lines.append(f"{name:<14} {params:>13,} {emb:>9} {t.min_input_size(channels):>9}  "
+        lines.append(f"{name:<14} {params:>13,} {emb:>9} {minimum:>9}  "
                      f"{t.deeper or '-':<12} {deeper:<16} {t.description}")
     return "\n".join(lines)
 
@@ -286,21 +288,6 @@ def _read_spectra(paths: list[Path]):
     return [read_rruff_file(f) for f in files]
 
 
-def check_estimator_flags(estimator, flags: dict[str, str]) -> None:
-    """The estimator's parameter constraints (scikit-learn's) checked for the values that came from
-    ``flags`` (parameter -> flag); a UserError naming the flag, before any work."""
-    from sklearn.utils._param_validation import InvalidParameterError, validate_parameter_constraints
-
-    params = estimator.get_params(deep=False)
-    for name, flag in flags.items():
-        try:
-            validate_parameter_constraints({name: estimator._parameter_constraints[name]}, {name: params[name]},
-                                           caller_name=type(estimator).__name__)
-        except InvalidParameterError as exc:
-            wanted = str(exc).split(" must be ", 1)[-1].split(". Got ", 1)[0]
-            raise UserError(f"{flag} {params[name]}: must be {wanted}") from None
-
-
 def _library(args) -> None:
     from collections import Counter
 
@@ -313,6 +300,7 @@ def _library(args) -> None:
         from .data import SpectraSet, load_dataset
         from .data.spectral import SpectralPreprocessing
         from .eval import SiameseMatcher
+        from .train.params import check_flags
 
         if not 0 <= args.seed <= MAX_SEED:
             raise UserError(f"--seed {args.seed}: must lie in 0..{MAX_SEED}")
@@ -320,8 +308,7 @@ def _library(args) -> None:
                                  patience=args.patience, device=args.device, precision=args.precision,
                                  random_state=args.seed,
                                  verbose=not args.no_progress and sys.stderr.isatty())
-        check_estimator_flags(matcher, {"epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr",
-                                        "patience": "--patience"})
+        check_flags(matcher, {"epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr", "patience": "--patience"})
         data = load_dataset(args.dataset, args.data_root, args.seed)
         if not isinstance(data, SpectraSet):
             raise UserError(f"--dataset {args.dataset}: not a spectral data set (try rruff-ir)")

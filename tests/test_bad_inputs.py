@@ -396,5 +396,6 @@ def test_library_build_flags_out_of_range_are_one_line_before_work(flag, value, 
 
     assert main(["library", "build", str(tmp_path / "x.lib"), flag, value]) == 2
     err = capsys.readouterr().err
-    assert err.strip().splitlines() == [f"error: {words}"], err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {words}"), err
     assert not (tmp_path / "x.lib").exists()

@@ -2,11 +2,11 @@
 check that the machine can hold it (a line with the numbers instead of an allocator error or an
 out-of-memory kill after the work has started).
 
-The estimate of one twin's training: 16 bytes per learnable parameter (float32 weights, gradients
-and two Adam moments); a batch's activations, 8 bytes per value of every layer's output for every
-input of the batch (float32, kept for the backward pass and its gradient); the training inputs on
-the device; and the drawn batches of an epoch (8-byte indices, moved to the device) with the 4-byte
-loss of every step. It is a lower bound of what training takes, so a refusal is never wrong.
+The estimate of one twin's training is a lower bound, so that a refusal is never wrong: 8 bytes per
+learnable parameter (float32 weights and their gradients; optimizer state comes on top); for every
+input of a batch, 2 bytes per value that enters a conv or fc layer (what backpropagation must keep
+to compute the weight gradients, at the 16-bit width of the cheapest precision); the training
+inputs; and an epoch's drawn batches (8-byte indices) with the 4-byte loss of every step.
 """
 
 from __future__ import annotations
@@ -22,12 +22,13 @@ def training_bytes(topology: Topology, channels: int, size: int, *, batch_size: 
     """The parts of a training's memory (see the module), by name."""
     shapes = topology.layer_shapes(channels, size, costs=False)
     parameters = sum(s.learnables for s in shapes)
-    values = channels * size ** topology.dims + sum(math.prod(s.shape) for s in shapes)
+    inputs = [(channels,) + (size,) * topology.dims] + [s.shape for s in shapes[:-1]]  # what each layer takes
+    kept = sum(math.prod(shape) for shape, layer in zip(inputs, topology.layers) if layer["type"] in ("conv", "fc"))
     return {
-        f"parameters ({parameters:,})": 16 * parameters,
-        f"the activations of a batch of {batch_size:,} x {arity}": 8 * batch_size * arity * values,
+        f"parameters ({parameters:,})": 8 * parameters,
+        f"the activations of a batch of {batch_size:,} x {arity}": 2 * batch_size * arity * kept,
         f"the {items:,} training inputs": items * channels * size ** topology.dims * item_bytes,
-        f"the drawn batches ({steps:,} steps per epoch)": 2 * 8 * steps * batch_size * arity + 4 * steps * epochs,
+        f"the drawn batches ({steps:,} steps per epoch)": 8 * steps * batch_size * arity + 4 * steps * epochs,
     }
 
 

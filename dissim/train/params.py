@@ -11,8 +11,14 @@ from __future__ import annotations
 import os
 from numbers import Integral, Real
 
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    StrOptions,
+    validate_parameter_constraints,
+)
 
+from ..errors import UserError
 from ..hardware import PRECISIONS
 from ..nets import Topology
 
@@ -50,3 +56,16 @@ def check_betas(betas) -> None:
         ok = False
     if not ok:
         raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
+
+
+def check_flags(estimator, flags: dict[str, str]) -> None:
+    """The estimator's constraints checked for the parameters that came from command-line ``flags``
+    (parameter -> flag); a UserError naming the flag and what it must be, before any work."""
+    params = estimator.get_params(deep=False)
+    for name, flag in flags.items():
+        try:
+            validate_parameter_constraints({name: estimator._parameter_constraints[name]}, {name: params[name]},
+                                           caller_name=type(estimator).__name__)
+        except InvalidParameterError as exc:
+            wanted = str(exc).split(" must be ", 1)[-1].split(". Got ", 1)[0]
+            raise UserError(f"{flag} {params[name]}: must be {wanted}") from None
