@@ -47,12 +47,13 @@ LITE0_ROWS = ('{ name = "small", topologies = ["small"] }',
 
 
 def candidate(*, size: int = 32, iterations: int = 300, methods=("Cross", "Triplet"), topologies=("small",),
-              pretrained_lr: float | None = None, ecnn_size: int | None = None, rows=()) -> str:
+              pretrained_lr: float | None = None, ecnn_size: int | None = None, rows=(), jitter=False) -> str:
     """A candidate recipe (without its description): batch 32, lr 1e-3, k = 5 and 10, both spaces, the
     paper's SVM; with ``ecnn_size``, a lite0 eCNN (5 epochs, lr 3e-3, no augmentation); the headline
     row fuses every member, ``rows`` show parts of it."""
     lines = ["[profile]", f"input_size = {size}", f"iterations = {iterations}", "batch_size = 32", "lr = 1e-3"]
     lines += [f"pretrained_lr = {pretrained_lr}"] if pretrained_lr else []
+    lines += ['augmentation = "jitter"'] if jitter else []
     lines += ["betas = [0.9, 0.99]", "prototypes = [5, 10]", "share_network = true", "svm_C = 1000.0",
               "svm_gamma = 0.1", "triplet_margin = 1.0", "embed_batch_size = 256",
               "[members]", f"topologies = {json.dumps(list(topologies))}", f"methods = {json.dumps(list(methods))}",
@@ -81,6 +82,13 @@ CANDIDATES = {
     "small+ecnn64-600": candidate(iterations=600, ecnn_size=64, rows=ECNN_ROWS),
     "small+ecnn128-600": candidate(iterations=600, ecnn_size=128, rows=ECNN_ROWS),
     "small16-cross+triplet-300": candidate(size=16),
+    "small-jitter-triplet-300": candidate(methods=("Triplet",), jitter=True),
+    "small-jitter-cross+triplet-300": candidate(jitter=True),
+    "small-jitter-triplet-600": candidate(methods=("Triplet",), iterations=600, jitter=True),
+    "small-jitter-triplet-300+ecnn128": candidate(methods=("Triplet",), jitter=True, ecnn_size=128,
+                                                  rows=tuple(r.replace('"Cross", ', "") for r in ECNN_ROWS)),
+    "small-jitter-triplet-600+ecnn128": candidate(methods=("Triplet",), iterations=600, jitter=True, ecnn_size=128,
+                                                  rows=tuple(r.replace('"Cross", ', "") for r in ECNN_ROWS)),
 }
 
 

@@ -1,7 +1,14 @@
-"""Siamese training throughput of each topology in fp32 and bf16, side by side in one run, on this CPU.
+"""Siamese training throughput of each topology in fp32 and bf16, side by side in one run, on this CPU
+(or a GPU: --device cuda).
 
     python benchmarks/topologies.py [--topologies sn1,sn8] [--sizes 224,min] [--precisions fp32,bf16]
                                     [--batch P] [--repeats N] [--threads T] [--matmul-size N] [--csv]
+                                    [--device cpu|cuda] [--rate-table FILE]
+
+``--rate-table FILE`` also writes the rows as a rate table (columns
+``device,topology,input,precision,images_per_s,gflops,fraction_of_matmul``) that the dry run of
+``dissim run`` reads to estimate GPU time: on a GPU machine, ``--device cuda --rate-table
+benchmarks/results/<gpu>.csv`` (see dissim.experiment.planning).
 
 One *training step* is what ``dissim.train.loop.fit`` does per batch: P pairs (2P raw inputs) through
 the twin as ``SiameseNet.to_device("cpu", precision)`` sets it up (bf16: autocast, last fc and
@@ -22,6 +29,7 @@ emis-cnn1d (the coffee set of openset.toml); any other 1-D topology gets 900.
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import statistics
 import sys
@@ -32,7 +40,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a source checkout
 
-from dissim.hardware import cpu_bf16_support  # noqa: E402
+from dissim.hardware import cpu_bf16_support, device_name  # noqa: E402
 from dissim.nets import SiameseNet, get_topology, list_topologies  # noqa: E402
 from dissim.train import create_loss  # noqa: E402
 
@@ -52,40 +60,48 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--matmul-size", type=int, default=2048, help="side of the matmul that rates the machine")
     p.add_argument("--csv", action="store_true", help="print CSV rows only")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
+    p.add_argument("--rate-table", type=Path, help="also write the rows as a rate table for dry-run estimates")
     args = p.parse_args(argv)
     args.precisions = [x.strip() for x in args.precisions.split(",") if x.strip()]
     if not set(args.precisions) <= set(MIXED) or not args.precisions:
         p.error("--precisions takes fp32 and/or bf16")
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        p.error(f"--device {args.device}: no CUDA device here")
     if min(args.batch, args.repeats, args.channels, args.matmul_size) < 1:
         p.error("--batch, --repeats, --channels and --matmul-size must be positive")
     return args
 
 
-def median_seconds(step, repeats: int) -> float:
-    step()  # warm-up
-    times = []
-    for _ in range(repeats):
+def median_seconds(step, repeats: int, device: str = "cpu") -> float:
+    def timed() -> float:
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
         start = time.perf_counter()
         step()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        return time.perf_counter() - start
+
+    timed()  # warm-up
+    return statistics.median(timed() for _ in range(repeats))
 
 
-def matmul_gflops(precision: str, n: int, repeats: int = 3) -> float:
+def matmul_gflops(precision: str, n: int, repeats: int = 3, device: str = "cpu") -> float:
     dtype = torch.bfloat16 if precision == "bf16" else torch.float32
-    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
-    return 2 * n**3 / median_seconds(lambda: a @ b, repeats) / 1e9
+    a, b = torch.randn(n, n, device=device).to(dtype), torch.randn(n, n, device=device).to(dtype)
+    return 2 * n**3 / median_seconds(lambda: a @ b, repeats, device) / 1e9
 
 
-def training_step(topology, size: int, channels: int, precision: str, pairs: int):
-    net = SiameseNet(topology, channels, size).to_device("cpu", precision).train()
-    loss = create_loss("bce", net.embedding_dim)
+def training_step(topology, size: int, channels: int, precision: str, pairs: int, device: str = "cpu"):
+    net = SiameseNet(topology, channels, size).to_device(device, precision).train()
+    loss = create_loss("bce", net.embedding_dim).to(device)
     optimizer = torch.optim.Adam([*net.parameters(), *loss.parameters()], lr=1e-4, betas=(0.9, 0.99),
                                  **MIXED[precision])
     shape = (2 * pairs, channels, size, size) if topology.dims == 2 else (2 * pairs, size)
-    x = torch.randint(0, 256, shape, dtype=torch.uint8)  # raw inputs, kept as dissim.train.twin keeps them:
-    x = x if topology.dims == 2 else x.float()  # images uint8, spectra float32
-    target = (torch.arange(pairs) % 2).float()
+    x = torch.randint(0, 256, shape, dtype=torch.uint8, device=device)  # raw inputs, as dissim.train.twin keeps
+    x = x if topology.dims == 2 else x.float()  # them: images uint8, spectra float32
+    target = (torch.arange(pairs, device=device) % 2).float()
 
     def step():
         features = net(x)
@@ -112,14 +128,16 @@ def main(argv=None) -> int:
     torch.manual_seed(args.seed)
     names = args.topologies.split(",") if args.topologies else list_topologies()
     load_start = os.getloadavg()[0]
-    rates = {p: matmul_gflops(p, args.matmul_size) for p in args.precisions}
+    rates = {p: matmul_gflops(p, args.matmul_size, device=args.device) for p in args.precisions}
+    table = []  # rate-table rows
     hardware = cpu_bf16_support()
     if args.csv:
         print("topology,input,precision,images_per_s,gflops,matmul_gflops,fraction_of_matmul")
     else:
         bf16 = (f"bf16 hardware: {hardware}" if hardware else  # bf16 without it is measured all the same
                 "no hardware bf16: bf16 is correct but slow" if "bf16" in args.precisions else "no hardware bf16")
-        print(f"# CPU ({bf16}), torch {torch.__version__}, "
+        where = f"GPU {device_name(args.device)}" if args.device.startswith("cuda") else f"CPU ({bf16})"
+        print(f"# {where}, torch {torch.__version__}, "
               f"{torch.get_num_threads()} threads; {args.batch} pairs per step; median of {args.repeats} "
               "after 1 warm-up")
         print("# matmul " + ", ".join(f"{p} {r:.0f} GFLOP/s" for p, r in rates.items()) +
@@ -133,9 +151,12 @@ def main(argv=None) -> int:
             gflop = 3 * topology.forward_flops(channels, size) / 1e9
             speed = {}
             for precision in args.precisions:
-                step = training_step(topology, size, channels, precision, args.batch)
-                speed[precision] = 2 * args.batch / median_seconds(step, args.repeats)
+                step = training_step(topology, size, channels, precision, args.batch, args.device)
+                speed[precision] = 2 * args.batch / median_seconds(step, args.repeats, args.device)
                 del step
+                g = speed[precision] * gflop
+                table.append([device_name(args.device), topology.name, size, precision, f"{speed[precision]:.4g}",
+                              f"{g:.4g}", f"{g / rates[precision]:.4g}"])
                 if args.csv:
                     g = speed[precision] * gflop
                     print(f"{topology.name},{size},{precision},{speed[precision]:.4g},{g:.4g},{rates[precision]:.4g},"
@@ -146,6 +167,13 @@ def main(argv=None) -> int:
                 ratio = f" {speed['bf16'] / speed['fp32']:>9.2f}" if len(speed) == 2 else ""
                 print(f"{topology.name:<12} {size:>6}{cells}{ratio}")
             sys.stdout.flush()
+    if args.rate_table:
+        args.rate_table.parent.mkdir(parents=True, exist_ok=True)
+        with open(args.rate_table, "w", newline="") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(["device", "topology", "input", "precision", "images_per_s", "gflops",
+                             "fraction_of_matmul"])
+            writer.writerows(table)
     if not args.csv:  # wall-clock timings: other processes on the machine inflate them
         print(f"# load average (1 min) at start {load_start:.2f}, at end {os.getloadavg()[0]:.2f}; "
               f"{os.cpu_count()} CPUs")

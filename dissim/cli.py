@@ -19,6 +19,8 @@ LISTABLE = ("datasets", "topologies", "pipelines", "protocols", "optimizers", "l
 RECIPE_FLAGS = ("profile", "topologies", "losses", "optimizers", "spaces", "prototypes", "folds", "iterations",
                 "batch_size", "input_size", "share_network", "hasc", "cnn_weights", "cnn_init")
 MAX_SEED = 2**32 - 1
+# Each protocol's default data set, as its class declares it (a test keeps this line in step with them).
+DEFAULT_DATASETS = "digits (ensemble and verify recipes), rruff-ir (oneshot), coffee (openset)"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -28,7 +30,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", help="registered data set (see --list datasets); default: the recipe's "
-                   "protocol's (digits for ensembles, rruff-ir for one-shot)")
+                   f"protocol's: {DEFAULT_DATASETS}")
     p.add_argument("--data-root", help="path of the data (folder or zip) for data sets that are not embedded")
     p.add_argument("--pipeline", default="quick", help="recipe name (see --list pipelines) or path to a .toml")
     p.add_argument("--profile", help="take the profile (sizes, iterations, k) of this recipe, e.g. quick or paper")
@@ -59,9 +61,14 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
                    "e.g. resnet50=/w/resnet50.pth,densenet201=/w/d201.pth (state dicts; never downloaded)")
     p.add_argument("--cnn-init", choices=["pretrained", "random"], help="start pretrained networks from their "
                    "ImageNet weights (default) or, explicitly, from random weights")
-    p.add_argument("--out", type=Path, help="output folder (default results/<dataset>/<pipeline>/)")
-    p.add_argument("--dry-run", action="store_true", help="print the tasks, their count and cost, then stop")
-    p.add_argument("--fuse-only", action="store_true", help="rebuild the tables from cached results, no training")
+    p.add_argument("--out", type=Path, help="output folder (default results/<dataset>/<pipeline>/; for --dataset "
+                   "folder results/folder-<root name>-<hash of its path>/<pipeline>/)")
+    p.add_argument("--overwrite", action="store_true", help="replace another run's results in --out (another data "
+                   "set, recipe, seed or dissim version); without it such a folder stops the run before any work")
+    p.add_argument("--dry-run", action="store_true", help="print the tasks, their count, cost and estimated time, "
+                   "then stop")
+    p.add_argument("--fuse-only", action="store_true", help="rebuild the tables from cached results, or where the "
+                   "cache lacks them from --out's own scores/, no training")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--list", choices=LISTABLE, help="list what is available and exit")
 
@@ -99,14 +106,17 @@ def _add_library_arguments(p: argparse.ArgumentParser) -> None:
     i.add_argument("--classes", action="store_true", help="list the classes with their reference counts")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    root = _Parser(prog="dissim", description="Classification in dissimilarity spaces built by Siamese networks.")
+def build_parser(prog: str = "dissim", run_prog: str | None = None,
+                 library_prog: str | None = None) -> argparse.ArgumentParser:
+    """The parser; ``prog`` is how the command was called (``dissim``, ``python -m dissim``), ``run_prog``
+    and ``library_prog`` the names of the shims that call one subcommand directly."""
+    root = _Parser(prog=prog, description="Classification in dissimilarity spaces built by Siamese networks.")
     sub = root.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_run_arguments(sub.add_parser(
-        "run", prog="python -m dissim.pipelines.run", help="run a recipe (the default: digits, quick)",
+        "run", prog=run_prog or f"{prog} run", help="run a recipe (the default: digits, quick)",
         description="Run a recipe: train Siamese members or matchers, score them, fuse them into a table."))
     _add_library_arguments(sub.add_parser(
-        "library", prog="python -m dissim.library", help="reference libraries of spectra",
+        "library", prog=library_prog or f"{prog} library", help="reference libraries of spectra",
         description="A library of reference spectra matched by a Siamese network; classes are added and "
                     "removed without retraining. Spectra files are RRUFF text files (##NAMES= header, then "
                     "wavenumber, value rows), resampled onto the library's grid."))
@@ -201,7 +211,7 @@ def _check_run_options(args) -> None:
         raise UserError("--scheduler '': give the address of the dask scheduler or ray cluster")
 
 
-def _run(args, argv: list[str]) -> None:
+def _run(args, argv: list[str], prog: str) -> None:
     from .experiment import load_recipe, run_experiment
     from .experiment.recipe import protocol_of
     from .protocols import PROTOCOLS, RunOptions
@@ -224,9 +234,9 @@ def _run(args, argv: list[str]) -> None:
     options = RunOptions(dataset=args.dataset, data_root=args.data_root, seed=args.seed, device=args.device,
                          precision=args.precision,
                          jobs=args.jobs, threads=args.threads, backend=args.backend, scheduler=args.scheduler,
-                         out=args.out, fuse_only=args.fuse_only, dry_run=args.dry_run,
+                         out=args.out, fuse_only=args.fuse_only, dry_run=args.dry_run, overwrite=args.overwrite,
                          progress=not args.no_progress and sys.stderr.isatty(),
-                         command=["python -m dissim.pipelines.run", *argv])
+                         command=[prog, *argv])
     out = run_experiment(recipe, options)
     if not args.dry_run:
         print(f"wrote {out / 'table.md'}")
@@ -237,10 +247,12 @@ def topology_listing(size: int = 224) -> str:
     """Per topology: parameters, embedding, minimum input and DEEPER layer (images in colour at ``size``)."""
     from .nets import get_topology, list_topologies
 
-    header = (f"{'topology':<14} {'parameters':>13} {'embedding':>9} {'min input':>9}  "
+    names = list_topologies()
+    width = max([len("topology"), *map(len, names)])
+    header = (f"{'topology':<{width}} {'parameters':>13} {'embedding':>9} {'min input':>9}  "
               f"{'DEEPER layer':<12} {'DEEPER output':<16} description")
     lines = [f"(images: 3 channels at {size}x{size}; 1-D tables: 1 channel, length 900)", header]
-    for name in list_topologies():
+    for name in names:
         t = get_topology(name)
         channels, n = (3, size) if t.dims == 2 else (1, 900)
         try:
@@ -251,18 +263,24 @@ def topology_listing(size: int = 224) -> str:
         except UserError as error:  # a table that is invalid at this size still gets listed
             missing = "dissim[ecnn]" in str(error)  # a pretrained network whose package is not installed
             params, emb, deeper = 0, 0, "(needs dissim[ecnn])" if missing else "(invalid at this size)"
-        lines.append(f"{name:<14} {params:>13,} {emb:>9} {minimum:>9}  "
+        lines.append(f"{name:<{width}} {params:>13,} {emb:>9} {minimum:>9}  "
                      f"{t.deeper or '-':<12} {deeper:<16} {t.description}")
     return "\n".join(lines)
+
+
+def aligned(rows: list[tuple[str, ...]]) -> list[str]:
+    """Rows of words as lines whose columns start at the same place (the last column is free text)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)] if rows else []
+    return [" ".join([*(f"{word:<{w}}" for word, w in zip(row, widths)), row[-1]]) for row in rows]
 
 
 def print_list(what: str) -> None:
     if what == "datasets":
         from .data import list_datasets
-        lines = [f"{name:<10} {summary}" for name, summary in list_datasets()]
+        lines = aligned(list_datasets())
     elif what == "pipelines":
         from .experiment import list_pipelines
-        lines = [f"{name:<14} {protocol:<9} {description}" for name, protocol, description in list_pipelines()]
+        lines = aligned(list_pipelines())
     elif what == "topologies":
         lines = [topology_listing()]
     else:
@@ -357,17 +375,18 @@ def _library(args) -> None:
                 print(f"  {label}\t{count}")
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "dissim", *, run_prog: str | None = None,
+         library_prog: str | None = None) -> int:
     """``dissim run ...`` / ``dissim library ...``; returns the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(prog, run_prog, library_prog).parse_args(argv)
         if args.command == "library":
             _library(args)
         elif args.list:
             print_list(args.list)
         else:
-            _run(args, argv[1:])
+            _run(args, argv[1:], run_prog or f"{prog} run")
         return 0
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -379,9 +398,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_main(argv: list[str] | None = None) -> int:
     """``python -m dissim.pipelines.run ARGS`` = ``dissim run ARGS``."""
-    return main(["run", *(sys.argv[1:] if argv is None else argv)])
+    return main(["run", *(sys.argv[1:] if argv is None else argv)], run_prog="python -m dissim.pipelines.run")
 
 
 def library_main(argv: list[str] | None = None) -> int:
     """``python -m dissim.library ARGS`` = ``dissim library ARGS``."""
-    return main(["library", *(sys.argv[1:] if argv is None else argv)])
+    return main(["library", *(sys.argv[1:] if argv is None else argv)], library_prog="python -m dissim.library")

@@ -95,9 +95,30 @@ def _gpu_identity(index: int) -> str:
 
 
 def device_name(device: str) -> str:
+    """The GPU's name for a CUDA device present here, else the CPU's model (:func:`cpu_model`)."""
     if device.startswith("cuda") and torch.cuda.is_available():
         return torch.cuda.get_device_name(torch.device(device))
+    return cpu_model()
+
+
+def cpu_model() -> str:
+    """The CPU's model name (e.g. "AMD EPYC 9654 96-Core Processor"), or the architecture where the
+    system does not say."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() in ("model name", "Model", "Hardware") and value.strip():
+                return value.strip()
+    except OSError:
+        pass
     return platform.processor() or platform.machine()
+
+
+def gpu_names() -> list[str]:
+    """The names of the CUDA devices this process sees (empty without any)."""
+    if not torch.cuda.is_available():
+        return []
+    return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
 
 
 def cpu_bf16_support() -> str | None:
@@ -200,6 +221,6 @@ def uses_channels_last(device: torch.device, precision: str, dims: int) -> bool:
     return dims == 2 and (torch.device(device).type == "cuda" or precision != "fp32")
 
 
-__all__ = ["PRECISIONS", "autocast", "check_memory", "claim_gpu", "cpu_bf16_support", "fit_hardware", "device_name",
-           "memory_bytes",
-           "resolve_device", "resolve_precision", "runtime_device", "uses_channels_last"]
+__all__ = ["PRECISIONS", "autocast", "check_memory", "claim_gpu", "cpu_bf16_support", "cpu_model", "fit_hardware",
+           "device_name", "gpu_names", "memory_bytes", "resolve_device", "resolve_precision", "runtime_device",
+           "uses_channels_last"]

@@ -74,7 +74,7 @@ def save_cached_array(path: Path, array) -> Path:
             np.save(handle, array, allow_pickle=False)
 
     atomic_write(path, write)
-    atomic_write(_digest_path(path), lambda tmp: tmp.write_text(_content_digest(path)))
+    atomic_write(_digest_path(path), lambda tmp: tmp.write_text(content_digest(path)))
     return Path(path)
 
 
@@ -90,7 +90,7 @@ def load_cached_array(path: Path, mmap_mode: str | None = None):
     if not path.is_file() or not digest.is_file():
         return None
     try:
-        if digest.read_text().strip() != _content_digest(path):
+        if digest.read_text().strip() != content_digest(path):
             return None
         return np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
     except Exception:  # noqa: BLE001 (a file damaged in any way reads as missing)
@@ -101,7 +101,8 @@ def _digest_path(path: Path) -> Path:
     return Path(path).with_suffix(".blake2b")
 
 
-def _content_digest(path: Path) -> str:
+def content_digest(path: Path) -> str:
+    """BLAKE2b digest of a file's content, read afresh."""
     with open(path, "rb") as handle:  # read afresh: a file rewritten in place keeps no stale digest
         return hashlib.file_digest(handle, lambda: hashlib.blake2b(digest_size=20)).hexdigest()
 

@@ -29,9 +29,12 @@ def test_benchmark_script_runs(script, args, last_words):
     assert last_words in run.stdout
 
 
-def test_topology_benchmark_csv_has_one_row_per_topology_input_and_precision():
+def test_topology_benchmark_csv_has_one_row_per_topology_input_and_precision(tmp_path):
+    from dissim.experiment.planning import RATE_COLUMNS, read_rate_table
+
+    table = tmp_path / "results" / "this-machine.csv"
     args = ["--topologies", "sn8,liu-spectra", "--sizes", "min", "--batch", "1", "--repeats", "1",
-            "--matmul-size", "64", "--csv"]
+            "--matmul-size", "64", "--csv", "--rate-table", str(table)]
     run = subprocess.run([sys.executable, str(BENCHMARKS / "topologies.py"), *args], capture_output=True, text=True,
                          timeout=300)
     assert run.returncode == 0, run.stderr
@@ -45,6 +48,11 @@ def test_topology_benchmark_csv_has_one_row_per_topology_input_and_precision():
         (name, minimum[name], precision) for name in ("sn8", "liu-spectra") for precision in ("fp32", "bf16")]
     numbers = ("images_per_s", "gflops", "matmul_gflops", "fraction_of_matmul")
     assert all(float(r[key]) > 0 for r in rows for key in numbers)
+    # the same rows as a rate table that dry runs read for GPU estimates
+    assert table.read_text().splitlines()[0] == ",".join(RATE_COLUMNS)
+    rates = read_rate_table(table)
+    assert [(r["topology"], str(r["input"]), r["precision"], r["images_per_s"]) for r in rates] == [
+        (r["topology"], r["input"], r["precision"], float(r["images_per_s"])) for r in rows]
 
 
 def test_laptop_benchmark_development_split_never_holds_an_outer_test_item():

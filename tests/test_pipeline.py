@@ -45,7 +45,8 @@ def test_tiny_end_to_end_run_writes_the_table(cli, image_tree, tmp_path):
     config = json.loads((out / "config.json").read_text())
     assert config["seed"] == 1 and config["recipe"]["profile"]["iterations"] == 3
     assert config["device"] == "cpu" and config["versions"]["torch"]
-    assert len(list((out / "scores").glob("*.npz"))) == 2
+    assert sorted(p.name for p in (out / "scores").glob("tiny-*.npz")) == [
+        "tiny-bce-adam-deeper-k2.npz", "tiny-bce-adam-fully-k2.npz"]
     scores = np.load(out / "scores" / "tiny-bce-adam-fully-k2.npz")
     assert scores["fold_1_test_scores"].shape == (6, 3)
     # the scores/ files are enough to re-fuse: z-score with the stored statistics, sum, argmax
@@ -180,9 +181,9 @@ def test_readme_recipe_example_runs(cli, image_tree, tmp_path):
 
 
 def test_profile_flag_takes_another_recipes_profile(cli):
-    status, out, _ = cli("--profile", "paper", "--dry-run")
+    status, out, _ = cli("--pipeline", "paper-demo", "--profile", "paper", "--dry-run")
     assert status == 0 and "3000 iterations, batch 180" in out and "a fresh network per k" in out
-    assert "sn8-bce-adam-fully-k60" in out  # quick's members, the paper's k values
+    assert "sn8-bce-adam-fully-k60" in out  # paper-demo's members, the paper's k values
 
 
 def test_baseline_rows_are_computed_on_the_members_folds_and_pixels(cli, image_tree, tmp_path):

@@ -171,16 +171,29 @@ def test_ray_backend_gives_the_table_of_the_local_run(image_tree, tmp_path, monk
     assert list((cache_root() / "members").rglob("*.npz"))
 
 
-def test_a_rerun_into_the_same_folder_leaves_only_its_own_score_files(tmp_path):
+def test_a_rerun_removes_only_the_files_its_folder_recorded_as_its_own(tmp_path):
     from dissim.eval.report import Report
+    from dissim.experiment.folder import ResultsFolder
     from dissim.experiment.tables import write_report
 
+    identity = {"dataset": "d", "recipe": "r"}
+
+    def run(scores: dict) -> None:
+        folder = ResultsFolder(tmp_path, identity)
+        folder.check(overwrite=False)
+        folder.claim()
+        for path in write_report(tmp_path, Report(title="t", header=[], sections=[], csv={}, scores=scores)):
+            folder.record(path)
+        folder.finish()
+
     (tmp_path / "scores").mkdir()
-    (tmp_path / "scores" / "old-key-method.npz").write_bytes(b"from an earlier run")
+    (tmp_path / "scores" / "old-key-method.npz").write_bytes(b"a user's file that only looks like a score file")
     (tmp_path / "scores" / "notes.txt").write_text("the user's own file")
-    write_report(tmp_path, Report(title="t", header=[], sections=[], csv={},
-                                  scores={"new-key-method": {"x": np.arange(3)}}))
-    assert sorted(p.name for p in (tmp_path / "scores").iterdir()) == ["new-key-method.npz", "notes.txt"]
+    run({"first": {"x": np.arange(3)}, "second": {"x": np.arange(4)}, "third": {"x": np.arange(5)}})
+    (tmp_path / "scores" / "third.npz").write_bytes(b"changed by the user after the run")
+    run({"first": {"x": np.arange(3)}})
+    assert sorted(p.name for p in (tmp_path / "scores").iterdir()) == [
+        "first.npz", "notes.txt", "old-key-method.npz", "third.npz"]  # second.npz was the run's own, unchanged
 
 
 def test_ctrl_c_exits_130_with_one_line_leaves_no_temporary_files_and_the_rerun_resumes(cli, image_tree, tmp_path,

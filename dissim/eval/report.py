@@ -99,3 +99,8 @@ class Report:
     scores: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # file stem -> arrays
     figures: list[Figure] = field(default_factory=list)
     config: dict = field(default_factory=dict)  # protocol-specific entries of config.json
+
+
+def count(n: int, word: str, plural: str | None = None) -> str:
+    """``n`` and the noun in the number it needs: "1 fold", "3 folds" (``plural``: an irregular one)."""
+    return f"{n:,} {word if n == 1 else plural or word + 's'}"

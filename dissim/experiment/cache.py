@@ -30,6 +30,12 @@ class ResultCache:
         return self.root / key[:2] / f"{key}.npz"
 
     def load(self, key: str) -> dict[str, np.ndarray] | None:
+        entry = self.load_entry(key)
+        return None if entry is None else entry[0]
+
+    def load_entry(self, key: str) -> tuple[dict[str, np.ndarray], float | None] | None:
+        """(the arrays, the seconds their computation took, or None where the entry does not say), or
+        None when the entry is absent or not whole."""
         path = self.path(key)
         if not path.is_file():
             return None
@@ -41,12 +47,15 @@ class ResultCache:
                 arrays = {name: archive[name] for name in manifest["arrays"]}
             if manifest.get("digest") != _digest(arrays):
                 return None
-            return arrays
+            seconds = manifest.get("seconds")
+            return arrays, float(seconds) if isinstance(seconds, (int, float)) else None
         except Exception:  # damaged in any way (zip, npy header, manifest, digest): absent, recomputed
             return None
 
-    def save(self, key: str, arrays: dict[str, np.ndarray]) -> Path:
-        manifest = np.array(json.dumps({"key": key, "arrays": sorted(arrays), "digest": _digest(arrays)}))
+    def save(self, key: str, arrays: dict[str, np.ndarray], seconds: float | None = None) -> Path:
+        """Store ``arrays`` under ``key`` with the ``seconds`` computing them took (kept for accounts)."""
+        manifest = np.array(json.dumps({"key": key, "arrays": sorted(arrays), "digest": _digest(arrays),
+                                        **({} if seconds is None else {"seconds": round(float(seconds), 3)})}))
 
         def write(tmp: Path) -> None:
             with open(tmp, "wb") as handle:

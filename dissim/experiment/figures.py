@@ -1,7 +1,8 @@
 """Draws the figures a protocol asks for (:class:`~dissim.eval.report.Figure`), headless, as PNG files.
 
 Kinds: ``confusion`` (a count matrix), ``bars`` (rows' mean ± std; members, fusions and baselines
-in their own colours), ``curves`` (lines over a common x, optional vertical marks) and ``tsne``
+in their own colours), ``curves`` (lines over a common x, optional vertical marks, one axis or side-by-side
+panels) and ``tsne``
 (side-by-side t-SNE maps of several views of the same labelled items) and ``saliency`` (a pair of
 images with the input-gradient map of their similarity over each).
 """
@@ -66,18 +67,49 @@ def bars(plt, data: dict):
     return fig
 
 
-def curves(plt, data: dict):
-    fig, ax = plt.subplots(figsize=data.get("size", (7, 4)))
-    for curve in data["curves"]:
+def robust_top(curves: list[dict]) -> float | None:
+    """An upper y limit that the first steps' spikes do not set: the highest value of any curve after
+    its first twentieth (at least its first point), or None when no curve is that long."""
+    tops = [np.max(np.asarray(c["y"], dtype=float)[max(1, len(c["y"]) // 20):]) for c in curves if len(c["y"]) > 1]
+    tops = [t for t in tops if np.isfinite(t)]
+    return max(tops) if tops else None
+
+
+def _curves_panel(ax, panel: dict, xlabel: str, ylabel: str) -> None:
+    for curve in panel["curves"]:
         ax.plot(curve["x"], curve["y"], label=_plain(curve["label"]), lw=1, color=curve.get("color"),
                 linestyle=curve.get("linestyle", "-"))
-    for mark in data.get("vlines", []):
+    for mark in panel.get("vlines", []):
         ax.axvline(mark["x"], color=mark.get("color"), linewidth=0.8, alpha=0.5)
-    ax.set_xlabel(data["xlabel"])
-    ax.set_ylabel(data["ylabel"])
-    if data.get("title"):
-        ax.set_title(_plain(data["title"]), fontsize=10)
-    ax.legend(fontsize=6 if len(data["curves"]) > 4 else 8)
+    values = [np.asarray(c["y"], dtype=float) for c in panel["curves"] if len(c["y"])]
+    top = robust_top(panel["curves"]) if panel.get("robust", True) else None
+    if top is not None and values:
+        low, highest = min(np.nanmin(v) for v in values), max(np.nanmax(v) for v in values)
+        if top > low and highest - low > 1.25 * (top - low):  # the first steps would squeeze the rest
+            ax.set_ylim(low - 0.05 * (top - low), top + 0.05 * (top - low))
+            ylabel += " (first steps above the axis)"
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if panel.get("title"):
+        ax.set_title(_plain(panel["title"]), fontsize=10)
+    ax.legend(fontsize=6 if len(panel["curves"]) > 4 else 8)
+
+
+def curves(plt, data: dict):
+    """Lines over a common x: one axis (``curves``), or one panel per ``panels`` entry (each with its own
+    ``curves``, ``title`` and ``ylabel``), side by side, so that quantities of different scales (e.g.
+    losses of different kinds) never share an axis. The y axis stops at :func:`robust_top`."""
+    panels = data.get("panels") or [{"curves": data["curves"], "title": data.get("title"),
+                                     "ylabel": data["ylabel"], "vlines": data.get("vlines", []),
+                                     "robust": data.get("robust", True)}]
+    width, height = data.get("size", (7, 4))
+    fig, axes = plt.subplots(1, len(panels), figsize=(width if len(panels) == 1 else 4.2 * len(panels), height),
+                             squeeze=False)
+    for ax, panel in zip(axes[0], panels):
+        _curves_panel(ax, panel, data["xlabel"], panel.get("ylabel", data.get("ylabel", "")))
+    if len(panels) > 1 and data.get("title"):
+        fig.suptitle(_plain(data["title"]), fontsize=11)
+    fig.tight_layout()
     return fig
 
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 import joblib
 import numpy as np
@@ -25,10 +27,32 @@ from .cluster import connect_timeout
 Result = dict[str, np.ndarray]
 
 
-def _run_and_store(task, cache_root: str) -> tuple[str, Result]:
+@dataclass
+class Ledger:
+    """Where each task's result came from: computed by this invocation (with the seconds it took), read
+    from the cache (with the seconds its computation took, where the entry records them), or read
+    from the results folder's own files (``--fuse-only``)."""
+
+    computed: dict[str, float] = field(default_factory=dict)
+    cached: dict[str, float | None] = field(default_factory=dict)
+    from_folder: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        """What config.json records: task counts and seconds (summed over tasks; parallel tasks overlap)."""
+        recorded = [s for s in self.cached.values() if s is not None]
+        return {"total": len(self.computed) + len(self.cached) + len(self.from_folder),
+                "computed": {"tasks": len(self.computed), "seconds": round(sum(self.computed.values()), 1)},
+                "cached": {"tasks": len(self.cached), "compute_seconds": round(sum(recorded), 1),
+                           "tasks_without_recorded_seconds": len(self.cached) - len(recorded)},
+                "from_results_folder": {"tasks": len(self.from_folder)}}
+
+
+def _run_and_store(task, cache_root: str) -> tuple[str, Result, float]:
+    started = time.perf_counter()
     result = task.run()
-    ResultCache(cache_root).save(task.key, result)
-    return task.key, result
+    seconds = time.perf_counter() - started
+    ResultCache(cache_root).save(task.key, result, seconds=seconds)
+    return task.key, result, seconds
 
 
 def check_backend(backend: str) -> None:
@@ -79,25 +103,29 @@ def backend_context(backend: str, jobs: int, scheduler: str | None) -> Iterator[
         raise UserError(f"unknown --backend {backend!r}: use loky, dask or ray")
 
 
-def split_cached(tasks: list, cache: ResultCache) -> tuple[dict[str, Result], list]:
-    """(results already in the cache by key, the tasks still to compute)."""
+def split_cached(tasks: list, cache: ResultCache, ledger: Ledger | None = None) -> tuple[dict[str, Result], list]:
+    """(results already in the cache by key, the tasks still to compute); ``ledger`` notes the cached ones."""
     results: dict[str, Result] = {}
     pending = []
     for task in tasks:
-        cached = cache.load(task.key)
-        if cached is None:
+        entry = cache.load_entry(task.key)
+        if entry is None:
             pending.append(task)
         else:
-            results[task.key] = cached
+            results[task.key] = entry[0]
+            if ledger is not None:
+                ledger.cached[task.key] = entry[1]
     return results, pending
 
 
 def execute(tasks: list, pending: list, results: dict[str, Result], cache: ResultCache, *, jobs: int = 1,
             backend: str = "loky", scheduler: str | None = None,
-            on_done: Callable[[object, Result, bool], None] | None = None, progress: bool = True) -> dict[str, Result]:
+            on_done: Callable[[object, Result, bool], None] | None = None, progress: bool = True,
+            ledger: Ledger | None = None) -> dict[str, Result]:
     """Results of all ``tasks`` by key: ``results`` holds the cached ones, ``pending`` are computed (and cached).
 
-    ``on_done(task, result, from_cache)`` is called once per task, cached ones first, in plan order.
+    ``on_done(task, result, from_cache)`` is called once per task, cached ones first, in plan order;
+    ``ledger`` gets the seconds of each computed task.
     """
     pending_keys = {t.key for t in pending}
     for task in tasks:
@@ -117,8 +145,10 @@ def execute(tasks: list, pending: list, results: dict[str, Result], cache: Resul
             # results as they finish (each is cached by its worker as it ends); ray's joblib backend returns a list
             outputs = joblib.Parallel(return_as="list" if backend == "ray" else "generator_unordered")(
                 joblib.delayed(_run_and_store)(t, str(cache.root)) for t in pending)
-        for key, result in outputs:
+        for key, result, seconds in outputs:
             results[key] = result
+            if ledger is not None:
+                ledger.computed[key] = seconds
             bar.update(1)
             if on_done:
                 on_done(by_key[key], result, False)

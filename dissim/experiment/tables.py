@@ -77,32 +77,40 @@ def report_markdown(report: Report) -> str:
     return "\n".join(lines + [""])
 
 
-def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> Path:
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as handle:
             np.savez_compressed(handle, **arrays)
 
-    atomic_write(path, write)
+    return atomic_write(path, write)
 
 
-def write_report(out: Path, report: Report) -> None:
-    """The tables and score files of a report (figures: :mod:`dissim.experiment.figures`). Score
-    files an earlier run left in ``scores/`` that this report does not have are removed, so that the
-    folder holds one run's scores only."""
+def with_item_ids(arrays: dict[str, np.ndarray], item_ids) -> dict[str, np.ndarray]:
+    """The score file's arrays with, beside every integer ``<name>_index`` array (positions in the data
+    set), ``<name>_items``: the ids of those items (file paths relative to the data root, spectrum ids)."""
+    ids = np.asarray(item_ids, dtype=str)
+    out = {}
+    for name, array in arrays.items():
+        out[name] = array
+        array = np.asarray(array)
+        if name.endswith("_index") and array.dtype.kind in "iu" and len(ids):
+            out[name.removesuffix("_index") + "_items"] = ids[array]
+    return out
+
+
+def write_report(out: Path, report: Report, item_ids=()) -> list[Path]:
+    """The tables and score files of a report (figures: :mod:`dissim.experiment.figures`); score files
+    name their items (:func:`with_item_ids`). Returns the paths written."""
     out.mkdir(parents=True, exist_ok=True)
-    for name, table in report.csv.items():
-        atomic_write_text(out / name, table_csv(table))
-    atomic_write_text(out / "table.md", report_markdown(report))
+    written = [atomic_write_text(out / name, table_csv(table)) for name, table in report.csv.items()]
+    written.append(atomic_write_text(out / "table.md", report_markdown(report)))
     for stem, arrays in report.scores.items():
-        _save_npz(out / "scores" / f"{stem}.npz", arrays)
-    written = {f"{stem}.npz" for stem in report.scores}
-    for stale in (out / "scores").glob("*.npz") if (out / "scores").is_dir() else ():
-        if stale.name not in written:
-            stale.unlink()
+        written.append(_save_npz(out / "scores" / f"{stem}.npz", with_item_ids(arrays, item_ids)))
+    return written
 
 
-def write_config(out: Path, config: dict) -> None:
-    atomic_write_text(out / "config.json", json.dumps(config, indent=2, default=_json_default) + "\n")
+def write_config(out: Path, config: dict) -> Path:
+    return atomic_write_text(out / "config.json", json.dumps(config, indent=2, default=_json_default) + "\n")
 
 
 def _json_default(value):

@@ -10,7 +10,9 @@ A protocol is an object with
   ``run() -> dict of arrays`` (picklable: they run in joblib workers and are cached by key);
 - ``describe(plan)`` (the dry run), ``prepare(plan, tasks)`` (inputs for the tasks to compute),
   ``task_line(task, result, cached)`` (one log line) and ``report(plan, results)`` -> a
-  :class:`~dissim.eval.report.Report`.
+  :class:`~dissim.eval.report.Report`;
+- optionally ``results_from_folder(plan, folder, tasks)`` -> (results by key, tasks not found): the
+  results of tasks rebuilt from a results folder's own score files (``--fuse-only`` without the cache).
 """
 
 from __future__ import annotations
@@ -75,6 +77,7 @@ class RunOptions:
     out: Path | None = None
     fuse_only: bool = False
     dry_run: bool = False
+    overwrite: bool = False  # replace another run's results in ``out`` (else a UserError before any work)
     progress: bool = True
     command: list[str] = field(default_factory=list)
     log = staticmethod(lambda message: print(message, file=sys.stderr, flush=True))

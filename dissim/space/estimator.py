@@ -61,6 +61,8 @@ class SiameseDissimilarity(TransformerMixin, BaseEstimator):
     the last 10 % of steps above ``converge_ratio`` times the first 10 %) is retrained from a new
     initialisation, at most ``max_reruns`` times (the authors rerun training that does not converge);
     running out of GPU memory retries with 10 fewer pairs per batch. ``attempts_`` records both.
+    ``augmentation`` names a policy of :mod:`dissim.train.augment` applied to every training input
+    (e.g. "jitter": small shifts, zooms and rotations; None: none), with ``augmentation_options``.
     """
 
     _parameter_constraints = {
@@ -73,7 +75,8 @@ class SiameseDissimilarity(TransformerMixin, BaseEstimator):
     def __init__(self, topology="sn8", loss="bce", optimizer="adam", space="fully", prototypes=15,
                  iterations=3000, batch_size=180, lr=1e-4, betas=(0.9, 0.99), loss_options=None,
                  optimizer_options=None, input_size=None, embed_batch_size=128, device="auto", precision="auto",
-                 max_reruns=0, converge_ratio=0.9, random_state=None, verbose=False):
+                 max_reruns=0, converge_ratio=0.9, augmentation=None, augmentation_options=None,
+                 random_state=None, verbose=False):
         self.topology = topology
         self.loss = loss
         self.optimizer = optimizer
@@ -91,6 +94,8 @@ class SiameseDissimilarity(TransformerMixin, BaseEstimator):
         self.precision = precision
         self.max_reruns = max_reruns
         self.converge_ratio = converge_ratio
+        self.augmentation = augmentation
+        self.augmentation_options = augmentation_options
         self.random_state = random_state
         self.verbose = verbose
 
@@ -122,6 +127,7 @@ class SiameseDissimilarity(TransformerMixin, BaseEstimator):
                             optimizer=self.optimizer, optimizer_options=dict(self.optimizer_options or {}),
                             lr=float(self.lr), betas=tuple(self.betas), batch_size=int(self.batch_size),
                             iterations=int(self.iterations), precision=self.precision_,
+                            augmentation=self.augmentation, augmentation_options=dict(self.augmentation_options or {}),
                             batchnorm_statistics="population" if topology.pretrained_network else "running")
         twin, self.attempts_ = train_twin_with_retries(
             network_inputs, labels, config, seed=seed, rng=rng, max_reruns=int(self.max_reruns),

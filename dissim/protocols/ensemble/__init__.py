@@ -19,15 +19,14 @@ from ...data.preprocess import HASC_BORDER, PREPROCESS_VERSION, check_preprocess
 from ...errors import UserError
 from ...eval.inner import INNER_FOLDS
 from ...eval.metrics import accuracy
+from ...eval.report import count
 from ...nets import Topology, get_topology
-from ...nets.pretrained import (
-    pretrained_forward_flops,
-    pretrained_info,
-    resolve_weights,
-)
+from ...nets.pretrained import pretrained_info, resolve_weights
+from ...nets.table import pretrained_topology
 from ...storage import file_digest, stable_hash
 from ...train import get_loss
 from ...train.budget import check_training_fits
+from ...train.throughput import Workload
 from ..base import DEFAULT_THREADS, PROTOCOLS, Protocol, RunOptions, task_seed
 from . import recipe as ensemble_recipe
 from .baselines import (
@@ -44,9 +43,9 @@ from .baselines import (
     frozen_features_to_cache,
 )
 from .members import (
+    CnnMember,
     CnnTask,
     EnsemblePlan,
-    Member,
     UnitTask,
     baseline_size,
     index_digest,
@@ -58,6 +57,7 @@ from .members import (
 )
 from .recipe import CnnSettings, EnsembleRecipe
 from .report import build_report
+from .scores import results_from_folder
 from .selection import check_fusions
 
 
@@ -71,6 +71,7 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
              "batch_size", "input_size", "share_network", "hasc", "cnn_weights", "cnn_init"}
     parse = staticmethod(ensemble_recipe.parse)
     apply_flags = staticmethod(ensemble_recipe.apply_flags)
+    results_from_folder = staticmethod(results_from_folder)
 
     def plan(self, recipe: EnsembleRecipe, dataset, options: RunOptions) -> EnsemblePlan:
         """Members, units, folds and the (unit, fold) tasks with their cache keys; checks before any work."""
@@ -197,47 +198,69 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
         return [replace(t, features_path=features[t.input_size]) if isinstance(t, FrozenBaselineTask) else t
                 for t in tasks]
 
-    def describe(self, plan: EnsemblePlan) -> str:
-        """The member list with its count and estimated cost (for --dry-run).
-
-        Cost per fold of the network a member uses: training = iterations x batch x images per
-        pair/triplet x 3 forward passes (forward + backward), embedding = every image and prototype once;
-        FLOPs counted from the layer tables. Members that share a network share its cost.
-        """
-        p, data = plan.recipe.profile, plan.dataset
-        lines = [f"pipeline {plan.recipe.name} on {data.name} ({len(data)} images, {data.n_classes} classes, "
-                 f"{len(plan.folds)} folds): {len(plan.members)} members from {len(plan.units)} networks per fold, "
-                 f"{len(plan.trainings)} trainings ({p.iterations} iterations, batch {p.batch_size}, "
-                 f"{'one network shared across k' if p.share_network else 'a fresh network per k'})",
-                 f"{'member':<34} {'network':<28} {'input':>5} {'train TFLOP':>11} {'embed TFLOP':>11}"]
-        total = 0.0
+    def workloads(self, plan: EnsemblePlan) -> list[Workload]:
+        """The networks the plan trains, each on every planned fold: one per Siamese training unit
+        (iterations x batch x images per pair or triplet; then every image and prototype embedded once)
+        and one per eCNN network (epochs x training images; then the population batch-norm pass and the
+        scores of the training and test images)."""
+        p, data, n = plan.recipe.profile, plan.dataset, len(plan.folds)
+        works = []
         for unit in plan.units:
-            forward = get_topology(unit.topology).forward_flops(data.channels, plan.sizes[unit.topology])
-            train = 3 * forward * get_loss(unit.method.loss).arity * p.batch_size * p.iterations
-            embed = forward * (len(data) + sum(unit.ks) * data.n_classes)
-            total += len(plan.folds) * (train + embed)
-            for member in plan.members:
-                if isinstance(member, Member) and unit_of(member, plan.units) == unit:
-                    lines.append(f"{member.name:<34} {unit.name:<28} {plan.sizes[unit.topology]:>5} "
-                                 f"{train / 1e12:>11,.1f} {embed / 1e12:>11,.2f}")
-        first_fold = {}
-        for task in plan.cnn_trainings:
-            first_fold.setdefault(task.network, task)
-        for task in first_fold.values():
-            network, c = task.network, plan.recipe.ecnn
-            forward = pretrained_forward_flops(network, data.channels, task.input_size)
-            train = 3 * forward * c.epochs * len(task.train_index)
-            embed = forward * len(data)
-            total += len(plan.folds) * (train + embed)
-            lines.append(f"{'ecnn-' + network:<34} {network + ' fine-tuned':<28} {task.input_size:>5} "
-                         f"{train / 1e12:>11,.1f} {embed / 1e12:>11,.2f}")
+            task = next(t for t in plan.trainings if t.unit == unit)
+            arity, pretrained = get_loss(unit.method.loss).arity, task.topology.pretrained_network is not None
+            works.append(Workload(
+                label=unit.name, topology=task.topology, channels=data.channels, input_size=task.input_size,
+                precision=p.pretrained_precision if pretrained else p.precision, count=n,
+                train_images=p.iterations * p.batch_size * arity, step_images=p.batch_size * arity,
+                forward_images=len(data) + sum(unit.ks) * data.n_classes, rate_name=task.topology.name,
+                pretrained=pretrained))
+        c = plan.recipe.ecnn
+        for network in c.networks:
+            tasks = [t for t in plan.cnn_trainings if t.network == network]
+            train = round(np.mean([len(t.train_index) for t in tasks]))
+            test = round(np.mean([len(t.test_index) for t in tasks]))
+            works.append(Workload(
+                label=f"ecnn-{network}", topology=pretrained_topology(network, init="random"),
+                channels=data.channels, input_size=tasks[0].input_size, precision=p.pretrained_precision, count=n,
+                train_images=c.epochs * train, step_images=c.batch_size, forward_images=2 * train + test,
+                rate_name=network, pretrained=True))
+        return works
+
+    def describe(self, plan: EnsemblePlan) -> str:
+        """The member list with its count and cost (for --dry-run).
+
+        Cost per fold of the network a member uses (:meth:`workloads`): training = 3 forward passes
+        (forward and backward) per training image, embedding and scoring = one per image; FLOPs counted
+        from the layer tables. Members that share a network share its cost.
+        """
+        p, data, c = plan.recipe.profile, plan.dataset, plan.recipe.ecnn
+        folds = count(len(plan.folds), "fold")
+        siamese, tuned = len(plan.trainings), len(plan.cnn_trainings)
+        trainings = (f"{count(siamese + tuned, 'training')}: {siamese} Siamese ({p.iterations} iterations, batch "
+                     f"{p.batch_size}, {'one network shared across k' if p.share_network else 'a fresh network per k'})"
+                     + (f" and {tuned} eCNN fine-tunes ({c.epochs} epochs, batch {c.batch_size})" if tuned else ""))
+        lines = [f"pipeline {plan.recipe.name} on {data.name} ({len(data)} images, {data.n_classes} classes, {folds}): "
+                 f"{count(len(plan.members), 'member')} from {count(len(plan.units) + len(c.networks), 'network')} "
+                 f"per fold; "
+                 f"{trainings}",
+                 f"{'member':<34} {'network':<28} {'input':>5} {'TFLOP per fold: train':>21} {'embed':>9}"]
+        works = {w.label: w for w in self.workloads(plan)}
+        for member in plan.members:
+            w = works[member.name if isinstance(member, CnnMember) else unit_of(member, plan.units).name]
+            network = f"{member.network} fine-tuned" if isinstance(member, CnnMember) else w.label
+            lines.append(f"{member.name:<34} {network:<28} {w.input_size:>5} "
+                         f"{3 * w.forward_flops * w.train_images / 1e12:>21,.1f} "
+                         f"{w.forward_flops * w.forward_images / 1e12:>9,.2f}")
         lines.append(f"baselines on the same folds: {', '.join(BASELINES)} on the pixels at "
                      f"{plan.baseline_size}x{plan.baseline_size}")
         frozen = [t for t in plan.baselines if isinstance(t, FrozenBaselineTask)][:1]
         lines += [f"  and {t.names[0]}: frozen {t.network} features at {t.input_size}x{t.input_size}" for t in frozen]
-        amount = f"{total / 1e15:,.1f} PFLOP" if total >= 1e14 else f"{total / 1e12:,.1f} TFLOP"
-        lines.append(f"total: {len(plan.members)} members, {len(plan.trainings)} trainings, about {amount} "
-                     "(costs per fold; members of one network share it)")
+        total = sum(w.flops for w in works.values())
+        spread = (f"over all {folds} ({_flop_amount(total / len(plan.folds))} per fold)" if len(plan.folds) > 1
+                  else f"for {folds}")
+        lines.append(f"total: {count(len(plan.members), 'member')}, {count(siamese + tuned, 'training')}, about "
+                     f"{_flop_amount(total)} {spread}; the member lines give each network's cost per fold, shared by "
+                     "the members it serves")
         return "\n".join(lines)
 
     def task_line(self, task, result: dict, cached: bool) -> str:
@@ -248,7 +271,7 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
             accs = [f"{name} {baseline_accuracy(result, name):.2f}%" for name in task.names]
             return f"{task.label}: {', '.join(accs)} ({self.timing(result['seconds'][1], cached)})"
         accs = [f"{space}-k{k} {accuracy(result[score_key(space, k, 'test')], result['test_labels']):.2f}%"
-                for k in task.unit.ks for space in task.spaces]
+                for k in task.unit.ks for space in task.spaces if score_key(space, k, "test") in result]
         return f"{task.label}: {', '.join(accs)} ({self.timing(result['seconds'][1], cached)})"
 
 
@@ -263,6 +286,10 @@ def check_resources(recipe: EnsembleRecipe, dataset, topologies: dict, sizes: di
                             arity=arity, steps=p.iterations, items=train_items, device=device,
                             what=f"training {topology} at {sizes[topology]}x{sizes[topology]} (batch {p.batch_size}, "
                                  f"{p.iterations:,} iterations)")
+
+
+def _flop_amount(flops: float) -> str:
+    return f"{flops / 1e15:,.1f} PFLOP" if flops >= 1e14 else f"{flops / 1e12:,.1f} TFLOP"
 
 
 def frozen_baseline_weights(cnn: CnnSettings) -> Path | None:

@@ -127,6 +127,7 @@ class UnitTask(FoldTask):
                 input_size=self.input_size, embed_batch_size=p.embed_batch_size, device=self.device,
                 precision=p.pretrained_precision if pretrained else p.precision,
                 max_reruns=p.max_reruns, converge_ratio=p.converge_ratio,
+                augmentation=None if p.augmentation == "none" else p.augmentation,
                 random_state=self.seed, verbose=self.progress)
             space.fit(images[self.train_index].transpose(0, 2, 3, 1), y_train)
             train_seconds = time.perf_counter() - started
@@ -272,6 +273,8 @@ def keyed_profile(profile: Profile, unit: TrainingUnit) -> dict:
              "pretrained_lr": profile.pretrained_lr,
              "hasc": profile.hasc, "max_reruns": profile.max_reruns,
              "converge_ratio": profile.converge_ratio}
+    if profile.augmentation != "none":  # keys of runs without augmentation stay as they were
+        keyed["augmentation"] = profile.augmentation
     keyed.update({key: getattr(profile, key) for key in get_loss(unit.method.loss).profile_options.values()})
     return keyed
 

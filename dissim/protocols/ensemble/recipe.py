@@ -21,6 +21,7 @@ A recipe is a TOML file (``pipelines/*.toml`` or any path); ``protocol = "ensemb
     hasc = false                       # Siamese inputs as HASC mosaics (the authors' TextureD option; --hasc)
     max_reruns = 2                     # retrain a network that does not converge, at most this often (default 0)
     converge_ratio = 0.9               # converged: mean loss of the last 10 % of steps <= ratio x the first 10 %
+    augmentation = "jitter"            # twins' training images: small shifts, zooms, rotations ("none": as they are)
 
     [ecnn]                             # fine-tuned ImageNet CNNs (eCNN members; extra dissim[ecnn])
     networks = ["lite0"]               # lite0/lite1/lite2 or torchvision models (none: no eCNN members)
@@ -106,6 +107,7 @@ class Profile:
     pretrained_lr: float | None = setting(None, positive=True)  # twins on a pretrained network (None: lr)
     max_reruns: int = setting(0, minimum=0)
     converge_ratio: float = setting(0.9, positive=True)
+    augmentation: str = setting("none", choices=("none", "jitter"))  # of the twins' training images
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from .baselines import (
 )
 from .members import CnnMember, EnsemblePlan, Member, attempts_of, score_key, unit_of
 from .recipe import ECNN_METHOD, EnsembleRecipe, Profile, Selection
+from .scores import score_files
 
 
 class MemberFold(NamedTuple):
@@ -226,24 +227,6 @@ def _profile_text(profile: Profile, sizes: dict[str, int]) -> str:
             f"SVC(C={profile.svm_C:g}, gamma={profile.svm_gamma:g})")
 
 
-def _score_files(plan: EnsemblePlan, scores) -> dict[str, dict[str, np.ndarray]]:
-    """Per member: test scores, labels and indices per fold, and the z-score statistics of its
-    training scores (enough to re-fuse members outside dissim)."""
-    files = {}
-    for member in plan.members:
-        arrays = {"class_names": np.array(plan.dataset.class_names)}
-        for fold in plan.folds:
-            part = scores[member.name][fold]
-            z = ZScore().fit(part.train)
-            arrays.update({f"fold_{fold}_test_scores": part.test, f"fold_{fold}_test_labels": part.labels,
-                           f"fold_{fold}_test_index": plan.dataset.folds[fold - 1][1],
-                           f"fold_{fold}_train_mean": np.float64(z.mean_), f"fold_{fold}_train_std": np.float64(z.std_)})
-            if part.inner is not None:  # what a learned fusion reads
-                arrays.update({f"fold_{fold}_inner_scores": part.inner, f"fold_{fold}_train_labels": part.train_labels})
-        files[member.name] = arrays
-    return files
-
-
 def _mean_curve(label: str, fold_results: list[dict]) -> dict:
     """One training's loss per step, averaged over its folds and smoothed over a 30th of its length."""
     curve = np.mean([r["loss_history"] for r in fold_results], axis=0)
@@ -260,10 +243,13 @@ def _figures(plan: EnsemblePlan, rows: list[Row], fused: dict[str, FusedRow], re
     for fold in plan.folds:
         scores, labels = fused[best.name].test[fold]
         np.add.at(confusion, (labels, np.argmax(scores, axis=1)), 1)
-    curves = [_mean_curve(unit.name, [results[t.key] for t in plan.trainings if t.unit == unit])
-              for unit in plan.units]
-    curves += [_mean_curve(f"ecnn-{network}", [results[t.key] for t in plan.cnn_trainings if t.network == network])
-               for network in plan.recipe.ecnn.networks]  # a fine-tune's steps are its epochs x batches
+    panels = {}  # one panel per loss: BCE, triplet and cross-entropy values have their own scales
+    for unit in plan.units:
+        panels.setdefault(unit.method.loss, []).append(
+            _mean_curve(unit.name, [results[t.key] for t in plan.trainings if t.unit == unit]))
+    for network in plan.recipe.ecnn.networks:  # a fine-tune's steps are its epochs x batches
+        panels.setdefault("cross-entropy (eCNN)", []).append(
+            _mean_curve(f"ecnn-{network}", [results[t.key] for t in plan.cnn_trainings if t.network == network]))
     return [
         Figure("confusion_best_fusion.png", "confusion", {
             "matrix": confusion, "class_names": plan.dataset.class_names,
@@ -272,7 +258,8 @@ def _figures(plan: EnsemblePlan, rows: list[Row], fused: dict[str, FusedRow], re
             "rows": rows, "xlabel": "accuracy (%), mean ± std over folds (blue: members, orange: fusions, "
                                     "grey: baselines)"}),
         Figure("training_loss.png", "curves", {
-            "curves": curves, "xlabel": "iteration", "ylabel": "training loss (mean over folds, smoothed)"}),
+            "panels": [{"title": f"{loss} loss", "curves": curves, "ylabel": "mean over folds, smoothed"}
+                       for loss, curves in panels.items()], "xlabel": "iteration"}),
     ]
 
 
@@ -391,5 +378,5 @@ def build_report(plan: EnsemblePlan, results: dict) -> Report:
               "threads_per_training": plan.tasks[0].threads if plan.tasks else None,
               "device": plan.tasks[0].device if plan.tasks else None}
     return Report(title=f"{data.name} · {recipe.name}", header=[h for h in header if h], sections=sections,
-                  csv={"table.csv": table}, scores=_score_files(plan, scores),
+                  csv={"table.csv": table}, scores=score_files(plan, scores, results),
                   figures=_figures(plan, rows, fused, results), config=config)

@@ -16,6 +16,7 @@ from ... import __version__
 from ...data.spectra import SpectraSet
 from ...data.splits import Partition, make_partitions, make_seen_partitions
 from ...errors import UserError
+from ...eval.report import count
 from ...nets import get_topology
 from ...storage import stable_hash
 from ...train import augmentation_recipe
@@ -150,7 +151,7 @@ class OneShotProtocol(SettingsProtocol, Protocol, name="oneshot", default_datase
         trainings = sum(parse_method(m)[0] in ("siamese", "lmnn", "cnn") for m in s.methods)
         return "\n".join([
             f"pipeline {plan.recipe.name} on {data.name}: {len(data)} spectra, {data.n_classes} classes, "
-            f"{len(plan.partitions)} partitions on {plan.device}",
+            f"{count(len(plan.partitions), 'partition')} on {plan.device}",
             f"per partition: {first['train_classes']} train / {first['validation_classes']} validation / "
             f"{first['test_classes']} test classes, {first['references']} references, ~{first['queries']} queries",
             f"methods: {', '.join(s.methods)}",

@@ -14,6 +14,9 @@ from .task import UNKNOWN
 KINDS = {"siamese-contrastive-ce": "member", "siamese-contrastive": "member", "closed-set-cnn": "baseline",
          "closed-set-cnn-max-softmax": "baseline"}
 
+LOSS_NAMES = {"siamese-contrastive-ce": "contrastive + cross-entropy loss", "siamese-contrastive": "contrastive loss",
+              "cnn": "cross-entropy loss"}
+
 
 def method_values(plan, results: dict, method: str) -> dict:
     """{class name: % of its test spectra right while it is known, "unknown": % of held-out spectra
@@ -59,13 +62,15 @@ def build_report(plan, results: dict) -> Report:
               "classes; max-softmax rejects below its threshold. Every threshold lets through all but "
               f"{100 * s.false_rejection:g}% of the training spectra.",
               f"Seed {plan.options.seed}; dissim {__version__}; the command line, device and versions are in config.json."]
-    curves = []
+    panels = {}  # one panel per loss: contrastive + cross-entropy, contrastive, cross-entropy have their own scales
     for task in plan.tasks:
         history = json.loads(str(results[task.key]["history"]))
-        curves.append({"label": task.label, "x": np.arange(1, len(history["train_loss"]) + 1),
-                       "y": history["train_loss"]})
-    figures = [Figure("training_loss.png", "curves", {"curves": curves, "xlabel": "epoch",
-                                                      "ylabel": "training loss (each model its own)"})]
+        panels.setdefault(task.family, []).append({"label": f"without {data.class_names[task.held_out]}",
+                                                   "x": np.arange(1, len(history["train_loss"]) + 1),
+                                                   "y": history["train_loss"]})
+    figures = [Figure("training_loss.png", "curves", {
+        "panels": [{"title": family, "ylabel": LOSS_NAMES.get(family, "training loss"), "curves": curves}
+                   for family, curves in panels.items()], "xlabel": "epoch", "size": (7, 3.8)})]
     scores = {task.key[:12] + "-" + task.family: {"test_index": task.test_index, "held_out": np.int64(task.held_out),
                                                   **{k: v for k, v in results[task.key].items() if k.startswith("pred_")}}
               for task in plan.tasks}

@@ -20,6 +20,7 @@ from ...data import ImageSet
 from ...data.preprocess import PREPROCESS_VERSION, check_preprocess_fits, preprocess_to_cache
 from ...errors import UserError
 from ...eval.metrics import pair_accuracy_jaccard
+from ...eval.report import count
 from ...nets import get_topology
 from ...storage import stable_hash
 from ...train.budget import check_training_fits
@@ -97,7 +98,7 @@ class VerifyProtocol(SettingsProtocol, Protocol, name="verify", default_dataset=
         s, data, first = plan.recipe.settings, plan.dataset, plan.tasks[0]
         return "\n".join([
             f"pipeline {plan.recipe.name} on {data.name}: {len(data)} images, {data.n_classes} classes, "
-            f"{s.repeats} random splits on {plan.device}",
+            f"{count(s.repeats, 'random split')} on {plan.device}",
             f"per split: {len(first.train_index)} train / {len(first.val_index)} validation / "
             f"{len(first.test_index)} test images; {len(first.train_index) * s.partners} training pairs, "
             f"{len(first.test_index) * s.partners} test pairs, {len(first.test_index) * s.test_partners} one-vs-"

@@ -33,6 +33,14 @@ def method_values(outcomes: list[dict], prefix: str) -> dict:
     return values
 
 
+def _pair_indices(task) -> dict[str, np.ndarray]:
+    """The two items of every scored pair as positions in the data set, (pairs, 2) per kind of pair."""
+    test_pairs, one_vs_pairs = task.test_pairs()
+    index = np.asarray(task.test_index)
+    return {"test_pair_index": np.stack([index[test_pairs[0]], index[test_pairs[1]]], axis=1),
+            "one_vs_pair_index": np.stack([index[one_vs_pairs[0]], index[one_vs_pairs[1]]], axis=1)}
+
+
 def build_report(plan, results: dict) -> Report:
     s, data = plan.recipe.settings, plan.dataset
     outcomes = [results[t.key] for t in plan.tasks]
@@ -71,8 +79,9 @@ def build_report(plan, results: dict) -> Report:
                        "y": history["train_loss"]})
     figures.append(Figure("training_loss.png", "curves", {"curves": curves, "xlabel": "epoch",
                                                           "ylabel": "binary cross-entropy (training pairs)"}))
-    scores = {f"split-{t.repeat}": {key: o[key] for key in ("siamese_test", "baseline_test", "test_targets",
-                                                           "siamese_one_vs", "baseline_one_vs", "one_vs_targets")}
+    scores = {f"split-{t.repeat}": {**{key: o[key] for key in ("siamese_test", "baseline_test", "test_targets",
+                                                              "siamese_one_vs", "baseline_one_vs", "one_vs_targets")},
+                                    **_pair_indices(t)}
               for t, o in zip(plan.tasks, outcomes)}
     config = {"splits": [{"repeat": t.repeat, "train": len(t.train_index), "validation": len(t.val_index),
                           "test": len(t.test_index), "key": t.key} for t in plan.tasks],

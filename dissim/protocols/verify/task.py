@@ -38,13 +38,18 @@ class VerifyTask(SplitTask):
     def label(self) -> str:
         return f"split {self.repeat}"
 
+    def test_pairs(self) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        """(the test pairs, the one-vs pairs), each as (first, second) positions in ``test_index``: drawn
+        from the task's seed, the same for every method."""
+        rng = np.random.default_rng([self.seed, 1])
+        pairs = partner_pairs(len(self.test_index), self.settings.partners, rng)
+        return pairs, partner_pairs(len(self.test_index), self.settings.test_partners, rng)
+
     def run(self) -> dict[str, np.ndarray]:
         s, y = self.settings, np.asarray(self.labels)
         images = np.load(self.images_path, mmap_mode="r").transpose(0, 2, 3, 1)  # channels last
         test = np.asarray(images[self.test_index])
-        rng = np.random.default_rng([self.seed, 1])  # the test pairs: the same for every method
-        first, second = partner_pairs(len(test), s.partners, rng)
-        one_first, one_second = partner_pairs(len(test), s.test_partners, rng)
+        (first, second), (one_first, one_second) = self.test_pairs()
         with torch_threads(self.threads):
             verifier = PairVerifier(
                 topology=s.topology, epochs=s.epochs, batch_size=s.batch_size, lr=s.lr, weight_decay=s.weight_decay,
