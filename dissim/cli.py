@@ -7,7 +7,6 @@ Errors a user can cause exit with status 2 and one line on stderr, no traceback.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -193,22 +192,15 @@ def recipe_flags(args) -> dict:
 
 
 def _check_run_options(args) -> None:
+    from .experiment.runner import check_execution
+
     if args.jobs is not None and args.jobs < 1:
         raise UserError(f"--jobs {args.jobs}: must be at least 1")
-    most = 2 * (os.cpu_count() or 1)  # tasks at once on this machine: twice its cores
-    if args.jobs is not None and args.jobs > most and not args.scheduler:
-        raise UserError(f"--jobs {args.jobs}: this machine has {os.cpu_count()} CPU cores and every job trains its "
-                        f"own network in its own memory; use at most {most} (or a cluster: --backend dask/ray "
-                        "--scheduler ADDRESS)")
     if args.threads is not None and args.threads < 1:
         raise UserError(f"--threads {args.threads}: must be at least 1")
     if not 0 <= args.seed <= MAX_SEED:
         raise UserError(f"--seed {args.seed}: must lie in 0..{MAX_SEED}")
-    if args.scheduler is not None and args.backend == "loky":
-        raise UserError(f"--scheduler {args.scheduler}: applies to --backend dask or ray (loky runs on this machine); "
-                        "add --backend dask or --backend ray, or drop --scheduler")
-    if args.scheduler is not None and not args.scheduler.strip():
-        raise UserError("--scheduler '': give the address of the dask scheduler or ray cluster")
+    check_execution(args.backend, args.scheduler, args.jobs)
 
 
 def _run(args, argv: list[str], prog: str) -> None:

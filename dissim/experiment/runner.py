@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -65,6 +66,21 @@ def check_backend(backend: str) -> None:
             importlib.import_module(modules[backend])
         except ImportError:
             raise UserError(f"--backend {backend} needs the {backend} extra: pip install 'dissim[{backend}]'") from None
+
+
+def check_execution(backend: str, scheduler: str | None, jobs: int | None) -> None:
+    """Flags that would do nothing or overload this machine: ``--scheduler`` under loky, an empty one, and
+    more than twice the CPU cores in ``--jobs`` without a cluster (every job trains its own network)."""
+    if scheduler is not None and backend == "loky":
+        raise UserError(f"--scheduler {scheduler}: applies to --backend dask or ray (loky runs on this machine); "
+                        "add --backend dask or --backend ray, or drop --scheduler")
+    if scheduler is not None and not scheduler.strip():
+        raise UserError("--scheduler '': give the address of the dask scheduler or ray cluster")
+    most = 2 * (os.cpu_count() or 1)
+    if jobs is not None and jobs > most and not scheduler:
+        raise UserError(f"--jobs {jobs}: this machine has {os.cpu_count()} CPU cores and every job trains its own "
+                        f"network in its own memory; use at most {most} (or a cluster: --backend dask/ray "
+                        "--scheduler ADDRESS)")
 
 
 @contextlib.contextmanager
