@@ -69,7 +69,7 @@ class SiameseDissimilarity(TransformerMixin, BaseEstimator):
         **TRAINING, "loss": [str], "optimizer": [str, callable], "space": [str, list, tuple],
         "prototypes": [at_least(1), list, tuple], "iterations": [at_least(1)], "loss_options": [dict, None],
         "optimizer_options": [dict, None], "embed_batch_size": [at_least(1)], "max_reruns": [at_least(0)],
-        "converge_ratio": [POSITIVE],
+        "converge_ratio": [POSITIVE], "augmentation": [str, None], "augmentation_options": [dict, None],
     }
 
     def __init__(self, topology="sn8", loss="bce", optimizer="adam", space="fully", prototypes=15,
