@@ -162,28 +162,48 @@ def parse_weights(text: str) -> list[str]:
         name, _, path = entry.partition("=")
         if not name or not path:
             raise UserError(f"--cnn-weights {entry!r}: give NAME=PATH, e.g. resnet50=/w/resnet50.pth")
+        if Path(path).expanduser().is_dir():
+            raise UserError(f"--cnn-weights {entry!r}: {path} is a folder; give the weights file in it")
         if not Path(path).expanduser().is_file():
             raise UserError(f"--cnn-weights {entry!r}: file {path} does not exist")
+    names = [entry.partition("=")[0] for entry in entries]
+    _refuse_twice(names, "--cnn-weights", text)
     return entries
 
 
+def _refuse_twice(values: list, flag: str, text: str) -> None:
+    """A flag's list must not name a value twice (it would count twice in means and fusions)."""
+    twice = next((v for i, v in enumerate(values) if v in values[:i]), None)
+    if twice is not None:
+        raise UserError(f"{flag} {text}: {twice} is given twice; give each once")
+
+
 def recipe_flags(args) -> dict:
-    """The recipe-changing flags the user gave, as typed values."""
+    """The recipe-changing flags the user gave, as typed values (list flags without repeats)."""
     given = {key: getattr(args, key) for key in RECIPE_FLAGS if getattr(args, key) is not None}
     converters = {"topologies": parse_topologies, "losses": _split, "optimizers": _split, "spaces": _split,
                   "prototypes": lambda t: parse_int_list(t, "--prototypes"),
                   "folds": lambda t: parse_int_list(t, "--folds"), "share_network": lambda t: t == "yes",
                   "hasc": lambda t: t == "yes", "cnn_weights": parse_weights}
-    return {key: converters.get(key, lambda v: v)(value) for key, value in given.items()}
+    flags = {key: converters.get(key, lambda v: v)(value) for key, value in given.items()}
+    for key, value in flags.items():
+        if isinstance(value, list):
+            _refuse_twice([str(v).lower() for v in value], "--" + key.replace("_", "-"), given[key])
+            if not value:
+                raise UserError(f"--{key.replace('_', '-')} {given[key]!r}: give at least one value")
+    return flags
 
 
 def _check_run_options(args) -> None:
+    from .experiment.runner import check_execution
+
     if args.jobs is not None and args.jobs < 1:
         raise UserError(f"--jobs {args.jobs}: must be at least 1")
     if args.threads is not None and args.threads < 1:
         raise UserError(f"--threads {args.threads}: must be at least 1")
     if not 0 <= args.seed <= MAX_SEED:
         raise UserError(f"--seed {args.seed}: must lie in 0..{MAX_SEED}")
+    check_execution(args.backend, args.scheduler, args.jobs)
 
 
 def _run(args, argv: list[str], prog: str) -> None:
@@ -232,12 +252,14 @@ def topology_listing(size: int = 224) -> str:
         t = get_topology(name)
         channels, n = (3, size) if t.dims == 2 else (1, 900)
         try:
+            minimum = "-"  # a table that takes no input of these channels still gets listed
+            minimum = t.min_input_size(channels)
             params, emb = t.parameter_count(channels, n), t.embedding_dim(channels, n)
             deeper = "x".join(str(d) for d in t.deeper_shape(channels, n)) if t.deeper else "-"
         except UserError as error:  # a table that is invalid at this size still gets listed
             missing = "dissim[ecnn]" in str(error)  # a pretrained network whose package is not installed
             params, emb, deeper = 0, 0, "(needs dissim[ecnn])" if missing else "(invalid at this size)"
-        lines.append(f"{name:<{width}} {params:>13,} {emb:>9} {t.min_input_size(channels):>9}  "
+        lines.append(f"{name:<{width}} {params:>13,} {emb:>9} {minimum:>9}  "
                      f"{t.deeper or '-':<12} {deeper:<16} {t.description}")
     return "\n".join(lines)
 
@@ -292,14 +314,18 @@ def _library(args) -> None:
         from .data import SpectraSet, load_dataset
         from .data.spectral import SpectralPreprocessing
         from .eval import SiameseMatcher
+        from .train.params import check_flags
 
-        data = load_dataset(args.dataset, args.data_root, args.seed)
-        if not isinstance(data, SpectraSet):
-            raise UserError(f"--dataset {args.dataset}: not a spectral data set (try rruff-ir)")
+        if not 0 <= args.seed <= MAX_SEED:
+            raise UserError(f"--seed {args.seed}: must lie in 0..{MAX_SEED}")
         matcher = SiameseMatcher(topology=args.topology, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                  patience=args.patience, device=args.device, precision=args.precision,
                                  random_state=args.seed,
                                  verbose=not args.no_progress and sys.stderr.isatty())
+        check_flags(matcher, {"epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr", "patience": "--patience"})
+        data = load_dataset(args.dataset, args.data_root, args.seed)
+        if not isinstance(data, SpectraSet):
+            raise UserError(f"--dataset {args.dataset}: not a spectral data set (try rruff-ir)")
         library = build_library(data, matcher, preprocessing=SpectralPreprocessing(als=args.als),
                                 references=not args.no_references)
         library.save(args.library)

@@ -183,6 +183,31 @@ def resolve_precision(choice: str, device: str, *, dims: int = 2, require: bool 
     return choice
 
 
+def memory_bytes(device: str) -> int:
+    """The memory of ``device``: the GPU's for CUDA, the machine's RAM otherwise."""
+    if str(device).startswith("cuda") and torch.cuda.is_available():
+        return int(torch.cuda.get_device_properties(torch.device(device).index or 0).total_memory)
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # no sysconf (Windows): no bound known
+        return 2**63
+
+
+def check_memory(parts: dict[str, int], device: str, what: str) -> None:
+    """UserError with the numbers when the ``parts`` (bytes by name) of ``what`` exceed ``device``'s memory."""
+    needed, available = sum(parts.values()), memory_bytes(device)
+    if needed > available:
+        largest = max(parts, key=parts.get)
+        raise UserError(f"{what} needs at least {_gib(needed)} of memory, more than the {_gib(available)} of "
+                        f"{'this GPU' if str(device).startswith('cuda') else 'this machine'} (largest part: "
+                        f"{largest}, {_gib(parts[largest])}); lower the batch size, input size, iterations or "
+                        "layer sizes")
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:,.1f} GiB"
+
+
 def autocast(device: torch.device, precision: str):
     """The autocast context of ``precision`` on ``device`` (a no-op for fp32)."""
     dtype = AUTOCAST_DTYPES.get(precision)
@@ -196,5 +221,6 @@ def uses_channels_last(device: torch.device, precision: str, dims: int) -> bool:
     return dims == 2 and (torch.device(device).type == "cuda" or precision != "fp32")
 
 
-__all__ = ["PRECISIONS", "autocast", "claim_gpu", "cpu_bf16_support", "cpu_model", "fit_hardware", "device_name",
-           "gpu_names", "resolve_device", "resolve_precision", "runtime_device", "uses_channels_last"]
+__all__ = ["PRECISIONS", "autocast", "check_memory", "claim_gpu", "cpu_bf16_support", "cpu_model", "fit_hardware",
+           "device_name", "gpu_names", "memory_bytes", "resolve_device", "resolve_precision", "runtime_device",
+           "uses_channels_last"]

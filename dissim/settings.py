@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import tomllib
 import types
 import typing
@@ -20,12 +21,12 @@ from .resources import resource_dir
 
 
 def setting(default=dataclasses.MISSING, *, minimum=None, maximum=None, below=None, positive=False, choices=None,
-            even=False, length=None, nonempty=False):
+            even=False, length=None, nonempty=False, unique=False):
     """A dataclass field with limits: ``minimum``/``maximum`` inclusive, ``below`` exclusive, ``positive``
-    (> 0), ``choices``, ``even`` integers, a tuple's ``length`` or ``nonempty``; limits apply to each item
-    of a tuple."""
+    (> 0), ``choices``, ``even`` integers, a tuple's ``length``, ``nonempty`` or ``unique`` (no value twice);
+    limits apply to each item of a tuple."""
     metadata = {"minimum": minimum, "maximum": maximum, "below": below, "positive": positive, "choices": choices,
-                "even": even, "length": length, "nonempty": nonempty}
+                "even": even, "length": length, "nonempty": nonempty, "unique": unique}
     return dataclasses.field(default=default, metadata=metadata)
 
 
@@ -35,6 +36,11 @@ def recipe_path(name_or_path: str, flag: str = "--pipeline") -> Path:
     if not isinstance(name_or_path, (str, Path)) or not str(name_or_path).strip():
         raise UserError(f"{flag}: give a recipe name or a path to a .toml file, got {name_or_path!r}")
     candidate = Path(name_or_path).expanduser()
+    try:
+        str(candidate).encode("utf-8")
+    except UnicodeEncodeError:
+        raise UserError(f"{flag} {os.fsencode(candidate)!r}: the file name is not valid UTF-8 (the recipe's name goes "
+                        "into UTF-8 tables); rename the file") from None
     if candidate.suffix == ".toml" or candidate.is_file():
         if not candidate.is_file():
             raise UserError(f"pipeline file {name_or_path} does not exist ({flag})")
@@ -86,6 +92,9 @@ def _check(key: str, value, hint, limits, where: str, flag: str | None):
     items = checked if isinstance(checked, tuple) else (checked,)
     if limits.get("nonempty") and isinstance(checked, tuple) and not checked:
         raise UserError(f"{where}: {(key + ' ') if key else ''}must not be empty")
+    if limits.get("unique") and isinstance(checked, tuple) and len(set(checked)) != len(checked):
+        twice = next(v for i, v in enumerate(checked) if v in checked[:i])
+        raise UserError(f"{where}: {(key + ' ') if key else ''}lists {twice!r} twice, got {list(checked)}")
     if limits.get("length") is not None and isinstance(checked, tuple) and len(checked) != limits["length"]:
         raise UserError(f"{where}: {(key + ' ') if key else ''}must hold {limits['length']} values, got {list(checked)}")
     for item in items:

@@ -22,6 +22,12 @@ def cache_root() -> Path:
     return Path(base) / "dissim"
 
 
+def check_cache_writable() -> Path:
+    """The cache root, created if needed and proven writable; UserError naming DISSIM_CACHE otherwise."""
+    flag = "DISSIM_CACHE" if os.environ.get("DISSIM_CACHE") else "the cache folder (set DISSIM_CACHE to move it)"
+    return check_writable_folder(cache_root(), flag)
+
+
 def stable_hash(payload) -> str:
     """SHA-256 hex digest of a JSON-serialisable payload (keys sorted, so order-independent)."""
     text = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))

@@ -86,13 +86,27 @@ def test_missing_weights_say_how_to_provide_them(cli, tmp_path, monkeypatch):
     assert status == 0 and "ecnn-resnet50" in out
 
 
+class _Planted:
+    """Unpickling this writes a file: the proof that a weights file ran code."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
 def test_a_non_tensor_weights_file_is_refused_not_unpickled(tmp_path):
     import pickle
 
     path = tmp_path / "evil.pth"
-    path.write_bytes(pickle.dumps({"x": object()}))
-    with pytest.raises(UserError, match="cannot read weights file"):
+    path.write_bytes(pickle.dumps({"x": _Planted(tmp_path / "ran")}))
+    with pytest.raises(UserError, match="cannot read weights file") as refused:
         PretrainedFeatures("lite0", 3, weights=str(path))
+    assert not (tmp_path / "ran").exists()
+    assert "weights_only" not in str(refused.value) and "torch.save(model.state_dict(), PATH)" in str(refused.value)
+    with pytest.raises(UserError, match="is a folder; give the weights file in it"):
+        PretrainedFeatures("lite0", 3, weights=str(tmp_path))
 
 
 def test_pretrained_twin_topology_embeds_and_taps_its_conv_map():

@@ -114,7 +114,7 @@ def test_input_size_none_raises_small_images_to_the_topologys_minimum():
     ({"space": "deeper", "topology": "sn6.toml"}, None),
     ({"topology": "liu-spectra"}, "1-D but X holds images"),
     ({"loss": "hinge"}, "unknown loss 'hinge'"),
-    ({"lr": -1.0}, "lr must be a positive number"),
+    ({"lr": -1.0}, "The 'lr' parameter of SiameseDissimilarity must be a float in the range \\(0.0, inf\\)"),
 ])
 def test_bad_parameters_and_inputs_are_clear_value_errors(change, fragment):
     X, y = digits(60)

@@ -130,6 +130,11 @@ def test_kill_9_then_resume_gives_the_table_of_an_uninterrupted_run_oneshot(cli,
     (lambda s: s["matcher"]["net"]["topology"]["layers"].append({"name": "huge", "type": "fc", "units": 10**8}),
      "more than 2,000,000,000 parameters"),
     (lambda s: s.pop("labels"), "damaged"),
+    (lambda s: s["embeddings"].fill_(float("nan")), "embeddings hold NaN or infinite values"),
+    (lambda s: s.__setitem__("embeddings", s["embeddings"][:, :3]), r"embeddings of shape \(12, 3\)"),
+    (lambda s: s.__setitem__("embeddings", s["embeddings"][:5]), r"embeddings of shape \(5, "),
+    (lambda s: s.__setitem__("wavenumbers", s["wavenumbers"][:100]), "a grid of 100 points for a matcher of 900"),
+    (lambda s: s.__setitem__("ids", s["ids"][:2]), "2 reference ids for 12 labels"),
 ])
 def test_a_damaged_library_file_is_a_clear_error(tmp_path, damage, words):
     from dissim.data.spectral import SpectralPreprocessing
@@ -189,3 +194,45 @@ def test_a_rerun_removes_only_the_files_its_folder_recorded_as_its_own(tmp_path)
     run({"first": {"x": np.arange(3)}})
     assert sorted(p.name for p in (tmp_path / "scores").iterdir()) == [
         "first.npz", "notes.txt", "old-key-method.npz", "third.npz"]  # second.npz was the run's own, unchanged
+
+
+def test_ctrl_c_exits_130_with_one_line_leaves_no_temporary_files_and_the_rerun_resumes(cli, image_tree, tmp_path,
+                                                                                         monkeypatch):
+    from dissim.experiment import runner
+
+    recipe = write_recipe(tmp_path / "r.toml", methods=("Cross", "Triplet"))
+    args = ["--dataset", "folder", "--data-root", image_tree, "--pipeline", recipe, "--folds", "1",
+            "--out", tmp_path / "out", "--no-progress"]
+    calls, real = [], runner._run_and_store
+
+    def interrupted_after_the_first(task, cache_root):
+        calls.append(task)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(task, cache_root)
+
+    monkeypatch.setattr(runner, "_run_and_store", interrupted_after_the_first)
+    status, _, err = cli(*args)
+    assert status == 130 and err.strip().splitlines()[-1].startswith("interrupted: finished tasks are cached"), err
+    assert len([line for line in err.splitlines() if "interrupted" in line]) == 1
+    assert not [p for p in (*tmp_path.rglob("*.tmp"), *cache_root().rglob("*.tmp"))]
+    assert not (tmp_path / "out" / "table.csv").exists()
+    monkeypatch.setattr(runner, "_run_and_store", real)
+    status, _, err = cli(*args)
+    assert status == 0 and "(cached)" in err, err
+
+
+@pytest.mark.parametrize("name", ["../../escaped.png", "/abs/escaped.png", "a/../../escaped.png"])
+def test_zip_member_names_that_climb_out_are_refused_never_written(tmp_path, name):
+    import zipfile
+
+    tree = write_tree(tmp_path / "t", per_class=6)
+    archive = tmp_path / "deep" / "data.zip"
+    archive.parent.mkdir()
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(tree.rglob("*.png")):
+            zf.write(path, path.relative_to(tree).as_posix())
+        zf.writestr(name, (tree / "a" / "000.png").read_bytes())
+    with pytest.raises(UserError, match="the member's name points outside the archive"):
+        load_dataset("folder", archive, seed=0)
+    assert not list(tmp_path.rglob("escaped.png")) and not os.path.exists("/abs/escaped.png")

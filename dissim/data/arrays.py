@@ -10,8 +10,11 @@ the input length when that differs: ``(n, S)`` float32.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.utils.validation import check_array
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_array, column_or_1d
 
+from ..hardware import check_memory
+from .images import check_image_size
 from .preprocess import preprocess_one
 
 
@@ -26,6 +29,7 @@ def check_inputs(X, *, name: str = "X") -> np.ndarray:
     if array.ndim != 4 or array.shape[-1] not in (1, 2, 3, 4):
         raise ValueError(f"{name} has shape {array.shape}: give images as (n, H, W) or (n, H, W, C) with "
                          "C = 1 or 3 channels last, or spectra as (n, L)")
+    check_image_size(array.shape[1], array.shape[2], f"{name} (each item)")
     return _as_uint8(array, name)
 
 
@@ -69,13 +73,30 @@ def to_network_input(inputs: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
-def check_labelled(X, y, owner: str) -> tuple[np.ndarray, np.ndarray]:
-    """(checked inputs, labels) for fitting ``owner``; ValueError when y is missing or does not match X."""
+def check_labels(y, owner: str) -> np.ndarray:
+    """Class labels as a 1-D array: every item labelled (no NaN, infinity or None: a missing label is
+    not a class), and labels that name classes (not continuous values); ValueError otherwise."""
     if y is None:
         raise ValueError(f"{owner} requires y to be passed, but the target y is None")
+    y = column_or_1d(y, warn=True)
+    if y.dtype.kind == "f":
+        bad = np.flatnonzero(~np.isfinite(y))
+    elif y.dtype.kind == "O":
+        bad = np.flatnonzero([v is None or (isinstance(v, float) and not np.isfinite(v)) for v in y])
+    else:
+        bad = np.zeros(0, int)
+    if len(bad):
+        raise ValueError(f"y holds {y[bad[0]]!r} as the label of item {bad[0]} ({len(bad)} such): every item needs "
+                         "a class label; drop the unlabelled items")
+    check_classification_targets(y)
+    return y
+
+
+def check_labelled(X, y, owner: str) -> tuple[np.ndarray, np.ndarray]:
+    """(checked inputs, labels) for fitting ``owner``; ValueError when y is missing or does not match X."""
+    y = check_labels(y, owner)
     inputs = check_inputs(X)
-    y = np.asarray(y)
-    if y.ndim != 1 or len(y) != len(inputs):
+    if len(y) != len(inputs):
         raise ValueError(f"y must be 1-D with one label per item of X ({len(inputs)}), got shape {y.shape}")
     return inputs, y
 
@@ -107,6 +128,10 @@ class InputShape:
                              f"{self.topology.name}), got {self.input_size!r}; None picks it")
         self.size = int(size)
         self.n_features = inputs.shape[1] if is_spectra(inputs) else None
+        side = f"{self.size}" if is_spectra(inputs) else f"{self.size}x{self.size}"
+        values = len(inputs) * self.channels * self.size ** (1 if is_spectra(inputs) else 2)
+        check_memory({f"{len(inputs):,} inputs at {side}": values * (4 if is_spectra(inputs) else 1)}, "cpu",
+                     f"{self.owner} at input_size {self.size}")
         return self
 
     def __call__(self, inputs: np.ndarray) -> np.ndarray:

@@ -1,9 +1,19 @@
-"""Image trees on disk or in a zip: ``root/<class>/<image>`` or ``root/Fold<k>/<class>/<image>``."""
+"""Image trees on disk or in a zip: ``root/<class>/<image>`` or ``root/Fold<k>/<class>/<image>``.
+
+Every entry of a tree is used or reported: image files are used; hidden entries (``.DS_Store``,
+``__MACOSX``) and files that are not images are skipped and counted in the data set's notes; a
+folder that cannot be read, a link whose target is missing, a link that loops back to a folder
+above it, a name that is not UTF-8, and zip members that are encrypted, compressed by a method
+Python cannot read, or named outside the archive (absolute, ``..``) are errors. Linked folders and
+files are followed. Fold folders are numbered ``Fold1`` .. ``Fold<n>`` without gaps (``Fold01`` is
+fold 1; ``Fold01`` beside ``Fold1`` is an error). Image files themselves are checked by
+:mod:`dissim.data.images`.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import io
+import os
 import re
 import threading
 import zipfile
@@ -11,43 +21,119 @@ import zlib
 from pathlib import Path, PurePosixPath
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from ..errors import UserError
 from .dataset import ImageSet
+from .images import IMAGE_SUFFIXES, Intensity, check_file_size, decode_image, survey
 from .splits import stratified_folds
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm", ".webp"}
 _FOLD_DIR = re.compile(r"^fold[ _-]?(\d+)$", re.IGNORECASE)
-UNREADABLE = (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError, EOFError)
-GREY_MODES = {"L", "1", "LA", "F", "I", "I;16", "I;16B", "I;16L"}
 LAYOUT_HELP = "expected root/<class>/<image> or root/Fold<k>/<class>/<image>"
+ZIP_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate", zipfile.ZIP_BZIP2: "bzip2",
+               zipfile.ZIP_LZMA: "lzma"}
 
 
 class FileTree:
-    """The image files under a directory or inside a zip archive, as relative POSIX paths."""
+    """The image files under a directory or inside a zip archive, as relative POSIX paths; ``skipped``
+    counts the entries that are not used (hidden ones, other files) with an example of each."""
 
     def __init__(self, root: Path):
         self.root = Path(root)
         self.is_zip = self.root.is_file()
         self._local = threading.local()
+        self.skipped: dict[str, list[str]] = {"hidden": [], "other": []}
         if self.is_zip:
             try:
                 with zipfile.ZipFile(self.root) as archive:
                     infos = archive.infolist()
             except (zipfile.BadZipFile, OSError) as exc:
                 raise UserError(f"cannot read {self.root} as a zip archive ({exc}): give the zip or its unpacked folder") from None
-            self._info = {i.filename: i for i in infos if not i.is_dir() and _is_image(i.filename)}
+            self._info = {}
+            for info in infos:
+                posix = info.filename.replace("\\", "/")
+                if posix.startswith("/") or ".." in PurePosixPath(posix).parts:
+                    raise UserError(f"{self.describe(info.filename)}: the member's name points outside the archive "
+                                    "(an absolute path or '..'); dissim reads no such archive: remove the member")
+                if not info.is_dir() and self._keep(info.filename):
+                    self._check_member(info)
+                    self._info[info.filename] = info
             self.files = sorted(self._info)
         else:
-            relative = (p.relative_to(self.root).as_posix() for p in self.root.rglob("*") if p.is_file())
-            self.files = sorted(name for name in relative if _is_image(name))  # hidden parts below the root only
+            self.files = sorted(self._walk())
+
+    def _keep(self, name: str) -> bool:
+        """Whether ``name`` is an image to use; the others are counted in ``skipped``."""
+        parts = PurePosixPath(name).parts
+        if any(part.startswith(".") or part == "__MACOSX" for part in parts):
+            self.skipped["hidden"].append(name)  # .DS_Store, AppleDouble files and other hidden entries
+            return False
+        if PurePosixPath(name).suffix.lower() not in IMAGE_SUFFIXES:
+            self.skipped["other"].append(name)
+            return False
+        return True
+
+    def _check_member(self, info: zipfile.ZipInfo) -> None:
+        where = self.describe(info.filename)
+        if info.flag_bits & 0x1:
+            raise UserError(f"{where} is encrypted: dissim reads no password-protected zip members; unzip the "
+                            "archive (with its password) and pass the folder")
+        if info.compress_type not in ZIP_METHODS:
+            method = zipfile.compressor_names.get(info.compress_type, f"method {info.compress_type}")
+            raise UserError(f"{where} is compressed with {method}, which Python's zipfile cannot read (it reads "
+                            f"{', '.join(ZIP_METHODS.values())}): unzip it with another tool and pass the folder")
+        check_file_size(info.file_size, where)
+
+    def _walk(self):
+        """Relative paths of the image files below the root, links followed, every problem an error."""
+        def refuse(error: OSError):
+            raise UserError(f"cannot read folder {error.filename} ({error.strerror}): fix its permissions or move "
+                            "it out of the data folder") from None
+
+        seen: dict[tuple[int, int], Path] = {}  # folders by identity: a link must not reach one twice
+        for folder, dirs, files in os.walk(self.root, onerror=refuse, followlinks=True):
+            here = Path(folder)
+            relative = here.relative_to(self.root)
+            _check_utf8(relative, here, self.root)
+            stat = here.stat()
+            first = seen.setdefault((stat.st_dev, stat.st_ino), here)
+            if first != here:
+                if first in here.parents:
+                    raise UserError(f"{here} is a link back to {first}, a folder above it (a loop): remove the link")
+                raise UserError(f"{here} and {first} are the same folder (one links to the other): each image "
+                                "belongs to one class and fold; remove the link")
+            kept = []
+            for name in sorted(dirs):
+                if name.startswith(".") or name == "__MACOSX":
+                    self.skipped["hidden"].append((relative / name).as_posix())
+                else:
+                    kept.append(name)
+            dirs[:] = kept
+            for name in files:
+                path = here / name
+                rel = (relative / name).as_posix()
+                if not self._keep(rel):
+                    continue
+                _check_utf8(relative / name, path, self.root)
+                if not path.exists():
+                    raise UserError(f"{path} is a link to {os.readlink(path)}, which does not exist: restore the "
+                                    "target or remove the link")
+                if not path.is_file():
+                    raise UserError(f"{path} is not a regular file: remove it from the data folder")
+                check_file_size(path.stat().st_size, str(path))
+                yield rel
+
+    def notes(self) -> list[str]:
+        """One line saying what was skipped, or none."""
+        parts = [f"{len(names)} {kind} {'entry' if len(names) == 1 else 'entries'} (e.g. {names[0]})"
+                 for kind, names in (("hidden", self.skipped["hidden"]),
+                                     ("non-image", self.skipped["other"])) if names]
+        return [f"skipped under {self.root}: " + ", ".join(parts)] if parts else []
 
     def read_bytes(self, name: str) -> bytes:
         try:
             with self._open(name) as handle:
                 return handle.read()
-        except (OSError, zipfile.BadZipFile, zlib.error, EOFError, RuntimeError) as exc:
+        except (OSError, zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as exc:
             raise UserError(f"cannot read {self.describe(name)} ({exc}): fix or remove the file") from None
 
     def fingerprint(self) -> str:
@@ -62,18 +148,11 @@ class FileTree:
                 digest.update(hashlib.blake2b(self.read_bytes(name), digest_size=20).digest())
         return digest.hexdigest()
 
-    def channels(self) -> int:
-        """1 if every image is grey, else 3; reads only the image headers."""
-        for name in self.files:
-            try:  # the header only: Pillow reads no further than it needs for the mode
-                with self._open(name) as handle, Image.open(handle) as img:
-                    mode = img.mode
-                    grey = mode in GREY_MODES or (mode == "P" and _palette_is_grey(img))
-            except (*UNREADABLE, zipfile.BadZipFile, zlib.error) as exc:
-                raise UserError(f"cannot read image {self.describe(name)} ({_reason(exc)}): fix or remove the file") from None
-            if not grey:
-                return 3
-        return 1
+    def survey(self) -> tuple[int, Intensity]:
+        """(channels, intensity rule): every image header read and checked
+        (:func:`dissim.data.images.survey`)."""
+        return survey((self.describe(name), lambda name=name: self._open(name), lambda name=name: self.read_bytes(name))
+                      for name in self.files)
 
     def _open(self, name: str):
         if not self.is_zip:
@@ -87,42 +166,28 @@ class FileTree:
         return f"{self.root}:{name}" if self.is_zip else str(self.root / name)
 
 
-def _is_image(path: str) -> bool:
-    parts = PurePosixPath(path).parts
-    if any(part.startswith(".") or part == "__MACOSX" for part in parts):
-        return False  # .DS_Store, AppleDouble files and other hidden entries
-    return PurePosixPath(path).suffix.lower() in IMAGE_SUFFIXES
-
-
-def decode_image(data: bytes, where: str) -> np.ndarray:
-    """Decode image bytes into an (H, W, C) uint8 array, C = 1 (grey) or 3 (colour)."""
+def _check_utf8(relative: Path, path: Path, root: Path) -> None:
+    """The names below the root become class and item names: they must be UTF-8."""
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            img.load()
-            if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-                array = np.asarray(img, dtype=np.float64)
-                array = np.clip(np.round(array / 257.0), 0, 255).astype(np.uint8)[:, :, None]
-            elif img.mode in GREY_MODES or (img.mode == "P" and _palette_is_grey(img)):
-                array = np.asarray(img.convert("L"))[:, :, None]
-            else:
-                array = np.asarray(img.convert("RGB"))
-    except UNREADABLE as exc:
-        raise UserError(f"cannot read image {where} ({_reason(exc)}): fix or remove the file") from None
-    return np.ascontiguousarray(array)
+        str(relative).encode("utf-8")
+    except UnicodeEncodeError:
+        raise UserError(f"the name {os.fsencode(path)!r} under {root} is not valid UTF-8: rename it "
+                        "(dissim writes class names and file names into UTF-8 tables)") from None
 
 
-def _reason(exc: Exception) -> str:
-    """Why Pillow refused a file, without the repr of the in-memory stream it was given."""
-    if isinstance(exc, UnidentifiedImageError):
-        return "not an image format Pillow can read"
-    if isinstance(exc, Image.DecompressionBombError):
-        return "its header claims more pixels than Pillow's decompression-bomb limit"
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _palette_is_grey(img: Image.Image) -> bool:
-    palette = np.asarray(img.getpalette() or [], dtype=np.int32).reshape(-1, 3)
-    return bool(len(palette)) and bool(np.all(palette == palette[:, :1]))
+def _fold_numbers(names: set[str], root: Path, help_text: str) -> dict[str, int]:
+    """Fold folder name -> fold number; the numbers must be 1..n, each named once."""
+    numbers: dict[int, str] = {}
+    for name in sorted(names):
+        k = int(_FOLD_DIR.match(name).group(1))
+        if k in numbers:
+            raise UserError(f"{root}: {numbers[k]} and {name} both name fold {k}: merge or rename one of them")
+        numbers[k] = name
+    if sorted(numbers) != list(range(1, len(numbers) + 1)):
+        found = ", ".join(numbers[k] for k in sorted(numbers))
+        raise UserError(f"{root}: Fold folders must be numbered 1 to {len(numbers)} without gaps, found {found}: "
+                        f"rename them Fold1..Fold{len(numbers)} ({help_text})")
+    return {name: k for k, name in numbers.items()}
 
 
 def load_image_tree(root: Path, name: str, seed: int, n_splits: int = 5,
@@ -153,7 +218,8 @@ def load_image_tree(root: Path, name: str, seed: int, n_splits: int = 5,
         raise UserError(f"{root} has classes {class_names}, expected {sorted(expected_classes)}: {help_text}")
     labels = np.array([class_names.index(c) for c in class_of], dtype=np.int64)
     if fold_layout:
-        fold_ids = np.array([int(_FOLD_DIR.match(p[0]).group(1)) for p in rel])
+        number_of = _fold_numbers({p[0] for p in rel}, root, help_text)
+        fold_ids = np.array([number_of[p[0]] for p in rel])
         numbers = sorted(set(fold_ids))
         if expected_folds is not None and len(numbers) != expected_folds:
             raise UserError(f"{root} has {len(numbers)} Fold folders, expected {expected_folds}: {help_text}")
@@ -164,10 +230,16 @@ def load_image_tree(root: Path, name: str, seed: int, n_splits: int = 5,
             raise UserError(f"{root} has no Fold<k> folders, expected {expected_folds}: {help_text}")
         folds = stratified_folds(labels, n_splits, seed, where=str(root), class_names=class_names)
         protocol = f"stratified {n_splits}-fold cross-validation (seed {seed})"
+    channels, intensity = tree.survey()
+    fingerprint = tree.fingerprint()
+    notes = tree.notes()
+    if intensity:  # the rule enters the content key; 8-bit sets keep theirs unchanged
+        fingerprint = hashlib.blake2b(f"{fingerprint}:{intensity}".encode(), digest_size=20).hexdigest()
+        notes.append(f"intensities: {intensity.describe()}")
 
     def read(i: int) -> np.ndarray:
-        return decode_image(tree.read_bytes(tree.files[i]), tree.describe(tree.files[i]))
+        return decode_image(tree.read_bytes(tree.files[i]), tree.describe(tree.files[i]), intensity)
 
     return ImageSet(name=name, read=read, labels=labels, class_names=class_names, folds=folds,
-                    fingerprint=tree.fingerprint(), channels=tree.channels(), item_names=tree.files,
-                    protocol=protocol)
+                    fingerprint=fingerprint, channels=channels, item_names=tree.files,
+                    protocol=protocol, notes=tuple(notes))

@@ -14,6 +14,8 @@ import numpy as np
 from joblib import Parallel, delayed
 from PIL import Image
 
+from ..hardware import check_memory
+from .dataset import check_item
 from ..storage import cache_root, load_cached_array, save_cached_array, stable_hash
 
 PREPROCESS_VERSION = 1  # bump when the preprocessing changes, to invalidate caches
@@ -99,6 +101,14 @@ def cache_path(dataset, size: int, hasc: bool = False):
     return cache_root() / "preprocessed" / f"{dataset.name.lower()}-{size}{'-hasc' if hasc else ''}-{key[:20]}.npy"
 
 
+def check_preprocess_fits(dataset, size: int) -> None:
+    """UserError with the numbers when the preprocessed array of ``dataset`` at ``size`` (built in
+    memory, where the preprocessed images also sit once more before they are copied in) cannot fit."""
+    array = len(dataset) * dataset.channels * size * size
+    check_memory({f"{len(dataset):,} images at {size}x{size}": 2 * array}, "cpu",
+                 f"preprocessing {dataset.name} at {size}x{size}")
+
+
 def preprocess_to_cache(dataset, size: int, hasc: bool = False):
     """Make sure the preprocessed array is cached (without reading it when it is); returns its path."""
     path = cache_path(dataset, size, hasc)
@@ -127,7 +137,8 @@ def preprocess(dataset, size: int, n_jobs: int = -1, use_cache: bool = True, has
         return cached
     # Threads: decoding and resizing release the GIL in Pillow and numpy.
     images = Parallel(n_jobs=n_jobs, prefer="threads")(
-        delayed(lambda i: preprocess_one(dataset.read(i), size, hasc))(i) for i in range(len(dataset)))
+        delayed(lambda i: preprocess_one(check_item(dataset.read(i), i, dataset.channels, dataset.name), size, hasc))(i)
+        for i in range(len(dataset)))
     out = np.empty((len(images), dataset.channels, size, size), dtype=np.uint8)
     for i, im in enumerate(images):
         out[i] = im  # broadcasting replicates a grey image over three channels

@@ -48,10 +48,31 @@ def canonical_name(name: str) -> str:
 
 
 def load_dataset(name: str, root: str | Path | None = None, seed: int = 0):
-    """Load data set ``name``; ``root`` is the user's data path where the set needs one."""
+    """Load data set ``name``; ``root`` is the user's data path where the set needs one. The record the
+    loader returns is checked (a loader given as ``pkg.module:function`` is the user's code)."""
+    from .dataset import ImageSet, check_image_set
+    from .spectra import SpectraSet, check_spectra_set
+
     display = canonical_name(name)
     if root is not None:
         root = Path(root).expanduser()
         if not root.exists():
             raise UserError(f"--data-root {root} does not exist: give the path of the {display} data")
-    return DATASETS.get(display)(root, seed)
+    loader = DATASETS.get(display)
+    where = f"data set {display!r}" + (f" (loader {display})" if ":" in display else "")
+    try:
+        data = loader(root, seed)
+    except UserError:
+        raise
+    except Exception as exc:
+        if ":" not in display:
+            raise  # dissim's own loaders: a bug to report, not the user's to fix
+        raise UserError(f"{where} failed: {type(exc).__name__}: {exc}; a loader is called as loader(data_root, "
+                        "seed)") from None
+    if isinstance(data, ImageSet):
+        check_image_set(data, where)
+    elif isinstance(data, SpectraSet):
+        check_spectra_set(data, where)
+    else:
+        raise UserError(f"{where} returned {type(data).__name__}, not a dissim.data.ImageSet or SpectraSet")
+    return data

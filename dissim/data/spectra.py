@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
+from .dataset import check_record
 from .registry import register_dataset
 from .rruff import read_rruff_file
 from .spectral import covers, resample
@@ -64,6 +65,23 @@ class SpectraSet:
 
     def class_counts(self) -> np.ndarray:
         return np.bincount(self.labels, minlength=self.n_classes)
+
+
+def check_spectra_set(data: SpectraSet, where: str) -> None:
+    """A SpectraSet as :func:`~dissim.data.dataset.check_record` and: finite spectra (N, L) on
+    a finite axis of L points, one item id per spectrum; UserError naming ``where``."""
+    check_record(data, where)
+    spectra, axis = np.asarray(data.spectra), np.asarray(data.wavenumbers)
+    if spectra.ndim != 2 or spectra.dtype.kind not in "fiu" or len(spectra) != len(data.labels):
+        raise UserError(f"{where}: spectra must be a numeric (N, L) array with one row per label, got "
+                        f"{spectra.dtype} {spectra.shape} for {len(data.labels)} labels")
+    if axis.ndim != 1 or len(axis) != spectra.shape[1] or not np.isfinite(axis).all():
+        raise UserError(f"{where}: wavenumbers must be {spectra.shape[1]} finite values, got shape {axis.shape}")
+    if not np.isfinite(spectra).all():
+        row = int(np.flatnonzero(~np.isfinite(spectra).all(axis=1))[0])
+        raise UserError(f"{where}: spectrum {row} holds NaN or infinite values")
+    if len(data.item_ids) != len(spectra):
+        raise UserError(f"{where}: {len(data.item_ids)} item ids for {len(spectra)} spectra")
 
 
 def make_spectra_set(name: str, spectra: np.ndarray, wavenumbers: np.ndarray, names: list[str],

@@ -11,18 +11,22 @@ are then recomputed over the training set (MATLAB's default, "population").
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.validation import check_is_fitted
 
 from ..data.arrays import InputShape, check_inputs, check_labelled
 from ..hardware import fit_hardware
 from ..nets.table import pretrained_topology
 from ..nets.twin import SiameseNet
-from ..space.estimator import check_positive_integers, resolve_seed
+from ..nets.pretrained import INITS
+from ..space.estimator import resolve_seed
 from ..train import TwinConfig, train_twin
+from ..train.params import FRACTION, POSITIVE, TRAINING, at_least
 
 
 class FineTunedCNN(ClassifierMixin, BaseEstimator):
@@ -33,6 +37,13 @@ class FineTunedCNN(ClassifierMixin, BaseEstimator):
     trains the same network from scratch (explicitly, never as a fallback); ``input_size``: the
     network input side (None: the larger of the images' side and the network's minimum).
     """
+
+    _parameter_constraints = {
+        **{k: TRAINING[k] for k in ("batch_size", "lr", "input_size", "device", "precision", "random_state", "verbose")},
+        "network": [str], "epochs": [at_least(1)], "momentum": [FRACTION], "last_layer_lr_factor": [POSITIVE],
+        "augmentation": [StrOptions({"flips-scale", "none"}), None], "weights": [str, os.PathLike, None],
+        "init": [StrOptions(set(INITS))],
+    }
 
     def __init__(self, network="lite0", input_size=None, epochs=20, batch_size=30, lr=1e-4, momentum=0.9,
                  last_layer_lr_factor=20.0, augmentation="flips-scale", weights=None, init="pretrained",
@@ -53,11 +64,8 @@ class FineTunedCNN(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
 
     def fit(self, X, y) -> "FineTunedCNN":
-        if y is not None:
-            y = column_or_1d(y, warn=True)
-            check_classification_targets(y)
+        self._validate_params()
         inputs, y = check_labelled(X, y, type(self).__name__)
-        check_positive_integers(self, "epochs", "batch_size")
         self.classes_, codes = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError("FineTunedCNN needs at least two classes; y has 1 class")

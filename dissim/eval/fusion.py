@@ -12,8 +12,9 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.utils.metaestimators import _BaseComposition
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
+
+from ..data.arrays import check_labels
 
 
 class ZScore(TransformerMixin, BaseEstimator):
@@ -23,6 +24,8 @@ class ZScore(TransformerMixin, BaseEstimator):
     a single affine map per member: it keeps each member's own decisions and puts members on a
     common scale before they are summed (the paper: "normalized to mean 0 and standard deviation 1").
     """
+
+    _parameter_constraints: dict = {}
 
     def fit(self, X, y=None) -> "ZScore":
         X = np.asarray(X, dtype=np.float64)
@@ -111,6 +114,8 @@ class SumRuleEnsemble(ClassifierMixin, _BaseComposition):
     not a calibrated probability.
     """
 
+    _parameter_constraints = {"members": [list, tuple]}
+
     def __init__(self, members):
         self.members = members
 
@@ -122,6 +127,7 @@ class SumRuleEnsemble(ClassifierMixin, _BaseComposition):
         return self
 
     def fit(self, X, y) -> "SumRuleEnsemble":
+        self._validate_params()
         if not self.members:
             raise ValueError("members is empty: give a list of (name, estimator)")
         names = [name for name, _ in self.members]
@@ -129,10 +135,7 @@ class SumRuleEnsemble(ClassifierMixin, _BaseComposition):
         for name, estimator in self.members:
             if not (hasattr(estimator, "decision_function") or hasattr(estimator, "predict_proba")):
                 raise ValueError(f"member {name!r} has neither decision_function nor predict_proba")
-        if y is None:
-            raise ValueError("SumRuleEnsemble requires y to be passed, but the target y is None")
-        y = np.asarray(y)
-        check_classification_targets(y)
+        y = check_labels(y, "SumRuleEnsemble")
         self.classes_ = np.unique(y)
         self.estimators_ = [clone(estimator).fit(X, y) for _, estimator in self.members]
         self.zscores_ = [ZScore().fit(_member_scores(e, X)) for e in self.estimators_]

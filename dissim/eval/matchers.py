@@ -22,16 +22,20 @@ import warnings
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..data.arrays import InputShape, check_inputs, check_labelled
+from ..data.arrays import InputShape, check_inputs, check_labelled, check_labels
 from ..data.splits import class_validation_split
 from ..errors import UserError
-from ..hardware import fit_hardware, resolve_precision
+from ..hardware import fit_hardware
 from ..nets import get_topology
 from ..registry import Registry
-from ..space.estimator import check_positive_integers, resolve_seed
+from ..nets.twin import ACTIVATIONS
+from ..space.estimator import resolve_seed
 from ..train import TwinConfig, augmentation_recipe, train_twin
+from ..train.params import FRACTION, POSITIVE, TRAINING, at_least, check_betas
+from ..train.validation import EARLY_STOPPING
 
 MATCHERS = Registry("matcher")
 
@@ -44,6 +48,8 @@ class _Matcher(TransformerMixin, BaseEstimator):
 
 
 class _Unlearned(_Matcher):
+    _parameter_constraints: dict = {}
+
     def fit(self, X, y=None) -> "_Unlearned":
         validate_data(self, X, reset=True)
         return self
@@ -119,6 +125,9 @@ class LMNNMatcher(_Matcher):
     """LMNN (k target neighbours, k = 1 by default since many classes hold two items) on a PCA of
     ``pca_components`` fitted on the training classes; then the Euclidean distance."""
 
+    _parameter_constraints = {"pca_components": [at_least(1)], "k": [at_least(1)], "max_iter": [at_least(1)],
+                               "learn_rate": [POSITIVE], "random_state": ["random_state"]}
+
     def __init__(self, pca_components: int = 50, k: int = 1, max_iter: int = 200, learn_rate: float = 1e-6,
                  random_state=0):
         self.pca_components = pca_components
@@ -130,7 +139,9 @@ class LMNNMatcher(_Matcher):
     def fit(self, X, y) -> "LMNNMatcher":
         from sklearn.decomposition import PCA
 
+        self._validate_params()
         X, y = validate_data(self, X, y, reset=True, dtype=np.float64)
+        y = check_labels(y, type(self).__name__)
         components = min(self.pca_components, X.shape[1], len(X) - 1)
         self.pca_ = PCA(n_components=components, random_state=self.random_state).fit(X)
         lmnn = _lmnn_class()(n_neighbors=self.k, max_iter=self.max_iter, learn_rate=self.learn_rate,
@@ -167,6 +178,13 @@ class SiameseMatcher(_Matcher):
     ``transform(X)`` gives f(x); ``similarity`` the loss's comparison of f(q) and f(r).
     """
 
+    _parameter_constraints = {
+        **TRAINING, "loss": [str], "optimizer": [str, callable], "sampler": [str], "epochs": [at_least(1)],
+        "lr_halving_epochs": [at_least(1)], "patience": [at_least(1)], "early_stopping": [StrOptions(set(EARLY_STOPPING))],
+        "augment": ["boolean", list, tuple], "activation": [StrOptions(set(ACTIVATIONS))],
+        "validation_fraction": [FRACTION], "networks": [at_least(1)], "loss_options": [dict, None],
+    }
+
     def __init__(self, topology="liu-spectra", loss="bce", optimizer="adam", sampler="bootstrap-pairs", epochs=30,
                  batch_size=32, lr=1e-3, betas=(0.9, 0.999), lr_halving_epochs=10, patience=10,
                  early_stopping="ranking", augment=False, activation="sigmoid", validation_fraction=0.1,
@@ -200,8 +218,9 @@ class SiameseMatcher(_Matcher):
         return dict(self.loss_options or {})
 
     def fit(self, X, y, validation=None) -> "SiameseMatcher":
+        self._validate_params()
+        check_betas(self.betas)
         inputs, y = check_labelled(X, y, type(self).__name__)
-        check_positive_integers(self, "epochs", "batch_size", "lr_halving_epochs", "patience", "networks")
         if len(np.unique(y)) < 2:
             raise ValueError("SiameseMatcher needs at least two classes to learn from; y has 1 class")
         topology = get_topology(self.topology)
@@ -335,64 +354,3 @@ def create_matcher(name: str, **params):
     if unknown:
         raise UserError(f"matcher {name!r} takes no {sorted(unknown)}")
     return cls(**params)
-
-
-# -- saving a fitted matcher with plain tensors and values (read back with weights_only=True) ----------
-def matcher_state(matcher) -> dict:
-    """A fitted matcher as plain data; matchers that hold foreign objects (LMNN) cannot be saved."""
-    check_is_fitted(matcher)
-    params = {k: v for k, v in matcher.get_params().items() if k != "topology"}
-    if isinstance(matcher, SiameseMatcher):
-        if type(matcher) is not SiameseMatcher or len(matcher._nets()) > 1:
-            raise UserError("only a single-network siamese matcher can be saved in a library file; "
-                            "use networks = 1")
-        return {"kind": "siamese", "params": params, "net": matcher.net_.spec(),
-                "net_state": {k: v.detach().cpu().clone() for k, v in matcher.net_.state_dict().items()},
-                "loss_state": {k: v.detach().cpu().clone() for k, v in matcher.loss_.state_dict().items()},
-                "input_size": matcher.input_shape_.size, "channels": matcher.input_shape_.channels,
-                "n_features": matcher.input_shape_.n_features}
-    if isinstance(matcher, (NearestL2, NearestCosine)):
-        return {"kind": "nn-l2" if isinstance(matcher, NearestL2) else "nn-cosine", "params": params,
-                "n_features_in": int(matcher.n_features_in_)}
-    raise UserError(f"a {type(matcher).__name__} cannot be saved in a library file; use a siamese or "
-                    "nearest-neighbour matcher")
-
-
-def matcher_from_state(state: dict, where: str = "saved matcher"):
-    """The fitted matcher that :func:`matcher_state` described (on the CPU); UserError naming
-    ``where`` when the description is damaged."""
-    try:
-        return _matcher_from_state(state, where)
-    except UserError:
-        raise
-    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
-        raise UserError(f"{where}: the matcher stored there is damaged ({type(exc).__name__}: {exc}); "
-                        "rebuild the file") from None
-
-
-def _matcher_from_state(state: dict, where: str):
-    from ..nets import SiameseNet
-    from ..train import create_loss
-
-    if state["kind"] not in ("siamese", "nn-l2", "nn-cosine"):
-        raise UserError(f"{where}: unknown matcher kind {state['kind']!r}")
-    if state["kind"] != "siamese":
-        matcher = MATCHERS.get(state["kind"])(**state["params"])
-        matcher.n_features_in_ = state["n_features_in"]
-        return matcher
-    net = SiameseNet.from_spec(state["net"], where)
-    net.load_state_dict(state["net_state"])
-    loss = create_loss(state["params"].get("loss", "bce"), net.embedding_dim)
-    loss.load_state_dict(state["loss_state"])
-    matcher = SiameseMatcher(**{**state["params"], "topology": net.topology, "device": "cpu"})
-    precision = state["params"].get("precision", "auto")  # a CUDA-only fp16 becomes this CPU's choice
-    matcher.precision_ = resolve_precision("auto" if precision == "fp16" else precision, "cpu",
-                                           dims=net.topology.dims)
-    matcher.net_, matcher.loss_, matcher.history_ = net.to_device("cpu", matcher.precision_).eval(), loss.eval(), None
-    matcher.topology_, matcher.device_ = net.topology, "cpu"
-    shape = InputShape(net.topology, None, "SiameseMatcher")
-    shape.size, shape.channels, shape.n_features = int(state["input_size"]), state["channels"], state["n_features"]
-    matcher.input_shape_, matcher.input_size_ = shape, shape.size
-    if shape.n_features is not None:
-        matcher.n_features_in_ = shape.n_features
-    return matcher

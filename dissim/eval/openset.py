@@ -21,27 +21,29 @@ from __future__ import annotations
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.validation import check_is_fitted
 
 from ..data.arrays import InputShape, check_inputs, check_labelled
 from ..hardware import fit_hardware
 from ..nets import get_topology
-from ..space.estimator import check_positive_integers, resolve_seed
+from ..space.estimator import resolve_seed
 from ..train import TwinConfig, train_twin
+from ..train.params import FINITE, FRACTION, NON_NEGATIVE, TRAINING, at_least, check_betas
 
 
 class _OpenSet(ClassifierMixin, BaseEstimator):
     """Training, calibration and prediction shared by the open-set estimators."""
 
+    _parameter_constraints = {
+        **TRAINING, "epochs": [at_least(1)], "input_gate": ["array-like", None], "false_rejection": [FRACTION],
+        "threshold": [FINITE, None], "unknown_label": "no_validation",
+    }
+
     def _train(self, X, y, loss: str, loss_options: dict, sampler_options: dict | None = None):
-        if y is not None:
-            y = column_or_1d(y, warn=True)
-            check_classification_targets(y)
+        self._validate_params()
+        check_betas(self.betas)
         inputs, y = check_labelled(X, y, type(self).__name__)
-        check_positive_integers(self, "epochs", "batch_size")
-        if not 0 <= self.false_rejection < 1:
-            raise ValueError(f"false_rejection must lie in [0, 1), got {self.false_rejection!r}")
         self.classes_, codes = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(f"{type(self).__name__} needs at least two known classes; y has 1 class")
@@ -111,6 +113,12 @@ class OpenSetSiamese(_OpenSet):
     fixed background vector b of the input layer σ(x ⊙ b).
     """
 
+    _parameter_constraints = {
+        **_OpenSet._parameter_constraints, "loss": [StrOptions({"contrastive", "contrastive-ce"})],
+        "margin": [NON_NEGATIVE, None], "alpha1": [NON_NEGATIVE], "alpha2": [NON_NEGATIVE], "ce_margin": [NON_NEGATIVE],
+        "ce_weight": [NON_NEGATIVE], "negatives_per_positive": [at_least(1)],
+    }
+
     def __init__(self, topology="emis-cnn1d", loss="contrastive-ce", margin=None, alpha1=1.0, alpha2=1.0,
                  ce_margin=2.5, ce_weight=1.0, negatives_per_positive=3, epochs=200, batch_size=64, lr=1e-3,
                  betas=(0.9, 0.999), input_gate=None, false_rejection=0.05, threshold=None, unknown_label="unknown",
@@ -138,8 +146,6 @@ class OpenSetSiamese(_OpenSet):
         self.verbose = verbose
 
     def fit(self, X, y) -> "OpenSetSiamese":
-        if self.loss not in ("contrastive", "contrastive-ce"):
-            raise ValueError(f"loss must be 'contrastive' or 'contrastive-ce', got {self.loss!r}")
         options = {"margin": self.margin}
         if self.loss == "contrastive-ce":
             options.update(alpha1=self.alpha1, alpha2=self.alpha2, ce_margin=self.ce_margin, ce_weight=self.ce_weight)
@@ -161,6 +167,8 @@ class OpenSetCNN(_OpenSet):
 
     Its class scores are the softmax probabilities (n, classes).
     """
+
+    _parameter_constraints = {**_OpenSet._parameter_constraints, "reject": ["boolean"]}
 
     def __init__(self, topology="emis-cnn1d", reject=True, epochs=200, batch_size=64, lr=1e-3, betas=(0.9, 0.999),
                  input_gate=None, false_rejection=0.05, threshold=None, unknown_label="unknown", input_size=None,

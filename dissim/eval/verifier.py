@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted
 
 from ..data.arrays import InputShape, check_inputs, check_labelled
 from ..hardware import fit_hardware
 from ..nets import get_topology
-from ..space.estimator import check_positive_integers, resolve_seed
+from ..space.estimator import resolve_seed
 from ..train import TwinConfig, train_twin
+from ..train.params import FRACTION, NON_NEGATIVE, POSITIVE, PROBABILITY, TRAINING, at_least
 from ..train.samplers import partner_pairs
 from .metrics import best_f1_threshold
 
@@ -31,6 +35,13 @@ class PairVerifier(BaseEstimator):
     Pairs are given as an array ``(n, 2, H, W[, C])`` or a tuple ``(X1, X2)``; ``predict_proba``
     gives the columns (different, same), ``predict`` 1 for same.
     """
+
+    _parameter_constraints = {
+        **{k: v for k, v in TRAINING.items() if k != "betas"}, "epochs": [at_least(1)],
+        "weight_decay": [NON_NEGATIVE], "lr_gamma": [Interval(Real, 0, 1, closed="right")], "partners": [at_least(1)],
+        "augment_p": [PROBABILITY], "augment_paired": ["boolean"], "input_scale": [POSITIVE],
+        "validation_fraction": [FRACTION],
+    }
 
     def __init__(self, topology="borsani", epochs=30, batch_size=64, lr=0.01, weight_decay=2.5e-4, lr_gamma=0.9,
                  partners=5, augment_p=0.7, augment_paired=True, input_scale=1 / 255, input_size=None,
@@ -53,8 +64,8 @@ class PairVerifier(BaseEstimator):
         self.verbose = verbose
 
     def fit(self, X, y, validation=None) -> "PairVerifier":
+        self._validate_params()
         inputs, y = check_labelled(X, y, "PairVerifier")
-        check_positive_integers(self, "epochs", "batch_size", "partners")
         if len(np.unique(y)) < 2:
             raise ValueError("PairVerifier needs at least two classes; y has 1 class")
         seed = resolve_seed(self.random_state)

@@ -30,6 +30,8 @@ def load_recipe(name_or_path: str, profile: str | None = None):
     unknown = set(doc) - known
     if unknown:
         raise UserError(f"{path}: unknown recipe keys {sorted(unknown)} for a {name} recipe; known: {sorted(known)}")
+    if not isinstance(doc.get("description", ""), str):
+        raise UserError(f"{path}: description must be a string (in quotes), got {doc['description']!r}")
     return protocol.parse(doc, path, profile)
 
 

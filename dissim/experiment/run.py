@@ -9,15 +9,16 @@ from pathlib import Path
 import torch
 
 from .. import __version__
-from ..data import SpectraSet, load_dataset
+from ..data import ImageSet, SpectraSet, load_dataset
 from ..errors import UserError
 from ..eval.report import count
 from ..hardware import cpu_bf16_support, device_name, resolve_device, resolve_precision
 from ..protocols import PROTOCOLS, RunOptions
 from ..protocols.base import resolve_jobs
 from ..provenance import machine, source_commit, versions
-from ..storage import cache_root, check_writable_folder
+from ..storage import cache_root, check_cache_writable, check_writable_folder
 from .cache import ResultCache
+from .cluster import check_scheduler
 from .figures import write_figures
 from .folder import ResultsFolder, default_out, run_identity
 from .mat_export import check_exports, write_exports
@@ -44,6 +45,8 @@ def run_experiment(recipe, options: RunOptions, on_task_done=None) -> Path:
     if device == "cuda" and not options.dry_run and options.jobs > torch.cuda.device_count():
         options.log(f"--jobs {options.jobs} on {torch.cuda.device_count()} GPU(s): some GPUs run several jobs at once")
     dataset = load_dataset(options.dataset or protocol.default_dataset, options.data_root, options.seed)
+    for note in dataset.notes if isinstance(dataset, ImageSet) else ():  # spectra loaders log their own
+        options.log(f"{dataset.name}: {note}")
     out = Path(options.out) if options.out else default_out(dataset.name, options.data_root, recipe.name)
     protocol.check_data(recipe, dataset)
     plan = protocol.plan(recipe, dataset, options)
@@ -56,6 +59,7 @@ def run_experiment(recipe, options: RunOptions, on_task_done=None) -> Path:
         return out
     check_writable_folder(out, "--out")  # before any work, not after it
     folder.check(options.overwrite)
+    check_cache_writable()
     check_backend(options.backend)
     cache = ResultCache(cache_root() / protocol.cache_folder)
     ledger = Ledger()
@@ -64,6 +68,8 @@ def run_experiment(recipe, options: RunOptions, on_task_done=None) -> Path:
         results.update(_from_results_folder(protocol, plan, out, pending, cache))
         ledger.from_folder += [t.key for t in pending]
         pending = []
+    if pending and options.scheduler:
+        check_scheduler(options.backend, options.scheduler)  # before the work of preparing the tasks
     if pending:
         pending = protocol.prepare(plan, pending)
 
@@ -82,7 +88,8 @@ def run_experiment(recipe, options: RunOptions, on_task_done=None) -> Path:
     device = report.config.get("device") or options.device
     written.append(write_config(out, {
         "recipe": recipe.to_dict(),
-        "dataset": {**dataset_config, **report.config.pop("dataset", {})},
+        "dataset": {**dataset_config, **({"notes": list(dataset.notes)} if dataset.notes else {}),
+                    **report.config.pop("dataset", {})},
         **report.config,
         "seed": options.seed, "device": device, "device_name": device_name(device), "precision": precision,
         "cpu_bf16": cpu_bf16_support(), "jobs": options.jobs,

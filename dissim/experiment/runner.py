@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from tqdm.auto import tqdm
 
 from ..errors import UserError
 from .cache import ResultCache
+from .cluster import connect_timeout
 
 Result = dict[str, np.ndarray]
 
@@ -66,6 +68,21 @@ def check_backend(backend: str) -> None:
             raise UserError(f"--backend {backend} needs the {backend} extra: pip install 'dissim[{backend}]'") from None
 
 
+def check_execution(backend: str, scheduler: str | None, jobs: int | None) -> None:
+    """Flags that would do nothing or overload this machine: ``--scheduler`` under loky, an empty one, and
+    more than twice the CPU cores in ``--jobs`` without a cluster (every job trains its own network)."""
+    if scheduler is not None and backend == "loky":
+        raise UserError(f"--scheduler {scheduler}: applies to --backend dask or ray (loky runs on this machine); "
+                        "add --backend dask or --backend ray, or drop --scheduler")
+    if scheduler is not None and not scheduler.strip():
+        raise UserError("--scheduler '': give the address of the dask scheduler or ray cluster")
+    most = 2 * (os.cpu_count() or 1)
+    if jobs is not None and jobs > most and not scheduler:
+        raise UserError(f"--jobs {jobs}: this machine has {os.cpu_count()} CPU cores and every job trains its own "
+                        f"network in its own memory; use at most {most} (or a cluster: --backend dask/ray "
+                        "--scheduler ADDRESS)")
+
+
 @contextlib.contextmanager
 def backend_context(backend: str, jobs: int, scheduler: str | None) -> Iterator[None]:
     """joblib's parallel configuration for ``backend`` (connecting to a cluster when asked)."""
@@ -80,7 +97,7 @@ def backend_context(backend: str, jobs: int, scheduler: str | None) -> Iterator[
         with contextlib.ExitStack() as stack:
             # joblib's dask backend uses the current client, so it must stay open while the run lasts.
             if scheduler:
-                stack.enter_context(Client(scheduler))
+                stack.enter_context(Client(scheduler, timeout=connect_timeout()))
             else:
                 cluster = stack.enter_context(LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
                                                            dashboard_address=None))

@@ -27,14 +27,17 @@ import scipy.sparse
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.exceptions import NotFittedError
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
+from sklearn.utils._param_validation import HasMethods
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from .. import __version__
+from ..data.arrays import check_labels
 from ..data.spectral import SpectralPreprocessing, resample
 from ..errors import UserError
-from ..eval.matchers import NearestCosine, matcher_from_state, matcher_state
+from ..eval.matcher_state import matcher_from_state, matcher_state
+from ..eval.matchers import NearestCosine
 from ..storage import atomic_write
+from ..train.params import at_least
 
 FORMAT = "dissim-reference-library"
 FORMAT_VERSION = 2  # version 1 (dissim 0.1 before the shared core) is still read
@@ -52,6 +55,9 @@ class Match:
 class ReferenceLibrary(ClassifierMixin, BaseEstimator):
     """Reference items compared with queries by a matcher (default: cosine nearest neighbour)."""
 
+    _parameter_constraints = {"matcher": [HasMethods(["fit", "transform"]), None], "wavenumbers": ["array-like", None],
+                               "preprocessing": [callable, None], "axis": [str], "batch_size": [at_least(1)]}
+
     def __init__(self, matcher=None, wavenumbers=None, preprocessing=None, axis="wavenumber (cm^-1)",
                  batch_size=256):
         self.matcher = matcher
@@ -63,11 +69,9 @@ class ReferenceLibrary(ClassifierMixin, BaseEstimator):
     # -- fitting and changes -------------------------------------------------------------------
     def fit(self, X, y, ids=None, wavenumbers=None) -> "ReferenceLibrary":
         """Train the matcher on (X, y) if it is not trained yet; then hold exactly X as references."""
-        if y is None:
-            raise ValueError("ReferenceLibrary requires y to be passed, but the target y is None")
+        self._validate_params()
+        y = check_labels(y, "ReferenceLibrary")
         prepared = self.prepare(X, wavenumbers, where="fit")
-        y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
         self.n_features_in_ = prepared.shape[1]
         matcher = self.matcher if self.matcher is not None else NearestCosine()
         try:
@@ -290,7 +294,40 @@ class ReferenceLibrary(ClassifierMixin, BaseEstimator):
         if state.get("n_features_in") is not None:
             library.n_features_in_ = state["n_features_in"]
         library.info_ = dict(state.get("info") or {})
+        _check_loaded(library, path)
         return library
+
+
+def _check_loaded(library: ReferenceLibrary, path: Path) -> None:
+    """The arrays of a loaded library agree with each other and are finite: a file damaged in a way that
+    still loads (wrong widths, NaN values) is refused instead of answering queries with nan."""
+    def damaged(what: str):
+        return UserError(f"{path}: a damaged dissim reference library ({what}); rebuild it")
+
+    matcher, n = library.matcher_, len(library.labels_)
+    if len(library.ids_) != n or not all(isinstance(i, str) for i in library.ids_):
+        raise damaged(f"{len(library.ids_)} reference ids for {n} labels")
+    if not all(isinstance(label, (str, int, float)) and not isinstance(label, bool) for label in library.labels_):
+        raise damaged("labels that are not names or numbers")
+    if not isinstance(library.batch_size, int) or isinstance(library.batch_size, bool) or library.batch_size < 1:
+        raise damaged(f"batch size {library.batch_size!r}")
+    width = getattr(matcher, "n_features_in_", None)
+    if library.wavenumbers is not None:
+        grid = np.asarray(library.wavenumbers)
+        if grid.ndim != 1 or len(grid) < 2 or not np.isfinite(grid).all() or np.any(np.diff(grid) == 0):
+            raise damaged("its wavenumber grid is not a finite 1-D axis of distinct values")
+        if width is not None and len(grid) != width:
+            raise damaged(f"a grid of {len(grid)} points for a matcher of {width} inputs")
+    embeddings = library.embeddings_
+    if embeddings is None:
+        if n:
+            raise damaged(f"{n} labels but no embeddings")
+        return
+    expected = sum(net.embedding_dim for net in matcher._nets()) if hasattr(matcher, "net_") else width
+    if embeddings.ndim != 2 or len(embeddings) != n or (expected is not None and embeddings.shape[1] != expected):
+        raise damaged(f"embeddings of shape {tuple(embeddings.shape)} for {n} references of width {expected}")
+    if not np.isfinite(embeddings).all():
+        raise damaged("embeddings hold NaN or infinite values")
 
 
 def _from_version_1(state: dict) -> dict:

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import functools
 import math
+import pickle
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,12 +137,22 @@ class PretrainedFeatures(nn.Module):
 
 
 def _read_weights(path: Path, name: str) -> dict:
+    if Path(path).is_dir():
+        raise UserError(f"weights file {path} for {name} is a folder; give the weights file in it")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's notes on pickle protocols: the error below says what matters
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise UserError(f"weights file {path} for {name} does not exist") from None
-    except Exception as exc:  # a damaged or non-tensor file: weights_only refuses what is not plain tensors
-        raise UserError(f"cannot read weights file {path} for {name} as a state dict of tensors: {exc}") from None
+    except pickle.UnpicklingError:  # objects other than tensors, or not a torch file at all: never unpickled
+        raise UserError(f"cannot read weights file {path} for {name}: it is not a torch state dict of tensors, and "
+                        "dissim reads nothing else (loading other objects can run code from the file); save the "
+                        "state dict alone: torch.save(model.state_dict(), PATH)") from None
+    except Exception as exc:  # a damaged file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise UserError(f"cannot read weights file {path} for {name} as a state dict of tensors "
+                        f"({type(exc).__name__}: {first})") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
@@ -165,6 +177,9 @@ def resolve_weights(name: str, weights: str | None = None, init: str = "pretrain
         return None
     if weights:
         path = Path(weights).expanduser()
+        if path.is_dir():
+            raise UserError(f"weights file {path} for {name} is a folder; give the weights file in it "
+                            f"(--cnn-weights {name}=PATH)")
         if not path.is_file():
             raise UserError(f"weights file {path} for {name} does not exist (--cnn-weights {name}=PATH)")
         return path

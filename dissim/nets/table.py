@@ -42,6 +42,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from torch import nn
+
 from ..errors import UserError
 from .pretrained import INITS as PRETRAINED_INITS
 from .pretrained import (
@@ -65,6 +67,7 @@ LAYER_SETTINGS = {
 INITS = {"narrow-normal", "glorot", "xavier", "he"}
 FLAT_TAIL = ("dropout", "batchnorm", "relu", "leakyrelu")  # layers that may follow the embedding's fc
 _MAX_INPUT_SEARCH = 1 << 16
+_MODULE = nn.Sequential()  # layer names must not shadow its attributes (torch's add_module refuses them)
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,8 @@ class Topology:
                 if kind == "conv":
                     groups = layer.get("groups", 1)
                     if channels % groups:
-                        return out, f"{name}: {channels} input channels do not split into {groups} groups"
+                        plural = "s" if channels > 1 else ""
+                        return out, f"{name}: {channels} input channel{plural} do not split into {groups} groups"
                     fan_in = (channels // groups) * k**self.dims
                     channels = layer["filters"]
                     bias = channels if layer.get("bias", True) else 0
@@ -162,11 +166,17 @@ class Topology:
 
     def min_input_size(self, in_channels: int = 1) -> int:
         """Smallest input side (or length) for which every layer has an output."""
+        problem = self._infer(in_channels, _MAX_INPUT_SEARCH)[1]
+        if problem is not None and "groups" in problem:  # no input size helps
+            kind = "grey images" if in_channels == 1 and self.dims == 2 else f"{in_channels}-channel inputs"
+            raise UserError(f"topology {self.name} cannot take {kind}: {problem}; give that layer groups that "
+                            f"divide {in_channels}, or inputs with more channels")
         lo, hi = 1, 1
         while self._infer(in_channels, hi)[1] is not None:
             lo, hi = hi + 1, hi * 2
             if hi > _MAX_INPUT_SEARCH:
-                raise UserError(f"topology {self.name} has no valid input size up to {_MAX_INPUT_SEARCH}")
+                raise UserError(f"topology {self.name} has no valid input size up to {_MAX_INPUT_SEARCH} "
+                                f"({problem or 'a layer has no output'})")
         while lo < hi:  # valid sizes are monotone: binary search the first one
             mid = (lo + hi) // 2
             if self._infer(in_channels, mid)[1] is None:
@@ -262,6 +272,10 @@ def topology_from_dict(doc: dict, where: str = "topology table", source: Path | 
                             "pooling must come before the first fc or flatten")
         if not isinstance(layer["name"], str):
             raise UserError(f"{where}: layer {i} name must be a string, got {layer['name']!r}")
+        if not layer["name"] or "." in layer["name"] or hasattr(_MODULE, layer["name"]):
+            raise UserError(f"{where}: layer name {layer['name']!r} cannot name a torch module (torch refuses empty "
+                            "names, names with '.', and the names of module attributes such as 'forward' or "
+                            "'training'); rename the layer")
         if kind != "pretrained" and layer.get("init", "narrow-normal") not in INITS:
             raise UserError(f"{where}: layer {layer['name']} init must be one of {sorted(INITS)}")
         if kind == "conv" and layer["filters"] % layer.get("groups", 1):
@@ -275,11 +289,22 @@ def topology_from_dict(doc: dict, where: str = "topology table", source: Path | 
     if flat_at is None or any(layer["type"] not in FLAT_TAIL for layer in layers[flat_at + 1:]):
         raise UserError(f"{where}: the table must end in the embedding vector: fc, flatten or gap, optionally followed "
                         f"by {', '.join(FLAT_TAIL)}")
+    if not any(layer["type"] in ("conv", "fc", "batchnorm", "pretrained") for layer in layers):
+        raise UserError(f"{where}: no layer of the table learns anything; add a conv, fc or batchnorm layer")
     deeper = doc.get("deeper")
     if deeper is not None and deeper not in seen:
         raise UserError(f"{where}: deeper = {deeper!r} names no layer of the table")
-    return Topology(name=name, layers=tuple(layers), dims=dims, deeper=deeper,
-                    description=doc.get("description", ""), source=source)
+    if deeper is not None:
+        flat_from = next(i for i, layer in enumerate(layers) if layer["type"] in ("fc", "flatten", "gap")
+                         or (layer["type"] == "pretrained" and not pretrained_info(layer["network"]).feature_map))
+        if [layer["name"] for layer in layers].index(deeper) >= flat_from:
+            maps = [layer["name"] for layer in layers[:flat_from]]
+            raise UserError(f"{where}: deeper = {deeper!r} taps a layer without a spatial map (DEEPER takes the DCT "
+                            f"of a conv map); tap one of {', '.join(maps) if maps else 'the layers before the first fc'}")
+    description = doc.get("description", "")
+    if not isinstance(description, str):
+        raise UserError(f"{where}: description must be a string, got {description!r}")
+    return Topology(name=name, layers=tuple(layers), dims=dims, deeper=deeper, description=description, source=source)
 
 
 def _is_number(value) -> bool:

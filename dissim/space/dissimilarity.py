@@ -43,6 +43,7 @@ class FullyDissimilarity(TransformerMixin, BaseEstimator):
     """
 
     source = "features"
+    _parameter_constraints = {"pair_fn": [callable, None], "device": [str, torch.device]}
 
     def __init__(self, pair_fn=None, device="cpu"):
         self.pair_fn = pair_fn
@@ -53,6 +54,7 @@ class FullyDissimilarity(TransformerMixin, BaseEstimator):
         return cls(loss.fully, device=device)
 
     def fit(self, X, y=None):
+        self._validate_params()
         prototypes = _rows(X, self, reset=True)
         self.prototypes_ = torch.as_tensor(prototypes, dtype=torch.float32, device=self.device)
         return self
@@ -83,6 +85,7 @@ class DeeperDissimilarity(TransformerMixin, BaseEstimator):
     """
 
     source = "deeper"
+    _parameter_constraints: dict = {}
 
     @classmethod
     def for_loss(cls, loss, device) -> "DeeperDissimilarity":

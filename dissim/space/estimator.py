@@ -14,6 +14,7 @@ from ..data.arrays import InputShape, check_inputs, check_labelled
 from ..hardware import fit_hardware
 from ..nets import get_topology
 from ..train import TwinConfig, get_loss, train_twin_with_retries
+from ..train.params import POSITIVE, TRAINING, at_least, check_betas
 from .dct import DCT_KEEP, dct_reduce
 from .dissimilarity import SPACES
 from .prototypes import ClassWiseKMeans
@@ -23,15 +24,9 @@ def _as_tuple(value, name: str, kind) -> tuple:
     values = (value,) if isinstance(value, kind) else tuple(value)
     if not values:
         raise ValueError(f"{name} is empty")
+    if not all(isinstance(v, kind) and not isinstance(v, bool) for v in values):
+        raise ValueError(f"{name} must hold {'integers' if kind is numbers.Integral else 'names'}, got {value!r}")
     return values
-
-
-def check_positive_integers(estimator, *names: str, least: int = 1) -> None:
-    """ValueError naming the first of ``estimator``'s parameters ``names`` that is not an integer >= ``least``."""
-    for name in names:
-        value = getattr(estimator, name)
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
-            raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
 
 
 def resolve_seed(random_state) -> int:
@@ -70,6 +65,13 @@ class SiameseDissimilarity(TransformerMixin, BaseEstimator):
     (e.g. "jitter": small shifts, zooms and rotations; None: none), with ``augmentation_options``.
     """
 
+    _parameter_constraints = {
+        **TRAINING, "loss": [str], "optimizer": [str, callable], "space": [str, list, tuple],
+        "prototypes": [at_least(1), list, tuple], "iterations": [at_least(1)], "loss_options": [dict, None],
+        "optimizer_options": [dict, None], "embed_batch_size": [at_least(1)], "max_reruns": [at_least(0)],
+        "converge_ratio": [POSITIVE], "augmentation": [str, None], "augmentation_options": [dict, None],
+    }
+
     def __init__(self, topology="sn8", loss="bce", optimizer="adam", space="fully", prototypes=15,
                  iterations=3000, batch_size=180, lr=1e-4, betas=(0.9, 0.99), loss_options=None,
                  optimizer_options=None, input_size=None, embed_batch_size=128, device="auto", precision="auto",
@@ -98,8 +100,9 @@ class SiameseDissimilarity(TransformerMixin, BaseEstimator):
         self.verbose = verbose
 
     # -- fitting ---------------------------------------------------------------------------------
-    def fit(self, X, y, **fit_params) -> "SiameseDissimilarity":
+    def fit(self, X, y) -> "SiameseDissimilarity":
         """Train the twin on (X, y) and pick the prototypes; returns self."""
+        self._validate_params()
         inputs, y = check_labelled(X, y, "SiameseDissimilarity")
         topology = get_topology(self.topology)
         spaces, ks = self._spaces(topology), _as_tuple(self.prototypes, "prototypes", numbers.Integral)
@@ -146,16 +149,11 @@ class SiameseDissimilarity(TransformerMixin, BaseEstimator):
         return self
 
     def _check_params(self, ks) -> None:
-        check_positive_integers(self, "iterations", "embed_batch_size")
-        check_positive_integers(self, "batch_size", least=2)
-        if isinstance(self.max_reruns, bool) or not isinstance(self.max_reruns, numbers.Integral) or self.max_reruns < 0:
-            raise ValueError(f"max_reruns must be a non-negative integer, got {self.max_reruns!r}")
-        if not (isinstance(self.converge_ratio, numbers.Real) and self.converge_ratio > 0):
-            raise ValueError(f"converge_ratio must be a positive number, got {self.converge_ratio!r}")
         if any(k < 1 for k in ks):
             raise ValueError(f"prototypes must be positive integers (k per class), got {self.prototypes!r}")
-        if not (isinstance(self.lr, numbers.Real) and np.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+        if len(set(ks)) != len(ks):
+            raise ValueError(f"prototypes lists a k twice: {self.prototypes!r}")
+        check_betas(self.betas)
         get_loss(self.loss)
 
     def _spaces(self, topology) -> tuple[str, ...]:

@@ -8,6 +8,8 @@ from sklearn.cluster import KMeans
 from sklearn.utils import check_random_state
 from threadpoolctl import threadpool_limits
 
+from ..train.params import at_least
+
 
 class ClassWiseKMeans(BaseEstimator):
     """k prototypes per class: k-means++ (one run, at most 100 iterations, as MATLAB's defaults)
@@ -17,12 +19,15 @@ class ClassWiseKMeans(BaseEstimator):
     ``classes_[0]``'s k centroids first, and ``prototype_labels_`` (k·C,).
     """
 
+    _parameter_constraints = {"k": [at_least(1)], "random_state": ["random_state"], "max_iter": [at_least(1)]}
+
     def __init__(self, k: int = 15, random_state=None, max_iter: int = 100):
         self.k = k
         self.random_state = random_state
         self.max_iter = max_iter
 
     def fit(self, X, y) -> "ClassWiseKMeans":
+        self._validate_params()
         X, y = np.asarray(X), np.asarray(y)
         if len(X) != len(y):
             raise ValueError(f"{len(X)} items but {len(y)} labels")

@@ -13,6 +13,7 @@ from ..errors import UserError
 from ..nets import SiameseNet, Topology
 from ..optim import create_optimizer
 from .augment import AUGMENTATIONS
+from .budget import check_training_fits
 from .loop import OutOfMemory, TrainHistory, fit
 from .losses import create_loss, get_loss
 from .samplers import SAMPLERS
@@ -87,14 +88,17 @@ def train_twin(inputs: np.ndarray, labels: np.ndarray, config: TwinConfig, *, se
     sampler_class = SAMPLERS.get(config.sampler or loss_class.default_sampler)
     if (config.iterations is None) == (config.epochs is None):
         raise UserError("give the training budget as iterations or as epochs (one of them)")
+    sampler = sampler_class(labels, rng, **config.sampler_options)  # draws from rng only, as before the net
+    steps = config.iterations or sampler.batches_per_epoch(config.batch_size)
+    epochs = config.epochs or 1
+    check_training_fits(config.topology, in_channels, size, batch_size=config.batch_size, arity=sampler.arity,
+                        steps=steps, epochs=epochs, items=len(inputs), item_bytes=_training_array(inputs[:1]).itemsize,
+                        device=str(device), what=f"training {desc}")
     with torch.random.fork_rng(devices=_devices_to_fork(device)):
         torch.manual_seed(seed)
         net = SiameseNet(config.topology, in_channels, size, config.activation, config.input_scale,
                          config.input_gate).to_device(device, config.precision)
         loss = create_loss(config.loss, net.embedding_dim, **config.loss_options).to(device)
-        sampler = sampler_class(labels, rng, **config.sampler_options)
-        steps = config.iterations or sampler.batches_per_epoch(config.batch_size)
-        epochs = config.epochs or 1
         params = list(net.parameters()) + list(loss.parameters())
         if config.head_lr_factor != 1.0:  # e.g. a fine-tuned CNN's new last layer (the authors: x20)
             params = [{"params": list(net.parameters())},

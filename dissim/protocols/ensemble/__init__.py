@@ -15,7 +15,7 @@ import numpy as np
 
 from ... import __version__
 from ...data import ImageSet
-from ...data.preprocess import PREPROCESS_VERSION, preprocess_to_cache
+from ...data.preprocess import HASC_BORDER, PREPROCESS_VERSION, check_preprocess_fits, preprocess_to_cache
 from ...errors import UserError
 from ...eval.inner import INNER_FOLDS
 from ...eval.metrics import accuracy
@@ -25,6 +25,7 @@ from ...nets.pretrained import pretrained_info, resolve_weights
 from ...nets.table import pretrained_topology
 from ...storage import file_digest, stable_hash
 from ...train import get_loss
+from ...train.budget import check_training_fits
 from ...train.throughput import Workload
 from ..base import DEFAULT_THREADS, PROTOCOLS, Protocol, RunOptions, task_seed
 from . import recipe as ensemble_recipe
@@ -57,6 +58,7 @@ from .members import (
 from .recipe import CnnSettings, EnsembleRecipe
 from .report import build_report
 from .scores import results_from_folder
+from .selection import check_fusions
 
 
 class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cache_folder="members",
@@ -81,18 +83,21 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
         if bad:
             raise UserError(f"--folds {bad}: {dataset.name} has folds 1..{n_folds}")
         kmax = max(recipe.profile.prototypes)
-        learned = ensemble_recipe.learned_fusions(recipe)
         for fold in folds:
             counts = np.bincount(dataset.labels[dataset.folds[fold - 1][0]], minlength=dataset.n_classes)
             worst = int(np.argmin(counts))
+            if counts[worst] == 0:
+                raise UserError(f"class {dataset.class_names[worst]!r} has no training images in fold {fold} (all of "
+                                f"its images are in that fold's test set): every class needs training images in "
+                                "every fold; add images of it to the other folds, or leave the class out")
             if counts[worst] < kmax:
                 raise UserError(f"class {dataset.class_names[worst]!r} has {counts[worst]} training images in fold "
                                 f"{fold}, fewer than the {kmax} prototypes per class asked (--prototypes): "
                                 f"use k <= {counts[worst]}")
-            if learned and counts[worst] < 2:
-                raise UserError(f"class {dataset.class_names[worst]!r} has {counts[worst]} training image in fold "
-                                f"{fold}: the learned fusion {learned[0]!r} needs two per class for its inner "
-                                "cross-validation; use fusion = \"sum\" there")
+            if counts[worst] < 2:
+                raise UserError(f"class {dataset.class_names[worst]!r} has 1 training image in fold {fold}: the "
+                                "tuned raw-pixel SVM baseline (and any learned fusion) cross-validates within the "
+                                "training fold and needs at least 2 of every class; add images of it")
         topologies, weight_digests = {}, {}  # missing weights stop the plan, before any work
         for name in recipe.topologies:
             topologies[name], weight_digests[name] = with_pretrained_options(get_topology(name), recipe)
@@ -103,8 +108,12 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
             if topology.dims != 2:
                 raise UserError(f"topology {name} is {topology.dims}-D; image members need a dims = 2 table")
             sizes[name] = max(recipe.profile.input_size, topology.min_input_size(dataset.channels))
+            if recipe.profile.hasc and sizes[name] <= 2 * HASC_BORDER:
+                raise UserError(f"hasc: HASC mosaics need inputs larger than {2 * HASC_BORDER} pixels a side; "
+                                f"{name} runs at {sizes[name]}: raise input_size or use --hasc no")
         threads = options.threads or DEFAULT_THREADS
         units, tasks = plan_units(recipe), []
+        check_resources(recipe, dataset, topologies, sizes, units, folds, options.device)
         for unit in units:
             topology = topologies[unit.topology]
             for fold in folds:
@@ -171,7 +180,9 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
                                                 labels=dataset.labels, train_index=train, test_index=test,
                                                 threads=threads,
                                                 seed=task_seed(options.seed, frozen_baseline_name(), fold)))
-        return EnsemblePlan(recipe, dataset, options, plan_members(recipe), units, folds, tasks, sizes)
+        members = plan_members(recipe)
+        check_fusions(recipe, members, {m.name for m in members} | set(BASELINES) | {frozen_baseline_name()})
+        return EnsemblePlan(recipe, dataset, options, members, units, folds, tasks, sizes)
 
     def prepare(self, plan: EnsemblePlan, tasks: list) -> list:
         """Workers memory-map the cached preprocessed arrays rather than receive them."""
@@ -262,6 +273,19 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
         accs = [f"{space}-k{k} {accuracy(result[score_key(space, k, 'test')], result['test_labels']):.2f}%"
                 for k in task.unit.ks for space in task.spaces if score_key(space, k, "test") in result]
         return f"{task.label}: {', '.join(accs)} ({self.timing(result['seconds'][1], cached)})"
+
+
+def check_resources(recipe: EnsembleRecipe, dataset, topologies: dict, sizes: dict, units, folds, device: str) -> None:
+    """Every training of the plan and every preprocessed array fits in memory (before any work)."""
+    p, train_items = recipe.profile, max(len(dataset.folds[f - 1][0]) for f in folds)
+    inputs = set(sizes.values()) | {max(recipe.ecnn.input_size, pretrained_info(n).min_size) for n in recipe.ecnn.networks}
+    for size in sorted(inputs):
+        check_preprocess_fits(dataset, size)
+    for topology, arity in sorted({(u.topology, get_loss(u.method.loss).arity) for u in units}):
+        check_training_fits(topologies[topology], dataset.channels, sizes[topology], batch_size=p.batch_size,
+                            arity=arity, steps=p.iterations, items=train_items, device=device,
+                            what=f"training {topology} at {sizes[topology]}x{sizes[topology]} (batch {p.batch_size}, "
+                                 f"{p.iterations:,} iterations)")
 
 
 def _flop_amount(flops: float) -> str:

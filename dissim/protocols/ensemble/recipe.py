@@ -78,12 +78,9 @@ from ...optim import resolve_optimizer
 from ...settings import parse_settings, read_toml, recipe_path, setting
 from ...space import SPACES
 from ...train import check_loss
+from .selection import Selection, fusions_of, selection, unique_names
 
 SECTIONS = ("profile", "members", "methods", "fusions", "table", "folds", "ecnn", "headline")
-FILTER_KEYS = ("topologies", "methods", "losses", "optimizers", "spaces", "k")
-# "sum": the paper's sum rule of z-scored scores; "learned": member weights chosen on out-of-fold scores of
-# each training fold (dissim.eval.fusion.forward_selection)
-FUSIONS = ("sum", "learned")
 ECNN_METHOD = "eCNN"  # the method name of fine-tuned CNN members in filters (methods = ["eCNN"])
 # The paper's column names (Table 1) for a loss with an optimizer.
 PAPER_METHODS = {"Cross": ("bce", "adam"), "CrossDD": ("bce", "decaydgrad"), "Triplet": ("triplet", "adam")}
@@ -98,7 +95,7 @@ class Profile:
     batch_size: int = setting(180, minimum=2)
     lr: float = setting(1e-4, positive=True)
     betas: tuple[float, float] = setting((0.9, 0.99), minimum=0.0, below=1.0)
-    prototypes: tuple[int, ...] = setting((15, 30, 45, 60), minimum=1, nonempty=True)
+    prototypes: tuple[int, ...] = setting((15, 30, 45, 60), minimum=1, nonempty=True, unique=True)
     share_network: bool = False
     svm_C: float = setting(1000.0, positive=True)
     svm_gamma: float = setting(0.1, positive=True)
@@ -117,7 +114,7 @@ class Profile:
 class CnnSettings:
     """The eCNN members: ImageNet networks fine-tuned per fold (:class:`dissim.eval.cnn.FineTunedCNN`)."""
 
-    networks: tuple[str, ...] = ()
+    networks: tuple[str, ...] = setting((), unique=True)
     input_size: int = setting(224, minimum=1)
     epochs: int = setting(20, minimum=1)
     batch_size: int = setting(30, minimum=2)
@@ -145,43 +142,6 @@ class Method:
     def slug(self) -> str:
         """loss-optimizer, as member names spell it (sn1-bce-adam-fully-k15)."""
         return f"{self.loss}-{self.optimizer.replace(':', '.')}"
-
-
-@dataclass(frozen=True)
-class Selection:
-    """A named set of members: each given filter restricts one member attribute."""
-
-    name: str
-    topologies: tuple[str, ...] | None = None
-    methods: tuple[str, ...] | None = None
-    losses: tuple[str, ...] | None = None
-    optimizers: tuple[str, ...] | None = None
-    spaces: tuple[str, ...] | None = None
-    k: tuple[int, ...] | None = None
-    per_topology: bool = False
-    groups: tuple["Selection", ...] = ()  # fused one by one, then their z-scored sums are summed
-    fusion: str = "sum"  # "learned": member weights chosen on each training fold (FUSIONS)
-
-    def matches(self, member) -> bool:
-        checks = (("topologies", member.topology), ("methods", member.method.name),
-                  ("losses", member.method.loss), ("optimizers", member.method.optimizer),
-                  ("spaces", member.space), ("k", member.k))
-        return all(getattr(self, key) is None or value in getattr(self, key) for key, value in checks)
-
-    def __and__(self, other: "Selection") -> "Selection":
-        merged = {}
-        for key in FILTER_KEYS:
-            a, b = getattr(self, key), getattr(other, key)
-            merged[key] = a if b is None else b if a is None else tuple(x for x in a if x in b)
-        groups = self.groups or other.groups
-        if self.groups and other.groups:
-            groups = tuple(g & h for g in self.groups for h in other.groups)
-        fusion = "learned" if "learned" in (self.fusion, other.fusion) else "sum"
-        return Selection(name=self.name, groups=groups, fusion=fusion, **merged)
-
-    def group_selections(self) -> tuple["Selection", ...]:
-        """The groups to fuse one by one (each restricted by this selection's own filters); none: itself."""
-        return tuple(replace(self, groups=()) & g for g in self.groups)
 
 
 @dataclass(frozen=True)
@@ -242,33 +202,6 @@ def load_profile(name_or_path: str, flag: str = "--pipeline", _seen: tuple = ())
     return {**inherited, **own}
 
 
-def _selection(raw: dict, where: str, nested: bool = False) -> Selection:
-    if not isinstance(raw, dict):
-        raise UserError(f"{where}: expected a table of filters, got {raw!r}")
-    unknown = set(raw) - set(FILTER_KEYS) - {"name", "per_topology", "groups", "fusion"}
-    if unknown:
-        raise UserError(f"{where}: unknown filter keys {sorted(unknown)}; known: {', '.join(FILTER_KEYS)}")
-    for key in FILTER_KEYS:
-        if key in raw and not isinstance(raw[key], list):
-            raise UserError(f"{where}: filter {key} must be a list, got {raw[key]!r}")
-    values = {key: tuple(raw[key]) if key in raw else None for key in FILTER_KEYS}
-    name = raw.get("name", "")
-    if nested:
-        name = name or "group"
-    elif not name or not isinstance(name, str):
-        raise UserError(f"{where}: every fusion, row and column needs a name")
-    groups = raw.get("groups", [])
-    if not isinstance(groups, list) or (nested and groups):
-        raise UserError(f"{where}: groups must be a list of filter tables (one level: groups hold no groups)")
-    fusion = raw.get("fusion", "sum")
-    if fusion not in FUSIONS:
-        raise UserError(f"{where} {name!r}: fusion = {fusion!r}; use {' or '.join(map(repr, FUSIONS))}")
-    if fusion == "learned" and (groups or nested):
-        raise UserError(f"{where} {name!r}: a learned fusion weighs its members itself; it takes no groups")
-    return Selection(name=name, per_topology=bool(raw.get("per_topology", False)), fusion=fusion,
-                     groups=tuple(_selection(g, f"{where} group", nested=True) for g in groups), **values)
-
-
 MEMBER_KEYS = ("topologies", "methods", "spaces")
 
 
@@ -283,6 +216,8 @@ def _members(raw, where: str) -> dict:
         if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
             raise UserError(f"{where} [members]: {key} must be a non-empty list of names, e.g. {key} = [\"...\"], "
                             f"got {value!r}")
+        if len(set(value)) != len(value):
+            raise UserError(f"{where} [members]: {key} lists a name twice: {value!r}")
     return raw
 
 
@@ -316,14 +251,17 @@ def parse(doc: dict, path: Path, profile: str | None = None) -> EnsembleRecipe:
         if not isinstance(raw, dict) or set(raw) - {"rows", "columns"} or not all(
                 isinstance(raw.get(k, []), list) for k in ("rows", "columns")):
             raise UserError(f"{where}: [table] takes rows = [...] and columns = [...] (lists of filter tables)")
-        rows = tuple(_selection(r, f"{where} [table] row") for r in raw.get("rows", []))
-        cols = tuple(_selection(c, f"{where} [table] column") for c in raw.get("columns", [{"name": "accuracy"}]))
-        if not rows:
-            raise UserError(f"{where}: [table] needs rows")
+        rows = tuple(selection(r, f"{where} [table] row") for r in raw.get("rows", []))
+        cols = tuple(selection(c, f"{where} [table] column") for c in raw.get("columns", [{"name": "accuracy"}]))
+        if not rows or not cols:
+            raise UserError(f"{where}: [table] needs rows and columns (leave columns out for one accuracy column)")
+        unique_names(rows, "[table] rows", where)
+        unique_names(cols, "[table] columns", where)
         table = TableLayout(rows=rows, columns=cols)
     folds = doc.get("folds")
-    if folds is not None and (not isinstance(folds, list) or not all(isinstance(f, int) and f >= 1 for f in folds)):
-        raise UserError(f"{where}: folds must be a list of fold numbers (1, 2, ...), got {folds!r}")
+    if folds is not None and (not isinstance(folds, list) or not all(
+            isinstance(f, int) and not isinstance(f, bool) and f >= 1 for f in folds) or len(set(folds)) != len(folds)):
+        raise UserError(f"{where}: folds must be a list of distinct fold numbers (1, 2, ...), got {folds!r}")
     ecnn = parse_settings(CnnSettings, doc.get("ecnn") or {}, f"{where} [ecnn]")
     headline = doc.get("headline", "")
     if not isinstance(headline, str):
@@ -332,7 +270,7 @@ def parse(doc: dict, path: Path, profile: str | None = None) -> EnsembleRecipe:
         ecnn=ecnn, name=path.stem, description=doc.get("description", ""), profile=profile_obj,
         topologies=tuple(resolve_topology(t, path.parent) for t in members.get("topologies", ["sn1"])),
         methods=tuple(methods), spaces=tuple(members.get("spaces", ["fully"])),
-        fusions=tuple(_selection(f, f"{where} [[fusions]]") for f in _list(doc.get("fusions", []), "[[fusions]]", where)),
+        fusions=fusions_of(doc.get("fusions", []), where),
         table=table, folds=tuple(folds) if folds is not None else None, source=where, headline=headline)
     if headline and headline not in named_rows(recipe):
         raise UserError(f"{where}: headline = {headline!r} names no row of the table and no [[fusions]] entry; "
@@ -351,18 +289,6 @@ def named_rows(recipe: EnsembleRecipe) -> list[str]:
     return names
 
 
-def learned_fusions(recipe: EnsembleRecipe) -> list[str]:
-    """The names of the recipe's fusions, rows and columns that ask for a learned fusion."""
-    table = recipe.table.rows + recipe.table.columns if recipe.table is not None else ()
-    return [s.name for s in (*recipe.fusions, *table) if s.fusion == "learned"]
-
-
-def _list(value, what: str, where: str) -> list:
-    if not isinstance(value, list):
-        raise UserError(f"{where}: {what} must be an array of tables, got {value!r}")
-    return value
-
-
 def check(recipe: EnsembleRecipe, where: str) -> EnsembleRecipe:
     """Every name the recipe uses resolves (topologies, losses, optimizers, spaces)."""
     for space in recipe.spaces:
@@ -378,8 +304,6 @@ def check(recipe: EnsembleRecipe, where: str) -> EnsembleRecipe:
             raise UserError(f"{where}: eCNN weights entry {entry!r} must read network=path, e.g. resnet50=/w/r50.pth")
     for network in recipe.ecnn.networks:
         pretrained_info(network)  # an unknown network name is an error here
-    if len(set(recipe.ecnn.networks)) != len(recipe.ecnn.networks):
-        raise UserError(f"{where}: [ecnn] networks lists a network twice")
     return replace(recipe, spaces=tuple(SPACES.canonical(s) for s in recipe.spaces))
 
 

@@ -21,17 +21,11 @@ from .baselines import (
     baseline_accuracy,
     frozen_baseline_name,
 )
-from .members import (
-    CnnMember,
-    EnsemblePlan,
-    Member,
-    attempts_of,
-    score_key,
-    unit_of,
-)
+from .members import CnnMember, EnsemblePlan, Member, attempts_of, score_key, unit_of
 from .recipe import ECNN_METHOD, EnsembleRecipe, Profile, Selection
 from .row_scores import row_scores
 from .scores import score_files
+
 
 class MemberFold(NamedTuple):
     """One member's scores on one fold."""
@@ -203,7 +197,8 @@ def build_rows(recipe: EnsembleRecipe, members: list[Member], scores,
     def add(selection: Selection) -> Row | None:
         if selection.groups:
             groups = [[m for m in members if g.matches(m)] for g in selection.group_selections()]
-            groups = [g for g in groups if g]
+            if not all(groups):  # a group without members: the cell is empty, not a fusion of fewer groups
+                return None
             chosen = list(dict.fromkeys(m for g in groups for m in g))
         else:
             chosen, groups = [m for m in members if selection.matches(m)], None

@@ -20,6 +20,7 @@ from ...eval.report import count
 from ...nets import get_topology
 from ...storage import stable_hash
 from ...train import augmentation_recipe
+from ...train.budget import check_training_fits
 from ..base import PROTOCOLS, Protocol, RunOptions, task_seed
 from ..settings_recipe import SettingsProtocol, SettingsRecipe
 from . import settings as oneshot_settings
@@ -119,6 +120,9 @@ class OneShotProtocol(SettingsProtocol, Protocol, name="oneshot", default_datase
         if topology.dims != 1:
             raise UserError(f"topology {s.topology} is {topology.dims}-D; one-shot spectra need a dims = 1 table")
         topology.layer_shapes(1, data.length)  # a too short spectrum for the twin is a UserError now, not later
+        check_training_fits(topology, 1, data.length, batch_size=s.batch_size, arity=2,
+                            steps=max(1, len(data) // s.batch_size), epochs=s.epochs, items=len(data), item_bytes=4,
+                            device=options.device, what=f"training {topology.name} on {data.name}")
         device = options.device
         threads = options.threads or s.threads
         tasks = []

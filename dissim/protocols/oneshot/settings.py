@@ -66,7 +66,7 @@ FIGURE_PARTITION = 1  # the partition whose Siamese features the t-SNE figure sh
 class OneShotSettings:
     classes: str = setting("unseen", choices=("unseen", "seen"))
     methods: tuple[str, ...] = setting(("nn-l2", "nn-cosine", "lmnn", "siamese", "nn-l2-als", "nn-cosine-als",
-                                        "lmnn-als", "siamese-als"), nonempty=True)
+                                        "lmnn-als", "siamese-als"), nonempty=True, unique=True)
     partitions: int = setting(5, minimum=1)
     fractions: tuple[float, float, float] = (0.5, 0.1, 0.4)
     min_spectra_per_class: int = setting(2, minimum=2)
@@ -122,8 +122,6 @@ def _named_aug(name: str) -> bool:
 def check(settings: OneShotSettings, where: str) -> OneShotSettings:
     for method in settings.methods:
         parse_method(method)
-    if len(set(settings.methods)) != len(settings.methods):
-        raise UserError(f"{where}: a method is listed twice in {list(settings.methods)}")
     try:
         augmentation_recipe(settings.augment)
     except UserError as exc:

@@ -22,6 +22,7 @@ from ...data.spectral import SpectralPreprocessing
 from ...errors import UserError
 from ...nets import get_topology
 from ...storage import stable_hash
+from ...train.budget import check_training_fits
 from ..base import DEFAULT_THREADS, PROTOCOLS, Protocol, RunOptions, task_seed
 from ..settings_recipe import SettingsProtocol, SettingsRecipe
 from . import settings as openset_settings
@@ -75,7 +76,10 @@ class OpenSetProtocol(SettingsProtocol, Protocol, name="openset", default_datase
         topology = get_topology(s.topology)
         if topology.dims != 1:
             raise UserError(f"topology {s.topology} is {topology.dims}-D; spectra need a dims = 1 table")
-        topology.layer_shapes(1, data.length)
+        check_training_fits(topology, 1, data.length, batch_size=s.batch_size, arity=2,
+                            steps=max(1, len(data) // s.batch_size), epochs=max(s.epochs, s.cnn_epochs),
+                            items=len(data), item_bytes=4, device=options.device,
+                            what=f"training {topology.name} on {data.name}")
         gate, gate_class = background_vector(s.background, data)
         counts = data.class_counts()
         classes = np.array([c for c in np.flatnonzero(counts >= s.min_per_class) if c != gate_class])

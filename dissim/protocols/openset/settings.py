@@ -39,7 +39,7 @@ METHODS = ("siamese-contrastive-ce", "siamese-contrastive", "closed-set-cnn", "c
 
 @dataclass(frozen=True)
 class OpenSetSettings:
-    methods: tuple[str, ...] = setting(METHODS, choices=METHODS, nonempty=True)
+    methods: tuple[str, ...] = setting(METHODS, choices=METHODS, nonempty=True, unique=True)
     topology: str = "emis-cnn1d"
     min_per_class: int = setting(6, minimum=2)
     train_per_class: int = setting(14, minimum=2)
@@ -64,8 +64,6 @@ def check(settings: OpenSetSettings, where: str) -> OpenSetSettings:
                         f"({settings.min_per_class}), so that every known class keeps test spectra")
     if settings.background and not settings.background.startswith(("class:", "file:")):
         raise UserError(f"{where}: background must be \"\", \"class:NAME\" or \"file:PATH\", got {settings.background!r}")
-    if len(set(settings.methods)) != len(settings.methods):
-        raise UserError(f"{where}: a method is listed twice in {list(settings.methods)}")
     return settings
 
 

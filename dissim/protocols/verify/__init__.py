@@ -17,12 +17,13 @@ from sklearn.model_selection import train_test_split
 
 from ... import __version__
 from ...data import ImageSet
-from ...data.preprocess import PREPROCESS_VERSION, preprocess_to_cache
+from ...data.preprocess import PREPROCESS_VERSION, check_preprocess_fits, preprocess_to_cache
 from ...errors import UserError
 from ...eval.metrics import pair_accuracy_jaccard
 from ...eval.report import count
 from ...nets import get_topology
 from ...storage import stable_hash
+from ...train.budget import check_training_fits
 from ..base import DEFAULT_THREADS, PROTOCOLS, Protocol, RunOptions, task_seed
 from ..settings_recipe import SettingsProtocol, SettingsRecipe
 from . import settings as verify_settings
@@ -67,6 +68,10 @@ class VerifyProtocol(SettingsProtocol, Protocol, name="verify", default_dataset=
         if topology.dims != 2:
             raise UserError(f"topology {s.topology} is {topology.dims}-D; image pairs need a dims = 2 table")
         size = max(s.input_size, topology.min_input_size(dataset.channels))
+        check_preprocess_fits(dataset, size)
+        check_training_fits(topology, dataset.channels, size, batch_size=s.batch_size, arity=2,
+                            steps=-(-len(dataset) * s.partners // s.batch_size), epochs=s.epochs, items=len(dataset),
+                            device=options.device, what=f"training {topology.name} at {size}x{size}")
         device = options.device
         threads = options.threads or DEFAULT_THREADS
         tasks = []

@@ -19,6 +19,9 @@ Register new ones with ``@register_loss("name")``.
 
 from __future__ import annotations
 
+import math
+import numbers
+
 from torch import nn
 
 from ...errors import UserError
@@ -57,6 +60,16 @@ def check_loss(name: str) -> str:
     return name
 
 
+def check_non_negative(loss: str, **values) -> None:
+    """A loss's margins and weights are finite numbers >= 0 (None where the loss computes its own);
+    a UserError naming the first that is not."""
+    for key, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
+            raise UserError(f"loss {loss!r}: {key} must be a finite number >= 0, got {value!r}")
+
+
 def create_loss(name: str, embedding_dim: int, **options) -> nn.Module:
     """An instance of loss ``name`` for embeddings of ``embedding_dim``."""
     cls = get_loss(name)
@@ -66,4 +79,4 @@ def create_loss(name: str, embedding_dim: int, **options) -> nn.Module:
         raise UserError(f"loss {name!r} does not take the options {sorted(options)}: {exc}") from None
 
 
-__all__ = ["LOSSES", "check_loss", "create_loss", "get_loss", "list_losses", "register_loss"]
+__all__ = ["LOSSES", "check_loss", "check_non_negative", "create_loss", "get_loss", "list_losses", "register_loss"]

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import register_loss
+from . import check_non_negative, register_loss
 from .triplet import all_pairs_euclidean
 
 
@@ -50,6 +50,7 @@ class ContrastiveLoss(nn.Module):
 
     def __init__(self, embedding_dim: int, margin: float | None = None, n_classes: int | None = None):
         super().__init__()
+        check_non_negative("contrastive", margin=margin)
         self.margin = margin
         self.register_buffer("margin_value", torch.tensor(float(margin) if margin is not None else 0.0))
         self.register_buffer("initial_margin", torch.tensor(-1.0))
@@ -88,6 +89,7 @@ class ContrastiveCELoss(ContrastiveLoss):
     def __init__(self, embedding_dim: int, n_classes: int, margin: float | None = None, alpha1: float = 1.0,
                  alpha2: float = 1.0, ce_margin: float = 2.5, ce_weight: float = 1.0):
         super().__init__(embedding_dim, margin)
+        check_non_negative("contrastive-ce", alpha1=alpha1, alpha2=alpha2, ce_margin=ce_margin, ce_weight=ce_weight)
         self.classifier = nn.Linear(embedding_dim, n_classes)
         nn.init.xavier_uniform_(self.classifier.weight)
         nn.init.zeros_(self.classifier.bias)

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import register_loss
+from . import check_non_negative, register_loss
 
 
 def euclidean(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -41,6 +41,7 @@ class TripletLoss(nn.Module):
 
     def __init__(self, embedding_dim: int, margin: float = 1.0):
         super().__init__()
+        check_non_negative("triplet", margin=margin)
         self.margin = margin
 
     def forward(self, anchor, positive, negative, target=None) -> torch.Tensor:
@@ -67,6 +68,7 @@ class BatchHardTripletLoss(nn.Module):
 
     def __init__(self, embedding_dim: int, margin: float = 0.2):
         super().__init__()
+        check_non_negative("batch-hard", margin=margin)
         self.margin = margin
 
     def forward(self, features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
