@@ -13,7 +13,7 @@ from dissim.data import load_dataset
 from dissim.data.splits import make_seen_partitions
 from dissim.errors import UserError
 from dissim.eval import CNNClassifierMatcher, SiameseMatcher
-from dissim.eval.matchers import matcher_state
+from dissim.eval.matcher_state import matcher_state
 from dissim.eval.report import Row
 from dissim.pipelines.run import main as run_main
 from dissim.protocols.oneshot.report import paired_comparison

@@ -33,7 +33,8 @@ from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 from .. import __version__
 from ..data.spectral import SpectralPreprocessing, resample
 from ..errors import UserError
-from ..eval.matchers import NearestCosine, matcher_from_state, matcher_state
+from ..eval.matchers import NearestCosine
+from ..eval.matcher_state import matcher_from_state, matcher_state
 from ..storage import atomic_write
 
 FORMAT = "dissim-reference-library"
