@@ -109,7 +109,6 @@ def _header(plan) -> list[str]:
                  f"{len(partitions)} random partitions.")
         test = (f"Test: {distractor_text}; every other test spectrum ({min(queries)}-{max(queries)} per partition) is "
                 "a query, classified by its most similar reference. All methods share the partitions and references.")
-    summaries[0]["small_class_spectra"] = len(partitions[0].small_class_index)
     features = {"sigmoid": "σ(CNN(x))", "none": "CNN(x)", "l2": "CNN(x)/‖CNN(x)‖"}[s.features]
     loss = {"bce": "weighted L1 + sigmoid head, BCE, balanced bootstrap pairs",
             "triplet": f"triplet loss (margin {s.triplet_margin:g}, Euclidean), class-balanced triplets",
@@ -125,17 +124,7 @@ def _header(plan) -> list[str]:
            "classes, cross-entropy on single spectra, the same optimiser and learning-rate schedule, all the epochs "
            "(no early stopping: the validation classes are not among its classes)."
            if any(parse_method(m)[0] == "cnn" for m in s.methods) else "")
-    bases = {parse_method(m)[0] for m in s.methods}
-    if "cnn-features" in bases:
-        cnn += (f" cnn-features: the same layers with a softmax layer over the classes it trains on, cross-entropy on "
-                f"single spectra, {s.cnn_epochs} epochs (the last kept), then frozen: its features (before the "
-                "softmax layer) are compared by the cosine similarity.")
-    if "siamese-lmnn" in bases:
-        cnn += (" siamese-lmnn: LMNN (as below) learned on the features that the siamese row's networks give the "
-                "training classes' spectra, then the Euclidean distance in its space.")
-    if "sum-rule" in bases:
-        cnn += (" a+b: the sum rule: each member's query-reference similarities z-scored with the mean and standard "
-                "deviation of its similarities between distinct references, then summed.")
+    cnn += _combined_notes(s)
     stopping = (f"{s.epochs} epochs of batch {s.batch_size} {unit}, no early stopping (the last epoch is kept)"
                 if s.early_stopping == "none" else
                 f"at most {s.epochs} epochs of batch {s.batch_size} {unit}, early stopping on validation "
@@ -144,10 +133,10 @@ def _header(plan) -> list[str]:
     small = ""
     if s.small_classes != "none" and s.classes == "unseen":
         learners = "every learned matcher" if s.small_classes == "all" else "the networks"
-        small = (f" The {summaries[0]['small_class_spectra']} spectra of the classes with fewer than "
-                 f"{s.min_spectra_per_class} spectra (never a validation or test class) train {learners} too"
-                 + (" (batch-hard: each such spectrum twice per batch, two augmented views)" if s.loss == "batch-hard"
-                    else "") + ".")
+        twice = (" (batch-hard: such a spectrum comes twice in its batch"
+                 + (", as two augmented views)" if augmented else ")") if s.loss == "batch-hard" else "")
+        small = (f" The {len(partitions[0].small_class_index)} spectra of the classes with fewer than "
+                 f"{s.min_spectra_per_class} spectra (never a validation or test class) train {learners} too{twice}.")
     return [
         plan.recipe.description,
         f"Data set: {data.name} ({len(data)} spectra, {data.n_classes} classes, {data.length} points "
@@ -162,6 +151,22 @@ def _header(plan) -> list[str]:
         f"Seed {plan.options.seed}; device {plan.device}, {plan.threads} thread(s); dissim {__version__}; "
         "the command line and versions are in config.json.",
     ]
+
+
+def _combined_notes(s) -> str:
+    """What the header says of the matchers built on or beside the Siamese network."""
+    bases, notes = {parse_method(m)[0] for m in s.methods}, ""
+    if "cnn-features" in bases:
+        notes += (f" cnn-features: the same layers with a softmax layer over the classes it trains on, cross-entropy "
+                  f"on single spectra, {s.cnn_epochs} epochs (the last kept), then frozen: its features (before the "
+                  "softmax layer) are compared by the cosine similarity.")
+    if "siamese-lmnn" in bases:
+        notes += (" siamese-lmnn: LMNN (as below) learned on the features that the siamese row's networks give the "
+                  "training classes' spectra, then the Euclidean distance in its space.")
+    if "sum-rule" in bases:
+        notes += (" a+b: the sum rule: each member's query-reference similarities z-scored with the mean and standard "
+                  "deviation of its similarities between distinct references, then summed.")
+    return notes
 
 
 def _figures(plan, outcomes: dict) -> list[Figure]:
