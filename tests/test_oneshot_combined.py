@@ -159,7 +159,8 @@ def test_a_fused_row_equals_the_sum_rule_matcher_on_the_same_partition(tmp_path,
     x = preprocessings(OneShotSettings())[False](data.spectra)
     config = json.loads((out / "config.json").read_text())
     lmnn = LMNNMatcher(pca_components=8, max_iter=5, random_state=task_seed(1, 1, "lmnn") % 2**31)
-    fused = SumRuleMatcher([("lmnn", lmnn), ("nn-cosine", NearestCosine())]).fit(x[p.train_index], data.labels[p.train_index])
+    fused = SumRuleMatcher([("lmnn", lmnn), ("nn-cosine", NearestCosine())])
+    fused.fit(x[p.train_index], data.labels[p.train_index])
     expected = data.labels[p.reference_index][fused.similarity(x[p.query_index], x[p.reference_index]).argmax(1)]
     stored = np.load(out / "scores" / "lmnn+nn-cosine.npz")
     assert np.array_equal(stored["partition_1_predicted"], expected)

@@ -172,8 +172,8 @@ class SiameseMatcher(Matcher):
     (:mod:`dissim.train.spectrum_transforms`): True for the default recipe (shift, scale, drift,
     noise, same-class mixing) or a list of specs such as ``["shift:0.5:points=3", "noise:0.3"]``;
     never at test time. ``sampler_options`` go to the sampler (``{"single_views": True}``: classes
-    of one spectrum give it twice, see :class:`~dissim.train.samplers.ClassPairItemSampler`). ``activation="sigmoid"`` gives f(x) = σ(CNN(x)) ("l2": f(x)/‖f(x)‖; "none":
-    the raw output). ``loss_options`` go to the loss (e.g. ``{"margin": 0.5}`` for the triplet loss).
+    of one spectrum give it twice, see :class:`~dissim.train.samplers.ClassPairItemSampler`).
+    ``activation="sigmoid"`` gives f(x) = σ(CNN(x)) ("l2": f(x)/‖f(x)‖; "none": the raw output). ``loss_options`` go to the loss (e.g. ``{"margin": 0.5}`` for the triplet loss).
     ``networks`` > 1 trains that many twins from consecutive seeds and averages their similarities
     (an ensemble; ``transform`` then gives their features side by side).
     ``transform(X)`` gives f(x); ``similarity`` the loss's comparison of f(q) and f(r).

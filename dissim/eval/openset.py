@@ -198,7 +198,8 @@ class OpenSetCNN(_OpenSet):
         logits = self._logits(self.net_.embed(inputs)[0])
         own = {"max-softmax": _softmax(logits)[np.arange(len(codes)), codes], "energy": _negative_energy(logits)}
         # a closed-set classifier (reject=False) never answers unknown
-        self.thresholds_ = {score: self._calibrated(values) if self.reject else -np.inf for score, values in own.items()}
+        self.thresholds_ = {score: self._calibrated(values) if self.reject else -np.inf
+                            for score, values in own.items()}
         return self
 
     @property

@@ -21,7 +21,8 @@ from .fusion import sum_rule
 from .matchers import MATCHERS, Matcher
 
 
-def fuse_similarities(query_similarities: Sequence[np.ndarray], reference_similarities: Sequence[np.ndarray]) -> np.ndarray:
+def fuse_similarities(query_similarities: Sequence[np.ndarray],
+                      reference_similarities: Sequence[np.ndarray]) -> np.ndarray:
     """The fused (Q, R) similarity of members' (Q, R) query-reference similarities, each z-scored with
     the mean and standard deviation of its (R, R) similarities between distinct references."""
     if not query_similarities:

@@ -64,7 +64,8 @@ def matcher_params(matcher: str, s: OneShotSettings, seed: int, device: str, pro
                   "batch_size": s.batch_size, "lr": s.lr,
                   "lr_halving_epochs": s.lr_halving_epochs, "patience": s.patience,
                   "augment": list(augmentation_recipe(s.augment)) if augment else False,
-                  "activation": s.features if matcher == "siamese" else "none", "networks": s.networks, "validation_fraction": 0.0, "device": device,
+                  "activation": s.features if matcher == "siamese" else "none", "networks": s.networks,
+                  "validation_fraction": 0.0, "device": device,
                   "precision": s.precision, "random_state": seed, "verbose": progress}
         if matcher == "siamese":
             params.update(early_stopping=s.early_stopping, loss=s.loss, sampler=SAMPLER_OF_LOSS[s.loss])
