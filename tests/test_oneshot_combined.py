@@ -101,7 +101,7 @@ def write_recipe(path, **settings):
 COMBINED = {"methods": ["nn-cosine", "lmnn", "siamese", "siamese-lmnn", "cnn-features", "nn-cosine-als",
                         "siamese+lmnn", "siamese+nn-cosine-als", "siamese+lmnn+nn-cosine-als"],
             "partitions": 2, "topology": TINY_1D, "loss": "batch-hard", "features": "l2", "epochs": 1,
-            "cnn_epochs": 1, "early_stopping": "none", "batch_size": 16, "small_classes": "networks",
+            "cnn_epochs": 1, "cnn_networks": 2, "early_stopping": "none", "batch_size": 16, "small_classes": "networks",
             "augment": True, "lmnn_pca": 8, "lmnn_max_iter": 5, "threads": 1, "primary": "siamese+lmnn"}
 
 
@@ -122,8 +122,8 @@ def test_no_validation_or_test_spectrum_reaches_a_network_and_the_small_classes_
     data = load_dataset("rruff-ir")
     inputs = {als: prep(data.spectra).astype(np.float32) for als, prep in preprocessings(OneShotSettings()).items()}
     partitions = make_partitions(data.labels, 2, seed=1)
-    # per partition: siamese (raw), cnn-features (raw); siamese-lmnn reuses the siamese networks
-    assert len(trained) == 2 * 2
+    # per partition: siamese (raw), cnn-features (raw, 2 networks); siamese-lmnn reuses the siamese network
+    assert len(trained) == 2 * (1 + 2)
     seen = set()
     for rows in trained:
         rows_bytes = {r.tobytes() for r in rows}

@@ -64,7 +64,8 @@ def matcher_params(matcher: str, s: OneShotSettings, seed: int, device: str, pro
                   "batch_size": s.batch_size, "lr": s.lr,
                   "lr_halving_epochs": s.lr_halving_epochs, "patience": s.patience,
                   "augment": list(augmentation_recipe(s.augment)) if augment else False,
-                  "activation": s.features if matcher == "siamese" else "none", "networks": s.networks,
+                  "activation": s.features if matcher == "siamese" else "none",
+                  "networks": s.cnn_networks if matcher == "cnn-features" else s.networks,
                   "validation_fraction": 0.0, "device": device,
                   "precision": s.precision, "random_state": seed, "verbose": progress}
         if matcher == "siamese":
@@ -105,7 +106,8 @@ def _cache_key(data: SpectraSet, partition: Partition, method: str, s: OneShotSe
                               "patience": s.patience if base == "siamese" else None,  # the CNNs never stop early
                               "augment": list(augmentation_recipe(s.augment)) if is_augmented(method, s) else [],
                               "features": s.features if base == "siamese" else "none",
-                              "networks": s.networks, "precision": s.precision,
+                              "networks": s.cnn_networks if base == "cnn-features" else s.networks,
+                              "precision": s.precision,
                               "figure": partition.number == FIGURE_PARTITION}
     if base == "siamese":
         payload["siamese"] = {"early_stopping": s.early_stopping, "loss": s.loss,

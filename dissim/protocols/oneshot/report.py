@@ -190,7 +190,9 @@ def _combined_notes(s) -> str:
     bases, notes = {parse_method(m)[0] for m in s.methods}, ""
     if "cnn-features" in bases:
         notes += (f" cnn-features: the same layers with a softmax layer over the classes it trains on, cross-entropy "
-                  f"on single spectra, {s.cnn_epochs} epochs (the last kept), then frozen: its features (before the "
+                  f"on single spectra, {s.cnn_epochs} epochs (the last kept)"
+                  + (f", {s.cnn_networks} networks (similarities averaged)" if s.cnn_networks > 1 else "")
+                  + ", then frozen: its features (before the "
                   "softmax layer) are compared by the cosine similarity.")
     if "siamese-lmnn" in bases:
         notes += (" siamese-lmnn: LMNN (as below) learned on the features that the siamese row's networks give the "

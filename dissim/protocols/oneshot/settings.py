@@ -30,6 +30,7 @@
     early_stopping = "ranking"      # best epoch by validation nearest-neighbour accuracy ("loss": pair BCE;
                                     # "none": every epoch trains, the last is kept)
     cnn_epochs = 100                # epochs of cnn-features (no early stopping: the last epoch is kept)
+    cnn_networks = 1                # networks of cnn-features (similarities averaged)
     augment = false                 # training augmentation: true (the default recipe) or a list of
                                     # "name:p[:option=value,...]" (shift, noise, drift, scale, mix;
                                     # dissim/train/spectrum_transforms.py), each applied with probability p;
@@ -95,6 +96,7 @@ class OneShotSettings:
     patience: int = setting(10, minimum=1)
     early_stopping: str = setting("ranking", choices=(*EARLY_STOPPING, "none"))
     cnn_epochs: int = setting(100, minimum=1)
+    cnn_networks: int = setting(1, minimum=1)
     augment: bool | tuple[str, ...] = False
     als_lam: float = setting(1e6, positive=True)
     als_p: float = setting(0.01, positive=True, below=1.0)
