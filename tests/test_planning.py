@@ -146,9 +146,12 @@ def test_planning_for_a_gpu_that_is_not_here_warns_and_estimates(cli, tmp_path):
     assert "  on this CPU (" not in out and "H100 SXM-class GPU: " in out
 
 
-def test_laptop_counts_its_ecnn_fine_tunes(cli):
+def test_laptop_counts_its_ecnn_fine_tunes(cli, monkeypatch):
     pytest.importorskip("efficientnet_lite_pytorch")
+    monkeypatch.setattr("dissim.hardware.cpu_bf16_support", lambda: True)
     status, out, err = cli("--dry-run", "--pipeline", "laptop", "--device", "cpu")
     assert status == 0, err
+    # the eCNN (128 px) trains in bf16 on such a CPU, small ImageNet inputs in fp32: the plan says both
+    assert "precision bf16 (ImageNet networks fp32 below 128 px, bf16 from 128 px on)" in out
     assert "10 trainings: 5 Siamese" in out and "and 5 eCNN fine-tunes" in out
     assert "total: 5 members, 10 trainings" in out

@@ -12,7 +12,7 @@ from .. import __version__
 from ..data import ImageSet, SpectraSet, load_dataset
 from ..errors import UserError
 from ..eval.report import count
-from ..hardware import cpu_bf16_support, device_name, resolve_device, resolve_precision
+from ..hardware import PRETRAINED_BF16_MIN_SIZE, cpu_bf16_support, device_name, resolve_device, resolve_precision
 from ..protocols import PROTOCOLS, RunOptions
 from ..protocols.base import resolve_jobs
 from ..provenance import machine, source_commit, versions
@@ -112,8 +112,14 @@ def print_plan(protocol, plan, options: RunOptions, choice: str, precisions: tup
         options.log(f"warning: --device {device}: this machine has no CUDA device; planning for one that is "
                     "elsewhere (its time below is estimated, not measured)")
     print(protocol.describe(plan))
-    extra = f" (pretrained networks {pretrained})" if pretrained != precision and plan.recipe.protocol == "ensemble" \
-        else ""
+    extra = ""
+    if plan.recipe.protocol == "ensemble":
+        large = resolve_precision(choice, device, require=False, pretrained=True, size=PRETRAINED_BF16_MIN_SIZE)
+        if large != pretrained:
+            extra = (f" (ImageNet networks {pretrained} below {PRETRAINED_BF16_MIN_SIZE} px, {large} from "
+                     f"{PRETRAINED_BF16_MIN_SIZE} px on)")
+        elif pretrained != precision:
+            extra = f" (ImageNet networks {pretrained})"
     print(f"device {device}, precision {precision}{extra}, {count(options.jobs, 'job')} at once")
     workloads = getattr(protocol, "workloads", None)
     if workloads is None:
