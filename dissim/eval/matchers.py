@@ -195,6 +195,7 @@ class SiameseMatcher(Matcher):
         "lr_halving_epochs": [at_least(1)], "patience": [at_least(1)], "early_stopping": [StrOptions(set(EARLY_STOPPING))],
         "augment": ["boolean", list, tuple], "activation": [StrOptions(set(ACTIVATIONS))],
         "validation_fraction": [FRACTION], "networks": [at_least(1)], "loss_options": [dict, None],
+        "sampler_options": [dict, None],
     }
 
     def __init__(self, topology="liu-spectra", loss="bce", optimizer="adam", sampler="bootstrap-pairs", epochs=30,
@@ -328,6 +329,8 @@ class CNNClassifierMatcher(SiameseMatcher):
     well it classifies its own (their feature ranking peaked before the classifier had learnt
     anything, at chance accuracy), so ``validation`` and ``validation_fraction`` are ignored.
     """
+
+    _parameter_constraints = {k: v for k, v in SiameseMatcher._parameter_constraints.items() if k != "sampler_options"}
 
     def __init__(self, topology="liu-spectra", loss="cross-entropy", optimizer="adam", sampler="items", epochs=30,
                  batch_size=32, lr=1e-3, betas=(0.9, 0.999), lr_halving_epochs=10, patience=10,
