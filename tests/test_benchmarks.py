@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import write_tree
 
 from dissim.nets import get_topology
 
@@ -83,3 +84,15 @@ def test_laptop_benchmark_development_split_never_holds_an_outer_test_item():
     for name in laptop.RECIPES:  # and so are the packaged recipes the benchmark chose
         recipe = laptop.load_recipe(str(laptop.recipe_file(name, folder)))
         assert {r.name: r.fusion for r in recipe.table.rows}[recipe.headline] == "learned"
+
+
+def test_frozen_baseline_benchmark_prints_one_line_per_size_and_precision(tmp_path):
+    pytest.importorskip("efficientnet_lite_pytorch")
+    root = write_tree(tmp_path / "images", per_class=6)
+    run = subprocess.run([sys.executable, str(BENCHMARKS / "frozen_baseline.py"), "--dataset", "folder",
+                          "--data-root", str(root), "--sizes", "32", "--precisions", "fp32,bf16", "--folds", "1"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    rows = [line.split() for line in run.stdout.splitlines()[2:]]
+    assert [r[:2] for r in rows] == [["32", "fp32"], ["32", "bf16"]]
+    assert all(0 <= float(r[-1]) <= 100 for r in rows)
