@@ -304,9 +304,7 @@ def _read_spectra(paths: list[Path]):
 
 def _library(args) -> None:
     from collections import Counter
-
     import numpy as np
-
     from .library import ReferenceLibrary, build_library
 
     command = args.library_command

@@ -150,8 +150,14 @@ def _cpu_flags() -> set[str]:
     return set()
 
 
+# ImageNet networks train faster in bf16 than in fp32 on a CPU with AVX-512-BF16 (no AMX) only from this
+# input side on (EfficientNet-Lite0, one thread: 0.71x at 32 px, 0.94x at 64, 0.89x at 96, 2.52x at 128;
+# benchmarks/topologies.py --topologies lite0 --sizes 32,64,96,128 --channels 1 --batch 15 --threads 1)
+PRETRAINED_BF16_MIN_SIZE = 128
+
+
 def resolve_precision(choice: str, device: str, *, dims: int = 2, require: bool = True,
-                      pretrained: bool = False) -> str:
+                      pretrained: bool = False, size: int | None = None) -> str:
     """``fp32``, ``bf16`` or ``fp16`` for ``device`` and twins of ``dims`` (2: images, 1: spectra).
 
     ``auto`` is bf16 for image twins where the device has fast bf16, and fp32 for spectra: measured
@@ -161,8 +167,9 @@ def resolve_precision(choice: str, device: str, *, dims: int = 2, require: bool 
     CUDA (CPUs have no fast float16 training path); bf16 on a GPU without it is an error.
     ``require=False`` (a dry run) resolves ``auto`` on a CUDA device the machine lacks to bf16.
     ``pretrained=True`` (ImageNet networks: EfficientNet-Lite, torchvision models) resolves ``auto``
-    to fp32 on a CPU: their depthwise convolutions trained slower in bf16 on an AVX-512-BF16 CPU
-    without AMX (EfficientNet-Lite0 0.71x at 32 px, 0.94x at 64 px; ``benchmarks/topologies.py``).
+    on a CPU to fp32 below ``PRETRAINED_BF16_MIN_SIZE`` (or when ``size`` is not given), where their
+    depthwise convolutions trained slower in bf16 on an AVX-512-BF16 CPU without AMX, and to bf16 from
+    it on, where bf16 trained 2.5 times faster.
     """
     if choice not in PRECISIONS:
         raise UserError(f"--precision {choice!r}: use one of {', '.join(PRECISIONS)}")
@@ -174,7 +181,8 @@ def resolve_precision(choice: str, device: str, *, dims: int = 2, require: bool 
         if cuda:
             return "bf16" if (not available and not require) or (available and torch.cuda.is_bf16_supported()) \
                 else "fp32"
-        return "bf16" if cpu_bf16_support() and not pretrained else "fp32"
+        fast = not pretrained or (size is not None and size >= PRETRAINED_BF16_MIN_SIZE)
+        return "bf16" if cpu_bf16_support() and fast else "fp32"
     if choice == "fp16" and not cuda:
         raise UserError("--precision fp16 needs a CUDA device; on a CPU use bf16 (fast with AMX or "
                         "AVX-512-BF16) or fp32")

@@ -75,9 +75,11 @@ def test_laptop_benchmark_development_split_never_holds_an_outer_test_item():
         for inner_train, inner_test in dev.folds:
             assert not set(inner_train) & set(inner_test)
             assert set(dev.labels[inner_test]) == set(digits.labels)  # stratified
-    for name, text in laptop.CANDIDATES.items():  # every candidate is a valid recipe with the headline row
-        path = Path(laptop.tempfile.mkdtemp()) / f"{name}.toml"
-        path.write_text(f'description = "{name}"\n' + text)
-        recipe = laptop.load_recipe(str(path))
-        assert laptop.HEADLINE in [row.name for row in recipe.table.rows]
-    assert laptop.HEADLINE in [row.name for row in laptop.load_recipe("laptop").table.rows]
+    folder = Path(laptop.tempfile.mkdtemp())
+    for name in laptop.CANDIDATES:  # every candidate is a valid recipe whose headline is a learned fusion row
+        recipe = laptop.load_recipe(str(laptop.recipe_file(name, folder)))
+        assert recipe.headline == laptop.HEADLINE
+        assert {r.name: r.fusion for r in recipe.table.rows}[laptop.HEADLINE] == "learned"
+    for name in laptop.RECIPES:  # and so are the packaged recipes the benchmark chose
+        recipe = laptop.load_recipe(str(laptop.recipe_file(name, folder)))
+        assert {r.name: r.fusion for r in recipe.table.rows}[recipe.headline] == "learned"

@@ -74,10 +74,10 @@ def test_sum_rule_ensemble_refuses_members_without_scores():
 
 
 # -- learned fusion (greedy forward selection on out-of-fold scores of the training fold) ----------
-def _by_hand_forward_selection(inner, labels, steps):
+def _by_hand_forward_selection(inner, labels, steps, min_gain):
     """The same rule written out plainly: z-score, start from every member once, then add the member
     that maximises (accuracy, mean margin of the average), ties to the first, while that raises the
-    accuracy."""
+    accuracy by more than ``min_gain``."""
     z = [(s - s.mean()) / s.std() for s in inner]
 
     def value(counts):
@@ -93,7 +93,7 @@ def _by_hand_forward_selection(inner, labels, steps):
             trial = [c + (j == i) for j, c in enumerate(counts)]
             if best is None or value(trial) > best[0]:
                 best = (value(trial), trial)
-        if best[0][0] <= value(counts)[0]:
+        if best[0][0] <= value(counts)[0] + min_gain:
             break
         counts = best[1]
     return np.array(counts) / sum(counts)
@@ -110,7 +110,9 @@ def test_forward_selection_weights_equal_a_hand_computation():
     poor = rng.normal(0, 1.0, (10, 3))
     inner = [good, noisy, poor]
     weights = forward_selection(inner, labels, max_steps=6)
-    assert weights == pytest.approx(_by_hand_forward_selection(inner, labels, 6))
+    assert weights == pytest.approx(_by_hand_forward_selection(inner, labels, 6, 0.005))
+    # a gain of one item in ten (0.1) is not enough where more than 0.1 is asked: the sum rule stays
+    assert forward_selection(inner, labels, min_gain=0.1) == pytest.approx(_by_hand_forward_selection(inner, labels, 20, 0.1))
     assert weights.sum() == pytest.approx(1.0)
     assert weights[0] > weights[2]  # the good member outweighs the poor one
     sum_rule_accuracy = np.mean(np.argmax(sum((s - s.mean()) / s.std() for s in inner), 1) == labels)

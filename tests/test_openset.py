@@ -105,14 +105,29 @@ def test_a_class_never_seen_in_training_is_rejected_and_known_ones_are_identifie
 @pytest.mark.parametrize("make", [
     lambda: OpenSetSiamese(topology=TINY_1D, margin=2.5, epochs=5, batch_size=32, false_rejection=0.1, random_state=1),
     lambda: OpenSetCNN(topology=TINY_1D, epochs=10, batch_size=32, false_rejection=0.1, random_state=1),
+    lambda: OpenSetCNN(topology=TINY_1D, score="energy", epochs=10, batch_size=32, false_rejection=0.1, random_state=1),
 ])
 def test_the_threshold_rejects_the_stated_fraction_of_the_training_data(make):
     x, y = toy_signals(20, np.random.default_rng(2))
     model = make().fit(x, y)
     rejected = np.mean(model.predict(x) == "unknown")
     assert abs(rejected - 0.1) <= 1 / 60 + 1e-9
-    fixed = make().set_params(threshold=-1e9 if isinstance(model, OpenSetSiamese) else 0.0).fit(x, y)
+    fixed = make().set_params(threshold=-1e9).fit(x, y)
     assert not np.any(fixed.predict(x) == "unknown")  # a threshold set by hand is used as given
+
+
+def test_the_energy_score_is_logsumexp_of_the_logits_with_its_own_threshold_from_the_same_network():
+    x, y = toy_signals(20, np.random.default_rng(3))
+    model = OpenSetCNN(topology=TINY_1D, epochs=10, batch_size=32, false_rejection=0.2, random_state=0).fit(x, y)
+    logits = model.loss_.logits(model.net_.embed(model.input_shape_(x))[0]).detach().numpy()
+    energy = np.log(np.exp(logits).sum(1))
+    assert model.thresholds_["energy"] == pytest.approx(np.quantile(energy, 0.2), rel=1e-5)
+    msp = model.predict(x)
+    model.set_params(score="energy")  # no refit: the same network, the other score and threshold
+    assert np.array_equal(model.predict(x) == "unknown", energy < model.thresholds_["energy"])
+    assert model.set_params(score="max-softmax").predict(x).tolist() == msp.tolist()
+    with pytest.raises(ValueError, match="score must be one of"):
+        OpenSetCNN(topology=TINY_1D, score="odin", epochs=1).fit(x, y)
 
 
 def test_openset_recipe_end_to_end(tmp_path, capsys):
@@ -125,7 +140,7 @@ def test_openset_recipe_end_to_end(tmp_path, capsys):
     assert status == 0, capsys.readouterr().err
     rows = list(csv.DictReader((out / "table.csv").open()))
     assert [r["method"] for r in rows] == ["siamese-contrastive-ce", "siamese-contrastive", "closed-set-cnn",
-                                           "closed-set-cnn-max-softmax"]
+                                           "closed-set-cnn-max-softmax", "closed-set-cnn-energy"]
     assert list(rows[0]) == ["method", "Brasil", "Ethiopia", "Vietnam", "unknown", "average"]
     assert float(rows[2]["unknown"]) == 0.0  # the closed-set CNN never rejects
     for row in rows:

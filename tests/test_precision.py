@@ -48,6 +48,16 @@ def test_auto_is_bf16_exactly_where_the_cpu_multiplies_bf16_in_hardware(monkeypa
     assert hardware.resolve_precision("bf16", "cpu") == "bf16"  # asked for: honoured, even if slow
 
 
+def test_auto_for_imagenet_networks_on_a_cpu_is_bf16_only_from_128_pixels(monkeypatch):
+    """Where bf16 trains the depthwise convolutions faster (measured: 2.5x at 128 px, slower below)."""
+    monkeypatch.setattr(hardware, "cpu_bf16_support", lambda: "AVX-512-BF16")
+    assert [hardware.resolve_precision("auto", "cpu", pretrained=True, size=s) for s in (None, 64, 96, 128, 224)] == \
+        ["fp32", "fp32", "fp32", "bf16", "bf16"]
+    assert hardware.resolve_precision("fp32", "cpu", pretrained=True, size=224) == "fp32"
+    monkeypatch.setattr(hardware, "cpu_bf16_support", lambda: None)
+    assert hardware.resolve_precision("auto", "cpu", pretrained=True, size=224) == "fp32"  # no slower machine
+
+
 def test_precision_errors_name_the_flag_and_the_fix():
     with pytest.raises(UserError, match="--precision fp16 needs a CUDA device"):
         hardware.resolve_precision("fp16", "cpu")

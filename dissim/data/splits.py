@@ -6,12 +6,14 @@ training, validation and test classes (50/10/40 % by default). At test time one 
 each test class is its reference; every other item of the test classes is a query. With
 ``distractors`` the single item of every class too small to be split (fewer than
 ``min_per_class``) joins the references: the search then runs over a library that also holds
-classes no query belongs to. Each partition draws its classes and references from its own seed.
+classes no query belongs to. Without distractors those items are the partition's
+``small_class_index``: they belong to no validation or test class, so learned matchers may train on
+them. Each partition draws its classes and references from its own seed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
@@ -33,6 +35,8 @@ class Partition:
     val_index: np.ndarray
     reference_index: np.ndarray  # one per test class, then the distractors (if any)
     query_index: np.ndarray
+    small_class_index: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # items of the classes
+    # too small to split (none when they are distractors): in no validation or test class
 
     def summary(self) -> dict:
         return {"partition": self.number, "train_classes": len(self.train_classes),
@@ -89,7 +93,8 @@ def make_partitions(labels: np.ndarray, n_partitions: int, seed: int, *, fractio
                         f"{MIN_CLASSES['test']} test classes at fractions {list(fractions)}); it has {len(eligible)}")
     n_train, n_val, n_test = split_sizes(len(eligible), fractions)
     small = np.setdiff1d(np.unique(labels), eligible)
-    distractor_items = np.flatnonzero(np.isin(labels, small)) if distractors else np.zeros(0, np.int64)
+    small_items = np.flatnonzero(np.isin(labels, small)).astype(np.int64)
+    distractor_items = small_items if distractors else np.zeros(0, np.int64)
     partitions = []
     for number in range(1, n_partitions + 1):
         rng = np.random.default_rng([seed, number])
@@ -107,7 +112,8 @@ def make_partitions(labels: np.ndarray, n_partitions: int, seed: int, *, fractio
             number=number, train_classes=train_c, val_classes=val_c, test_classes=test_c,
             train_index=np.flatnonzero(np.isin(labels, train_c)), val_index=np.flatnonzero(np.isin(labels, val_c)),
             reference_index=np.concatenate([np.array(refs, np.int64), distractor_items]).astype(np.int64),
-            query_index=np.sort(np.array(queries, np.int64))))
+            query_index=np.sort(np.array(queries, np.int64)),
+            small_class_index=np.zeros(0, np.int64) if distractors else small_items))
     return partitions
 
 
@@ -138,7 +144,8 @@ def make_seen_partitions(labels: np.ndarray, n_partitions: int, seed: int, *, va
         partitions.append(Partition(
             number=number, train_classes=train_c, val_classes=val_c, test_classes=train_c,
             train_index=train_items, val_index=np.flatnonzero(np.isin(labels, val_c)),
-            reference_index=train_items, query_index=np.sort(np.array(queries, np.int64))))
+            reference_index=train_items, query_index=np.sort(np.array(queries, np.int64)),
+            small_class_index=np.flatnonzero(~np.isin(labels, eligible)).astype(np.int64)))
     return partitions
 
 

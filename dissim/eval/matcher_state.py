@@ -1,5 +1,5 @@
-"""Saving a fitted matcher as plain tensors and values (read back with ``torch.load(weights_only=True)``),
-for library files."""
+"""Saving a fitted matcher as plain tensors and values, read back with ``torch.load(weights_only=True)``
+(the format of :mod:`dissim.library` files)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,11 @@ the class of its most similar reference (:class:`dissim.library.ReferenceLibrary
   training classes after a PCA (LMNN's cost grows with the square of the dimension), then the
   Euclidean distance in its space;
 - ``siamese``: a Siamese network (Liu et al.: a 1-D CNN twin, weighted-L1 + sigmoid head, BCE,
-  balanced bootstrap pairs), trained by the shared core (:func:`dissim.train.train_twin`).
+  balanced bootstrap pairs), trained by the shared core (:func:`dissim.train.train_twin`);
+- ``cnn``: a 1-D CNN classifier of the training classes (seen classes only).
+
+Matchers built from these live in a module each: ``sum-rule`` (:mod:`.sum_rule_matcher`),
+``siamese-lmnn`` (:mod:`.siamese_lmnn_matcher`) and ``cnn-features`` (:mod:`.cnn_features_matcher`).
 """
 
 from __future__ import annotations
@@ -37,17 +41,23 @@ from ..train import TwinConfig, augmentation_recipe, train_twin
 from ..train.params import FRACTION, POSITIVE, TRAINING, at_least, check_betas
 from ..train.validation import EARLY_STOPPING
 
-MATCHERS = Registry("matcher")
 
 
-class _Matcher(TransformerMixin, BaseEstimator):
+def _register_builtins() -> None:
+    from . import cnn_features_matcher, siamese_lmnn_matcher, sum_rule_matcher  # noqa: F401  (they register)
+
+
+MATCHERS = Registry("matcher", populate=_register_builtins)
+
+
+class Matcher(TransformerMixin, BaseEstimator):
     """similarity(Q, R) = the matcher's comparison of transform(Q) with transform(R)."""
 
     def similarity(self, queries, references) -> np.ndarray:
         return self.compare(self.transform(queries), self.transform(references))
 
 
-class _Unlearned(_Matcher):
+class _Unlearned(Matcher):
     _parameter_constraints: dict = {}
 
     def fit(self, X, y=None) -> "_Unlearned":
@@ -121,7 +131,7 @@ def _lmnn_class():
 
 
 @MATCHERS.register("lmnn")
-class LMNNMatcher(_Matcher):
+class LMNNMatcher(Matcher):
     """LMNN (k target neighbours, k = 1 by default since many classes hold two items) on a PCA of
     ``pca_components`` fitted on the training classes; then the Euclidean distance."""
 
@@ -160,7 +170,7 @@ class LMNNMatcher(_Matcher):
 
 
 @MATCHERS.register("siamese")
-class SiameseMatcher(_Matcher):
+class SiameseMatcher(Matcher):
     """A Siamese network's learned similarity (Liu et al., "Dynamic spectrum matching with one-shot learning").
 
     ``fit(X, y, validation=None)`` trains the twin of ``topology`` with ``loss`` on ``sampler``
@@ -168,11 +178,13 @@ class SiameseMatcher(_Matcher):
     every ``lr_halving_epochs``; with validation items (``validation=(X_val, y_val)``, or else a
     ``validation_fraction`` of the classes held out, class-disjoint) the epoch whose validation
     ranking (``early_stopping="ranking"``) or pair loss (``"loss"``) is best is kept, and
-    ``patience`` epochs without improvement stop training. ``augment`` transforms training spectra
-    on the fly (:mod:`dissim.train.spectrum_transforms`): True for the default recipe (shift, scale,
-    drift, noise, same-class mixing) or a list of specs such as ``["shift:0.5:points=3", "noise:0.3"]``;
-    never at test time. ``activation="sigmoid"`` gives f(x) = σ(CNN(x)) ("l2": f(x)/‖f(x)‖; "none":
-    the raw output). ``loss_options`` go to the loss (e.g. ``{"margin": 0.5}`` for the triplet loss).
+    ``patience`` epochs without improvement stop training (``"none"``: no early stopping, validation
+    is ignored and the last epoch kept). ``augment`` transforms training spectra on the fly
+    (:mod:`dissim.train.spectrum_transforms`): True for the default recipe (shift, scale, drift,
+    noise, same-class mixing) or a list of specs such as ``["shift:0.5:points=3", "noise:0.3"]``;
+    never at test time. ``sampler_options`` go to the sampler (``{"single_views": True}``: classes
+    of one spectrum give it twice, see :class:`~dissim.train.samplers.ClassPairItemSampler`).
+    ``activation="sigmoid"`` gives f(x) = σ(CNN(x)) ("l2": f(x)/‖f(x)‖; "none": the raw output). ``loss_options`` go to the loss (e.g. ``{"margin": 0.5}`` for the triplet loss).
     ``networks`` > 1 trains that many twins from consecutive seeds and averages their similarities
     (an ensemble; ``transform`` then gives their features side by side).
     ``transform(X)`` gives f(x); ``similarity`` the loss's comparison of f(q) and f(r).
@@ -188,8 +200,8 @@ class SiameseMatcher(_Matcher):
     def __init__(self, topology="liu-spectra", loss="bce", optimizer="adam", sampler="bootstrap-pairs", epochs=30,
                  batch_size=32, lr=1e-3, betas=(0.9, 0.999), lr_halving_epochs=10, patience=10,
                  early_stopping="ranking", augment=False, activation="sigmoid", validation_fraction=0.1,
-                 input_size=None, networks=1, loss_options=None, device="auto", precision="auto", random_state=None,
-                 verbose=False):
+                 input_size=None, networks=1, loss_options=None, sampler_options=None, device="auto", precision="auto",
+                 random_state=None, verbose=False):
         self.topology = topology
         self.loss = loss
         self.optimizer = optimizer
@@ -207,6 +219,7 @@ class SiameseMatcher(_Matcher):
         self.input_size = input_size
         self.networks = networks
         self.loss_options = loss_options
+        self.sampler_options = sampler_options
         self.device = device
         self.precision = precision
         self.random_state = random_state
@@ -226,7 +239,7 @@ class SiameseMatcher(_Matcher):
         topology = get_topology(self.topology)
         seed = resolve_seed(self.random_state)
         rng = np.random.default_rng(seed)
-        if not self.early_stops:
+        if not self.early_stops or self.early_stopping == "none":
             validation = None
         elif validation is None and self.validation_fraction:
             train, held_out = class_validation_split(y, self.validation_fraction, rng)
@@ -246,9 +259,10 @@ class SiameseMatcher(_Matcher):
         config = TwinConfig(topology=topology, loss=self.loss, loss_options=self._loss_options(y),
                             optimizer=self.optimizer, lr=float(self.lr),
                             betas=tuple(self.betas), batch_size=int(self.batch_size), iterations=None,
-                            epochs=int(self.epochs), sampler=self.sampler, activation=self.activation,
+                            epochs=int(self.epochs), sampler=self.sampler,
+                            sampler_options=dict(self.sampler_options or {}), activation=self.activation,
                             lr_halving_epochs=int(self.lr_halving_epochs), patience=int(self.patience),
-                            early_stopping=self.early_stopping,
+                            early_stopping="ranking" if self.early_stopping == "none" else self.early_stopping,
                             augmentation="spectrum" if recipe else "none",
                             augmentation_options={"transforms": list(recipe)} if recipe else {},
                             precision=self.precision_)

@@ -11,9 +11,9 @@ its own. ``threshold`` sets it by hand instead.
   ``"contrastive"``, eq. 21 alone); a query goes to the known class whose centre (mean training
   feature) is nearest, or is unknown when that distance exceeds the threshold.
 - :class:`OpenSetCNN`: the same sub-network as a plain softmax classifier (cross-entropy); with
-  ``reject=True`` a query whose largest softmax probability falls below the threshold is unknown
-  (the maximum-softmax-probability baseline), with ``reject=False`` it never answers unknown (the
-  closed-set CNN).
+  ``reject=True`` a query whose largest softmax probability (``score="max-softmax"``) or negative
+  energy, logsumexp of the logits (``score="energy"``, Liu et al., NeurIPS 2020), falls below the
+  threshold is unknown, with ``reject=False`` it never answers unknown (the closed-set CNN).
 """
 
 from __future__ import annotations
@@ -68,12 +68,12 @@ class _OpenSet(ClassifierMixin, BaseEstimator):
         self.net_, self.loss_, self.history_ = twin.net, twin.loss, twin.history
         return network_inputs, codes
 
-    def _calibrate(self, own_scores: np.ndarray) -> None:
-        """The threshold that rejects a fraction ``false_rejection`` of the training items."""
+    def _calibrated(self, own_scores: np.ndarray) -> float:
+        """The threshold that rejects a fraction ``false_rejection`` of the training items (their
+        ``own_scores``), or ``threshold`` when it is given; a query scoring below it is unknown."""
         if self.threshold is not None:
-            self.threshold_ = float(self.threshold)
-        else:  # a query is unknown when its best class score is below the threshold
-            self.threshold_ = float(np.quantile(own_scores, self.false_rejection))
+            return float(self.threshold)
+        return float(np.quantile(own_scores, self.false_rejection))
 
     def _features(self, X) -> torch.Tensor:
         check_is_fitted(self)
@@ -84,11 +84,15 @@ class _OpenSet(ClassifierMixin, BaseEstimator):
         scores = self.class_scores(X)
         return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
 
+    def _known_score(self, X, scores: np.ndarray) -> np.ndarray:
+        """How much each item looks like a known class (its rejection score): its best class score."""
+        return scores.max(axis=1)
+
     def predict(self, X) -> np.ndarray:
         """A known class, or ``unknown_label`` (then the array holds objects)."""
         scores = self.class_scores(X)
         labels = self.classes_[np.argmax(scores, axis=1)]
-        rejected = scores.max(axis=1) < self.threshold_
+        rejected = self._known_score(X, scores) < self.threshold_
         if not rejected.any():
             return labels
         out = labels.astype(object)
@@ -153,7 +157,7 @@ class OpenSetSiamese(_OpenSet):
         features = self.net_.embed(inputs)[0]
         self.centres_ = torch.stack([features[torch.as_tensor(codes == c)].mean(0) for c in range(len(self.classes_))])
         own = torch.linalg.norm(features - self.centres_[torch.as_tensor(codes)], dim=1).cpu().numpy()
-        self._calibrate(-own)
+        self.threshold_ = self._calibrated(-own)
         return self
 
     def class_scores(self, X) -> np.ndarray:
@@ -163,18 +167,24 @@ class OpenSetSiamese(_OpenSet):
 
 class OpenSetCNN(_OpenSet):
     """The same sub-network as a softmax classifier over the known classes (cross-entropy), the
-    paper's closed-set CNN; ``reject=True`` adds the maximum-softmax-probability rejection.
+    paper's closed-set CNN; ``reject=True`` adds rejection by ``score``: "max-softmax" (the maximum
+    softmax probability) or "energy" (the negative energy, logsumexp of the logits). ``fit``
+    calibrates a threshold for each score (``thresholds_``); ``set_params(score=...)`` switches
+    between them without retraining.
 
     Its class scores are the softmax probabilities (n, classes).
     """
 
-    _parameter_constraints = {**_OpenSet._parameter_constraints, "reject": ["boolean"]}
+    SCORES = ("max-softmax", "energy")
+    _parameter_constraints = {**_OpenSet._parameter_constraints, "reject": ["boolean"],
+                              "score": [StrOptions(set(SCORES))]}
 
-    def __init__(self, topology="emis-cnn1d", reject=True, epochs=200, batch_size=64, lr=1e-3, betas=(0.9, 0.999),
-                 input_gate=None, false_rejection=0.05, threshold=None, unknown_label="unknown", input_size=None,
-                 device="auto", precision="auto", random_state=None, verbose=False):
+    def __init__(self, topology="emis-cnn1d", reject=True, score="max-softmax", epochs=200, batch_size=64, lr=1e-3,
+                 betas=(0.9, 0.999), input_gate=None, false_rejection=0.05, threshold=None, unknown_label="unknown",
+                 input_size=None, device="auto", precision="auto", random_state=None, verbose=False):
         self.topology = topology
         self.reject = reject
+        self.score = score
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -190,17 +200,42 @@ class OpenSetCNN(_OpenSet):
         self.verbose = verbose
 
     def fit(self, X, y) -> "OpenSetCNN":
+        if self.score not in self.SCORES:
+            raise ValueError(f"score must be one of {', '.join(self.SCORES)}, got {self.score!r}")
         inputs, codes = self._train(X, y, "cross-entropy", {})
-        probabilities = self._probabilities(self.net_.embed(inputs)[0])
-        self._calibrate(probabilities[np.arange(len(codes)), codes])
-        if not self.reject:
-            self.threshold_ = 0.0  # a closed-set classifier never answers unknown
+        logits = self._logits(self.net_.embed(inputs)[0])
+        own = {"max-softmax": _softmax(logits)[np.arange(len(codes)), codes], "energy": _negative_energy(logits)}
+        # a closed-set classifier (reject=False) never answers unknown
+        self.thresholds_ = {score: self._calibrated(values) if self.reject else -np.inf
+                            for score, values in own.items()}
         return self
 
-    def _probabilities(self, features: torch.Tensor) -> np.ndarray:
+    @property
+    def threshold_(self) -> float:
+        """The threshold of the current ``score``."""
+        return self.thresholds_[self.score]
+
+    def _logits(self, features: torch.Tensor) -> np.ndarray:
         with torch.no_grad():
-            return torch.softmax(self.loss_.logits(features).float(), dim=1).cpu().numpy()
+            return self.loss_.logits(features).float().cpu().numpy()
 
     def class_scores(self, X) -> np.ndarray:
         """The softmax probabilities (n, classes)."""
-        return self._probabilities(self._features(X))
+        return _softmax(self._logits(self._features(X)))
+
+    def _known_score(self, X, scores: np.ndarray) -> np.ndarray:
+        if self.score == "energy":
+            return _negative_energy(self._logits(self._features(X)))
+        return scores.max(axis=1)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def _negative_energy(logits: np.ndarray) -> np.ndarray:
+    """logsumexp of the logits: minus the free energy at temperature 1 (higher = more like a known class)."""
+    from scipy.special import logsumexp
+
+    return logsumexp(logits, axis=1)

@@ -37,7 +37,8 @@ def run_experiment(recipe, options: RunOptions, on_task_done=None) -> Path:
     precision = resolve_precision(choice, device, require=not options.dry_run,
                                   dims=1 if protocol.data_kind is SpectraSet else 2)
     pretrained = resolve_precision(choice, device, require=not options.dry_run, pretrained=True)
-    options = replace(options, device=device, precision=precision, jobs=resolve_jobs(options.jobs, device))
+    options = replace(options, device=device, precision=precision, asked_precision=choice,
+                      jobs=resolve_jobs(options.jobs, device))
     # a results folder belongs to the command as asked (precision "auto" included), so the same command on
     # another machine replaces its own earlier results instead of being refused
     asked = recipe.with_precision(choice)

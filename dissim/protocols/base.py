@@ -69,7 +69,8 @@ class RunOptions:
     data_root: str | None = None
     seed: int = 1
     device: str = "auto"
-    precision: str | None = None  # None: the recipe's (auto by default)
+    precision: str | None = None  # None: the recipe's (auto by default); the resolved one once the run starts
+    asked_precision: str = "auto"  # what --precision (or the recipe) asked for, before it was resolved
     jobs: int | None = None  # tasks at once; None: resolve_jobs picks
     threads: int | None = None  # torch/BLAS threads per task; None: the protocol's default (results depend on it)
     backend: str = "loky"

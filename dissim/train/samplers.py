@@ -42,6 +42,13 @@ class _ClassIndex:
         second = (first + 1 + rng.integers(0, n - 1)) % n
         return self.members(class_pos, first), self.members(class_pos, second)
 
+    def pair_or_twice(self, class_pos: np.ndarray, rng: np.random.Generator):
+        """Two different items of each given class; a class of one item gives that item twice."""
+        n = self.counts[class_pos]
+        first = rng.integers(0, n)
+        second = (first + 1 + rng.integers(0, np.maximum(n - 1, 1))) % n
+        return self.members(class_pos, first), self.members(class_pos, np.where(n > 1, second, first))
+
     def other_classes(self, class_pos: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """A uniformly drawn class different from each given one."""
         c = len(self.classes)
@@ -114,14 +121,21 @@ class ClassPairItemSampler:
     """Single items in batches of ``batch_size // 2`` classes x 2 distinct items each (classes with
     two or more items, drawn uniformly without replacement within a batch), target = class index:
     every item of a batch has a positive and many negatives in it, for losses that mine their
-    pairs or triplets inside the batch (batch-hard)."""
+    pairs or triplets inside the batch (batch-hard).
+
+    ``single_views=True`` draws classes with a single item too, giving that item twice: with
+    training augmentation its two views differ (self-supervised positives, as in contrastive
+    pre-training), and either way it is a negative for every other class of the batch."""
 
     arity = 1
 
-    def __init__(self, labels: np.ndarray, rng: np.random.Generator):
+    def __init__(self, labels: np.ndarray, rng: np.random.Generator, single_views: bool = False):
         self.index = _ClassIndex(labels)
         self.codes = np.searchsorted(self.index.classes, np.asarray(labels))
         self.rng = rng
+        self.single_views = single_views
+        if single_views:
+            self.index.pairable = np.arange(len(self.index.classes))
 
     def batches_per_epoch(self, batch_size: int) -> int:
         """One epoch: as many items as the training set holds, in whole batches."""
@@ -133,7 +147,8 @@ class ClassPairItemSampler:
         pairable = self.index.pairable
         n = min(batch_size // 2, len(pairable))
         cls = pairable[self.rng.choice(len(pairable), size=n, replace=False)]
-        first, second = self.index.distinct_pair(cls, self.rng)
+        draw = self.index.pair_or_twice if self.single_views else self.index.distinct_pair
+        first, second = draw(cls, self.rng)
         items = np.concatenate([first, second])
         return [items], self.codes[items].astype(np.float32)
 

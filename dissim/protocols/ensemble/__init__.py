@@ -17,6 +17,7 @@ from ... import __version__
 from ...data import ImageSet
 from ...data.preprocess import HASC_BORDER, PREPROCESS_VERSION, check_preprocess_fits, preprocess_to_cache
 from ...errors import UserError
+from ...hardware import resolve_precision
 from ...eval.inner import INNER_FOLDS
 from ...eval.metrics import accuracy
 from ...eval.report import count
@@ -138,6 +139,8 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
         for network in cnn.networks:
             size = max(cnn.input_size, pretrained_info(network).min_size)
             sizes[f"ecnn-{network}"] = size
+            precision = resolve_precision(options.asked_precision, options.device, pretrained=True, size=size,
+                                          require=not options.dry_run)
             weights = resolve_weights(network, cnn.weights_for(network), cnn.init)
             for fold in folds:
                 train, test = dataset.folds[fold - 1]
@@ -147,12 +150,11 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
                     "weights": file_digest(weights) if weights else "random",
                     "preprocess": {"size": size, "version": PREPROCESS_VERSION},
                     "settings": {k: v for k, v in asdict(cnn).items() if k not in ("networks", "weights")},
-                    "precision": recipe.profile.pretrained_precision, "seed": options.seed, "threads": threads,
-                    "inner_cv": INNER_FOLDS})
+                    "precision": precision, "seed": options.seed, "threads": threads, "inner_cv": INNER_FOLDS})
                 tasks.append(CnnTask(
                     network=network, fold=fold, key=key, seed=task_seed(options.seed, f"ecnn-{network}", fold),
                     settings=cnn, input_size=size, labels=dataset.labels, train_index=train, test_index=test,
-                    precision=recipe.profile.pretrained_precision, device=options.device, threads=threads,
+                    precision=precision, device=options.device, threads=threads,
                     progress=options.progress and options.jobs == 1))
         baselines_at = baseline_size(sizes, recipe.topologies)
         for fold in folds:
@@ -221,7 +223,7 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
             test = round(np.mean([len(t.test_index) for t in tasks]))
             works.append(Workload(
                 label=f"ecnn-{network}", topology=pretrained_topology(network, init="random"),
-                channels=data.channels, input_size=tasks[0].input_size, precision=p.pretrained_precision, count=n,
+                channels=data.channels, input_size=tasks[0].input_size, precision=tasks[0].precision, count=n,
                 train_images=c.epochs * train, step_images=c.batch_size, forward_images=2 * train + test,
                 rate_name=network, pretrained=True))
         return works

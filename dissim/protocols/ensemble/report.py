@@ -268,7 +268,8 @@ def _ecnn_text(plan: EnsemblePlan) -> str:
     c = plan.recipe.ecnn
     if not c.networks:
         return ""
-    inputs = ", ".join(f"{n} at {plan.sizes['ecnn-' + n]}x{plan.sizes['ecnn-' + n]}" for n in c.networks)
+    precision = {t.network: t.precision for t in plan.cnn_trainings}
+    inputs = ", ".join(f"{n} at {plan.sizes['ecnn-' + n]}x{plan.sizes['ecnn-' + n]} ({precision[n]})" for n in c.networks)
     start = "ImageNet weights" if c.init == "pretrained" else "random initialisation (--cnn-init random)"
     return (f"eCNN: {inputs}, fine-tuned from {start}: {c.epochs} epochs, batch {c.batch_size}, SGD lr {c.lr:g} "
             f"momentum {c.momentum:g}, last layer x{c.last_layer_lr_factor:g}, augmentation {c.augmentation}; "

@@ -26,16 +26,21 @@ from ..settings_recipe import SettingsProtocol, SettingsRecipe
 from . import settings as oneshot_settings
 from .report import build_report
 from .settings import (
+    BUILT_ON,
     FIGURE_PARTITION,
+    FUSION,
+    NETWORKS,
     SAMPLER_OF_LOSS,
     OneShotSettings,
+    fusion_members,
     is_augmented,
+    network_method,
     parse_method,
     preprocessings,
 )
 from .task import MatchTask
 
-CACHE_VERSION = 3
+CACHE_VERSION = 4
 
 
 @dataclass
@@ -50,49 +55,75 @@ class OneShotPlan:
 
 
 def matcher_params(matcher: str, s: OneShotSettings, seed: int, device: str, progress: bool,
-                   augment: bool = False) -> dict:
+                   augment: bool = False, small_classes: bool = False) -> dict:
     """The recipe settings each matcher takes (the protocol splits classes itself: no validation_fraction);
-    ``augment``: whether a network trains with the recipe's augmentation."""
-    if matcher == "lmnn":
+    ``augment``: whether a network trains with the recipe's augmentation; ``small_classes``: whether it
+    also trains on the spectra of classes too small to split."""
+    if matcher in ("lmnn", "siamese-lmnn"):
         return {"pca_components": s.lmnn_pca, "k": s.lmnn_k, "max_iter": s.lmnn_max_iter, "random_state": seed % 2**31}
-    if matcher in ("siamese", "cnn"):
-        params = {"topology": s.topology, "epochs": s.epochs, "batch_size": s.batch_size, "lr": s.lr,
+    if matcher in NETWORKS:
+        params = {"topology": s.topology, "epochs": s.cnn_epochs if matcher == "cnn-features" else s.epochs,
+                  "batch_size": s.batch_size, "lr": s.lr,
                   "lr_halving_epochs": s.lr_halving_epochs, "patience": s.patience,
                   "augment": list(augmentation_recipe(s.augment)) if augment else False,
-                  "activation": s.features if matcher == "siamese" else "none", "networks": s.networks, "validation_fraction": 0.0, "device": device,
+                  "activation": s.features if matcher == "siamese" else "none",
+                  "networks": s.cnn_networks if matcher == "cnn-features" else s.networks,
+                  "validation_fraction": 0.0, "device": device,
                   "precision": s.precision, "random_state": seed, "verbose": progress}
         if matcher == "siamese":
             params.update(early_stopping=s.early_stopping, loss=s.loss, sampler=SAMPLER_OF_LOSS[s.loss])
             if s.loss != "bce":
                 params["loss_options"] = {"margin": s.triplet_margin}
+            if small_classes and s.loss == "batch-hard":  # a class of one spectrum: two views of it
+                params["sampler_options"] = {"single_views": True}
         return params
     return {}
 
 
-def _cache_key(data: SpectraSet, partition: Partition, method: str, s: OneShotSettings, seed: int, threads: int) -> str:
+def trains_on_small_classes(method: str, s: OneShotSettings) -> bool:
+    """Whether ``method``'s matcher also learns from the spectra of the classes too small to split."""
+    return s.small_classes == "all" or (s.small_classes == "networks" and parse_method(method)[0] in NETWORKS)
+
+
+def _cache_key(data: SpectraSet, partition: Partition, method: str, s: OneShotSettings, seed: int, threads: int,
+               rows: tuple[str, ...] = (), keep_similarities: bool = False) -> str:
     base, als = parse_method(method)
     payload = {"v": CACHE_VERSION, "dissim": __version__, "data": data.fingerprint, "method": method, "seed": seed,
                "classes": s.classes,
                "threads": threads,
                "partition": partition.number,
                "index": stable_hash([partition.train_index.tolist(), partition.val_index.tolist(),
-                                     partition.reference_index.tolist(), partition.query_index.tolist()])}
+                                     partition.reference_index.tolist(), partition.query_index.tolist()]),
+               "rows": list(rows), "similarities": keep_similarities}
+    if trains_on_small_classes(method, s) or any(trains_on_small_classes(r, s) for r in rows):
+        payload["small_classes"] = [s.small_classes, partition.small_class_index.tolist()]
     if als:
         payload["als"] = [s.als_lam, s.als_p]
-    if base == "lmnn":
+    if base == "lmnn" or any(parse_method(r)[0] in BUILT_ON for r in rows):
         payload["lmnn"] = [s.lmnn_pca, s.lmnn_k, s.lmnn_max_iter]
-    if base in ("siamese", "cnn"):
-        payload["network"] = {"layers": get_topology(s.topology).layers, "epochs": s.epochs, "batch": s.batch_size,
+    if base in NETWORKS:
+        payload["network"] = {"layers": get_topology(s.topology).layers,
+                              "epochs": s.cnn_epochs if base == "cnn-features" else s.epochs, "batch": s.batch_size,
                               "lr": s.lr, "halving": s.lr_halving_epochs,
-                              "patience": s.patience if base == "siamese" else None,  # the CNN never stops early
+                              "patience": s.patience if base == "siamese" else None,  # the CNNs never stop early
                               "augment": list(augmentation_recipe(s.augment)) if is_augmented(method, s) else [],
                               "features": s.features if base == "siamese" else "none",
-                              "networks": s.networks, "precision": s.precision,
+                              "networks": s.cnn_networks if base == "cnn-features" else s.networks,
+                              "precision": s.precision,
                               "figure": partition.number == FIGURE_PARTITION}
     if base == "siamese":
         payload["siamese"] = {"early_stopping": s.early_stopping, "loss": s.loss,
                               "triplet_margin": s.triplet_margin if s.loss != "bce" else None}
     return stable_hash(payload)
+
+
+def trained_methods(methods) -> dict[str, list[str]]:
+    """{method that trains: the rows it answers}, in the recipe's order; fused rows need no training."""
+    families: dict[str, list[str]] = {}
+    for row in methods:
+        if FUSION not in row:
+            families.setdefault(network_method(row), []).append(row)
+    return families
 
 
 class OneShotProtocol(SettingsProtocol, Protocol, name="oneshot", default_dataset="rruff-ir", data_kind=SpectraSet,
@@ -126,16 +157,22 @@ class OneShotProtocol(SettingsProtocol, Protocol, name="oneshot", default_datase
         device = options.device
         threads = options.threads or s.threads
         tasks = []
+        fused = {m for row in s.methods for m in fusion_members(row)}
         for partition in partitions:
-            for method in s.methods:
+            for method, rows in trained_methods(s.methods).items():
                 base, als = parse_method(method)
                 seed = task_seed(options.seed, partition.number, method)
+                small = trains_on_small_classes(method, s)
+                built_on = {row: (parse_method(row)[0], matcher_params(parse_method(row)[0], s, seed, device, False))
+                            for row in rows if row != method}
+                keep_similarities = bool(fused & set(rows))
                 tasks.append(MatchTask(
-                    method=method, matcher=base, als=als, partition=partition,
-                    key=_cache_key(data, partition, method, s, options.seed, threads),
+                    method=method, matcher=base, als=als, partition=partition, rows=tuple(rows),
+                    key=_cache_key(data, partition, method, s, options.seed, threads, tuple(rows), keep_similarities),
                     params=matcher_params(base, s, seed, device, options.progress and options.jobs == 1,
-                                          augment=is_augmented(method, s)),
-                    labels=data.labels, threads=threads,
+                                          augment=is_augmented(method, s), small_classes=small),
+                    built_on=built_on, labels=data.labels, threads=threads, small_classes=small,
+                    built_on_small_classes=s.small_classes == "all", keep_similarities=keep_similarities,
                     keep_embeddings=base == "siamese" and partition.number == FIGURE_PARTITION
                     and s.classes == "unseen"))
         return OneShotPlan(recipe, data, options, partitions, tasks, device, threads)
@@ -148,7 +185,7 @@ class OneShotProtocol(SettingsProtocol, Protocol, name="oneshot", default_datase
 
     def describe(self, plan: OneShotPlan) -> str:
         s, data, first = plan.recipe.settings, plan.dataset, plan.partitions[0].summary()
-        trainings = sum(parse_method(m)[0] in ("siamese", "lmnn", "cnn") for m in s.methods)
+        trainings = sum(parse_method(m)[0] in ("lmnn", *NETWORKS) for m in trained_methods(s.methods))
         return "\n".join([
             f"pipeline {plan.recipe.name} on {data.name}: {len(data)} spectra, {data.n_classes} classes, "
             f"{count(len(plan.partitions), 'partition')} on {plan.device}",
@@ -167,9 +204,8 @@ class OneShotProtocol(SettingsProtocol, Protocol, name="oneshot", default_datase
             h = json.loads(str(result["history"]))
             extra = f", {len(h['train_loss'])} epochs, best {h['best_epoch']}"
         timing = self.timing(result["seconds"], cached)
-        return (f"partition {task.partition.number} {task.method:<14} accuracy {float(result['accuracy']):6.2f}%  "
-                f"macro-F1 {float(result['macro_f1']):6.2f}%  ({timing}{extra})")
-
+        return "\n".join(f"partition {task.partition.number} {row:<14} accuracy {float(result[row + ':accuracy']):6.2f}%  "
+                         f"macro-F1 {float(result[row + ':macro_f1']):6.2f}%  ({timing}{extra})" for row in task.rows)
 
 
 PROTOCOLS.register("oneshot", OneShotProtocol(), summary="one-shot matching of classes never seen in training "

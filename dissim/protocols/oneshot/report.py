@@ -10,16 +10,28 @@ import numpy as np
 from ... import __version__
 from ...eval.report import Figure, Report, Row, RowTable, Section
 from ...train import augmentation_recipe
-from .settings import FIGURE_PARTITION, is_augmented, parse_method, preprocessings
+from ...eval.metrics import accuracy_and_macro_f1
+from ...eval.sum_rule_matcher import fuse_similarities
+from .settings import (
+    CLASSIFIERS,
+    FIGURE_PARTITION,
+    fusion_members,
+    is_augmented,
+    is_network,
+    parse_method,
+    preprocessings,
+)
+from .task import row_outcome
 
 
 def paired_comparison(rows: list[Row]) -> list[str]:
-    """The best Siamese row against the best baseline row (by mean), partition by partition: the
-    differences, their mean and standard deviation, a paired t-test and a two-sided sign test."""
+    """The best Siamese row (any row with a network that matches references: not the CNN classifier)
+    against the best baseline row (by mean), partition by partition: the differences, their mean
+    and standard deviation, a paired t-test and a two-sided sign test."""
     from scipy.stats import binomtest, ttest_rel
 
-    siamese = [r for r in rows if parse_method(r.name)[0] == "siamese"]
-    baselines = [r for r in rows if parse_method(r.name)[0] != "siamese"]
+    siamese = [r for r in rows if is_network(r.name) and parse_method(r.name)[0] not in CLASSIFIERS]
+    baselines = [r for r in rows if r not in siamese]
     if not siamese or not baselines:
         return []
     best, rival = max(siamese, key=lambda r: r.mean), max(baselines, key=lambda r: r.mean)
@@ -34,6 +46,56 @@ def paired_comparison(rows: list[Row]) -> list[str]:
         lines.append(f"- paired t-test p = {t_p:.3g}; sign test (higher on {wins}, lower on {losses} of "
                      f"{len(diff)} partitions) p = {sign_p:.3g}.")
     return lines
+
+
+def network_rows_comparison(rows: list[Row], primary: str) -> list[str]:
+    """Every row with a trained network (alone, built on, fused) against the best baseline row (by
+    mean), partition by partition: the differences, their mean and standard deviation, a paired
+    t-test, a two-sided sign test, and the t-test's p-value Holm-adjusted over those rows. The
+    ``primary`` row comes first."""
+    from scipy.stats import binomtest, ttest_rel
+
+    networks = sorted((r for r in rows if is_network(r.name)), key=lambda r: r.name != primary)
+    baselines = [r for r in rows if not is_network(r.name)]
+    if not networks or not baselines:
+        return []
+    rival = max(baselines, key=lambda r: r.mean)
+    tests = []
+    for row in networks:
+        diff = np.subtract(row.values, rival.values)
+        t_p = ttest_rel(row.values, rival.values).pvalue if len(diff) > 1 and np.ptp(diff) > 1e-9 else float("nan")
+        tests.append((row, diff, t_p))
+    holm = _holm([t_p for _, _, t_p in tests])
+    lines = []
+    for (row, diff, t_p), adjusted in zip(tests, holm):
+        wins, losses = int(np.sum(diff > 0)), int(np.sum(diff < 0))
+        role = " (the recipe's primary row, chosen on validation classes)" if row.name == primary else ""
+        line = (f"- {row.name}{role} ({row.mean:.2f}%) minus best baseline row {rival.name} ({rival.mean:.2f}%), "
+                f"per partition: {', '.join(f'{d:+.2f}' for d in diff)}; "
+                f"mean {diff.mean():+.2f} ± {np.std(diff, ddof=1) if len(diff) > 1 else 0.0:.2f} points")
+        if len(diff) > 1:
+            sign_p = binomtest(wins, wins + losses).pvalue if wins + losses else 1.0
+            verdict = ("significant" if adjusted < 0.05 else "not significant") if np.isfinite(adjusted) else "no test"
+            line += (f"; paired t-test p = {t_p:.3g}; sign test (higher on {wins}, lower on {losses} of {len(diff)} "
+                     f"partitions) p = {sign_p:.3g}")
+            if len(tests) > 1:
+                line += f"; Holm-adjusted over the {len(tests)} rows p = {adjusted:.3g}"
+            line += f": {verdict} at the 5 % level"
+        lines.append(line + ".")
+    return lines
+
+
+def _holm(p_values: list[float]) -> list[float]:
+    """Holm's step-down adjustment (NaN stays NaN)."""
+    p = np.asarray(p_values, dtype=np.float64)
+    finite = np.flatnonzero(np.isfinite(p))
+    adjusted = np.full(len(p), np.nan)
+    order = finite[np.argsort(p[finite])]
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (len(order) - rank) * p[index]))
+        adjusted[index] = running
+    return adjusted.tolist()
 
 
 def comparison_lines(rows: list[Row]) -> list[str]:
@@ -94,6 +156,19 @@ def _header(plan) -> list[str]:
            "classes, cross-entropy on single spectra, the same optimiser and learning-rate schedule, all the epochs "
            "(no early stopping: the validation classes are not among its classes)."
            if any(parse_method(m)[0] == "cnn" for m in s.methods) else "")
+    cnn += _combined_notes(s)
+    stopping = (f"{s.epochs} epochs of batch {s.batch_size} {unit}, no early stopping (the last epoch is kept)"
+                if s.early_stopping == "none" else
+                f"at most {s.epochs} epochs of batch {s.batch_size} {unit}, early stopping on validation "
+                f"{'pairs' if s.loss == 'bce' else 'classes'} "
+                f"({'nearest-neighbour accuracy' if s.early_stopping == 'ranking' else 'BCE'}, patience {s.patience})")
+    small = ""
+    if s.small_classes != "none" and s.classes == "unseen":
+        learners = "every learned matcher" if s.small_classes == "all" else "the networks"
+        twice = (" (batch-hard: such a spectrum comes twice in its batch"
+                 + (", as two augmented views)" if augmented else ")") if s.loss == "batch-hard" else "")
+        small = (f" The {len(partitions[0].small_class_index)} spectra of the classes with fewer than "
+                 f"{s.min_spectra_per_class} spectra (never a validation or test class) train {learners} too{twice}.")
     return [
         plan.recipe.description,
         f"Data set: {data.name} ({len(data)} spectra, {data.n_classes} classes, {data.length} points "
@@ -102,15 +177,30 @@ def _header(plan) -> list[str]:
         f"Input: each spectrum min-max scaled to [0, 1]; -als rows first subtract an asymmetric-least-squares "
         f"baseline (pybaselines asls, lam={s.als_lam:g}, p={s.als_p:g}).",
         f"Siamese: {s.topology} twin (features {features}), {loss}, Adam lr {s.lr:g} "
-        f"halved every {s.lr_halving_epochs} epochs, at most {s.epochs} epochs of batch {s.batch_size} {unit}, "
-        f"early stopping on validation {'pairs' if s.loss == 'bce' else 'classes'} "
-        f"({'nearest-neighbour accuracy' if s.early_stopping == 'ranking' else 'BCE'}, "
-        f"patience {s.patience}){ensemble}.{augment}{cnn} "
+        f"halved every {s.lr_halving_epochs} epochs, {stopping}{ensemble}.{small}{augment}{cnn} "
         f"LMNN: metric-learn, k={s.lmnn_k}, {s.lmnn_max_iter} iterations at most, on {s.lmnn_pca} PCA components "
         "fitted on the training classes.",
         f"Seed {plan.options.seed}; device {plan.device}, {plan.threads} thread(s); dissim {__version__}; "
         "the command line and versions are in config.json.",
     ]
+
+
+def _combined_notes(s) -> str:
+    """What the header says of the matchers built on or beside the Siamese network."""
+    bases, notes = {parse_method(m)[0] for m in s.methods}, ""
+    if "cnn-features" in bases:
+        notes += (f" cnn-features: the same layers with a softmax layer over the classes it trains on, cross-entropy "
+                  f"on single spectra, {s.cnn_epochs} epochs (the last kept)"
+                  + (f", {s.cnn_networks} networks (similarities averaged)" if s.cnn_networks > 1 else "")
+                  + ", then frozen: its features (before the "
+                  "softmax layer) are compared by the cosine similarity.")
+    if "siamese-lmnn" in bases:
+        notes += (" siamese-lmnn: LMNN (as below) learned on the features that the siamese row's networks give the "
+                  "training classes' spectra, then the Euclidean distance in its space.")
+    if "sum-rule" in bases:
+        notes += (" a+b: the sum rule: each member's query-reference similarities z-scored with the mean and standard "
+                  "deviation of its similarities between distinct references, then summed.")
+    return notes
 
 
 def _figures(plan, outcomes: dict) -> list[Figure]:
@@ -158,21 +248,46 @@ def _figures(plan, outcomes: dict) -> list[Figure]:
     return figures
 
 
+def row_outcomes(plan, results: dict) -> dict[str, list[dict]]:
+    """{row: its outcome on each partition}: the tasks' rows, and the fused rows computed from their
+    members' similarities (:func:`~dissim.eval.sum_rule_matcher.fuse_similarities`)."""
+    outcomes: dict[str, list[dict]] = {}
+    for task in plan.tasks:  # in partition order
+        for row in task.rows:
+            outcomes.setdefault(row, []).append(row_outcome(results[task.key], row))
+    labels = plan.dataset.labels
+    for row in (m for m in plan.recipe.settings.methods if fusion_members(m)):
+        members = [outcomes[m] for m in fusion_members(row)]
+        outcomes[row] = []
+        for i, p in enumerate(plan.partitions):
+            fused = fuse_similarities([m[i]["similarity"] for m in members],
+                                      [m[i]["reference_similarity"] for m in members])
+            predicted = labels[p.reference_index][np.argmax(fused, axis=1)]
+            accuracy, macro_f1 = accuracy_and_macro_f1(labels[p.query_index], predicted)
+            outcomes[row].append({"predicted": predicted, "accuracy": accuracy, "macro_f1": macro_f1})
+    return outcomes
+
+
 def build_report(plan, results: dict) -> Report:
     s, data = plan.recipe.settings, plan.dataset
-    outcomes = {m: [results[t.key] for t in plan.tasks if t.method == m] for m in s.methods}
+    outcomes = row_outcomes(plan, results)
     numbers = tuple(p.number for p in plan.partitions)
     accuracy = RowTable(tuple(Row(m, tuple(float(o["accuracy"]) for o in outcomes[m]),
-                                  kind="member" if parse_method(m)[0] == "siamese" else "baseline")
+                                  kind="member" if is_network(m) else "baseline")
                               for m in s.methods), numbers, column="partition", bold_best=True)
     macro_f1 = RowTable(tuple(Row(m, tuple(float(o["macro_f1"]) for o in outcomes[m])) for m in s.methods),
                         numbers, column="partition", bold_best=True)
     sections = [Section(accuracy, heading="Accuracy (%) of one-shot matching on unseen classes" if s.classes == "unseen"
                         else "Accuracy (%) of matching held-out spectra of seen (training) classes"),
                 Section(macro_f1, heading="Macro-F1 (%) (averaged over the test classes that have queries)")]
-    paired = paired_comparison(list(accuracy.rows))
+    if s.primary:  # every row with a network, the one chosen on validation classes first
+        paired = network_rows_comparison(list(accuracy.rows), s.primary)
+        heading = "Paired comparison: the rows with a network against the best baseline row"
+    else:
+        paired = paired_comparison(list(accuracy.rows))
+        heading = "Paired comparison: best Siamese row against best baseline row"
     if paired:
-        sections.append(Section(tuple(paired), heading="Paired comparison: best Siamese row against best baseline row"))
+        sections.append(Section(tuple(paired), heading=heading))
     comparison = comparison_lines(list(accuracy.rows))
     if comparison:
         sections.append(Section(tuple(comparison),
@@ -194,7 +309,8 @@ def build_report(plan, results: dict) -> Report:
         "device": plan.device, "threads": plan.threads,
         "results": {m: {"accuracy": [float(o["accuracy"]) for o in outcomes[m]],
                         "macro_f1": [float(o["macro_f1"]) for o in outcomes[m]],
-                        "seconds": [round(float(o["seconds"]), 2) for o in outcomes[m]]} for m in s.methods},
+                        **({"seconds": [round(float(o["seconds"]), 2) for o in outcomes[m]]}
+                           if not fusion_members(m) else {"fusion_of": fusion_members(m)})} for m in s.methods},
         "siamese_training": {m: [{k: v for k, v in json.loads(str(o["history"])).items() if k != "lr"}
                                  for o in outcomes[m] if "history" in o]
                              for m in s.methods if parse_method(m)[0] == "siamese"},

@@ -6,11 +6,16 @@
     classes = "unseen"              # "unseen": test classes never trained on (§3.1); "seen": one spectrum
                                     # of every training class is the query, the rest the references (§3.2)
     methods = ["nn-l2", "nn-cosine", "lmnn", "siamese", "nn-l2-als", ...]   # suffix -als: ALS-corrected input;
-                                    # "cnn": a 1-D CNN classifier of the training classes (seen classes only)
+                                    # "cnn": a 1-D CNN classifier of the training classes (seen classes only);
+                                    # "cnn-features": the features of such a classifier, cosine similarity;
+                                    # "siamese-lmnn": LMNN on the features of the siamese method's networks;
+                                    # "a+b[+c]": the sum rule of the listed methods' z-scored similarities
     partitions = 5                  # random class partitions (each seeded from --seed)
     fractions = [0.5, 0.1, 0.4]     # train / validation / test classes (seen: [0.9, 0.1, 0.0], test = train)
     min_spectra_per_class = 2       # classes with fewer spectra are not split (see distractors)
     distractors = false             # true: their single spectra join the references as distractors
+    small_classes = "none"          # who also trains on the spectra of those classes (never validation or
+                                    # test classes): "networks" (siamese, cnn-features, cnn), "all" (LMNN too)
     topology = "liu-spectra"        # the Siamese twin (layer table name or path)
     features = "sigmoid"            # f(x) = σ(CNN(x)) ("none": the CNN output as it is; "l2": unit length)
     loss = "bce"                    # "bce": weighted-L1 head + BCE on bootstrap pairs; "triplet": triplet
@@ -22,7 +27,10 @@
     lr = 1e-3
     lr_halving_epochs = 10
     patience = 10                   # early stopping on validation classes
-    early_stopping = "ranking"      # best epoch by validation nearest-neighbour accuracy ("loss": pair BCE)
+    early_stopping = "ranking"      # best epoch by validation nearest-neighbour accuracy ("loss": pair BCE;
+                                    # "none": every epoch trains, the last is kept)
+    cnn_epochs = 100                # epochs of cnn-features (no early stopping: the last epoch is kept)
+    cnn_networks = 1                # networks of cnn-features (similarities averaged)
     augment = false                 # training augmentation: true (the default recipe) or a list of
                                     # "name:p[:option=value,...]" (shift, noise, drift, scale, mix;
                                     # dissim/train/spectrum_transforms.py), each applied with probability p;
@@ -36,6 +44,7 @@
     threads = 1                     # torch/BLAS threads per task (--threads overrides)
     precision = "auto"              # fp32, bf16, fp16 (CUDA); auto: bf16 where the device is fast at it
     tsne_min_spectra = 3            # t-SNE figure: test classes with at least this many spectra
+    primary = ""                    # the row the paired comparison puts first (chosen on validation classes)
 """
 
 from __future__ import annotations
@@ -56,9 +65,12 @@ from ..settings_recipe import SettingsRecipes
 
 ALS_SUFFIX = "-als"
 AUG_SUFFIX = "-aug"
+FUSION = "+"  # "siamese+lmnn": the sum rule of the z-scored similarities of the methods it joins
 SAMPLER_OF_LOSS = {"bce": "bootstrap-pairs", "triplet": "class-balanced-triplets", "batch-hard": "class-pairs"}
-NETWORKS = ("siamese", "cnn")  # methods that train a network (and can be augmented)
+NETWORKS = ("siamese", "cnn", "cnn-features")  # methods that train a network (and can be augmented)
 CLASSIFIERS = ("cnn",)  # methods that predict a training class instead of matching references
+BUILT_ON = {"siamese-lmnn": "siamese"}  # matchers learned on another method's trained networks (one training)
+SMALL_CLASSES = ("none", "networks", "all")
 FIGURE_PARTITION = 1  # the partition whose Siamese features the t-SNE figure shows
 
 
@@ -71,6 +83,7 @@ class OneShotSettings:
     fractions: tuple[float, float, float] = (0.5, 0.1, 0.4)
     min_spectra_per_class: int = setting(2, minimum=2)
     distractors: bool = False
+    small_classes: str = setting("none", choices=SMALL_CLASSES)
     topology: str = "liu-spectra"
     features: str = setting("sigmoid", choices=("sigmoid", "none", "l2"))
     loss: str = setting("bce", choices=tuple(SAMPLER_OF_LOSS))
@@ -81,7 +94,9 @@ class OneShotSettings:
     lr: float = setting(1e-3, positive=True)
     lr_halving_epochs: int = setting(10, minimum=1)
     patience: int = setting(10, minimum=1)
-    early_stopping: str = setting("ranking", choices=EARLY_STOPPING)
+    early_stopping: str = setting("ranking", choices=(*EARLY_STOPPING, "none"))
+    cnn_epochs: int = setting(100, minimum=1)
+    cnn_networks: int = setting(1, minimum=1)
     augment: bool | tuple[str, ...] = False
     als_lam: float = setting(1e6, positive=True)
     als_p: float = setting(0.01, positive=True, below=1.0)
@@ -91,19 +106,49 @@ class OneShotSettings:
     threads: int = setting(1, minimum=1)
     precision: str = setting("auto", choices=PRECISIONS)
     tsne_min_spectra: int = setting(3, minimum=1)
+    primary: str = ""
+
+
+def fusion_members(name: str) -> list[str]:
+    """The methods a fused row joins ('siamese+lmnn' -> ['siamese', 'lmnn']); [] for any other row."""
+    return name.split(FUSION) if FUSION in name else []
 
 
 def parse_method(name: str) -> tuple[str, bool]:
     """'lmnn-als' -> ('lmnn', True): the matcher and whether it runs on ALS-corrected spectra
-    ('siamese-aug-als' -> ('siamese', True); see :func:`is_augmented`)."""
+    ('siamese-aug-als' -> ('siamese', True); see :func:`is_augmented`; a fused row 'a+b' ->
+    ('sum-rule', False), its members on their own inputs)."""
+    if FUSION in name:
+        for member in fusion_members(name):
+            parse_method(member)
+        return "sum-rule", False
     base, als = (name[:-len(ALS_SUFFIX)], True) if name.endswith(ALS_SUFFIX) else (name, False)
     if base.endswith(AUG_SUFFIX) and base[:-len(AUG_SUFFIX)] in NETWORKS:
         base = base[:-len(AUG_SUFFIX)]
     if base not in MATCHERS:
         raise UserError(f"unknown one-shot method {name!r}: known are {', '.join(MATCHERS.names())}, each also with "
-                        f"the suffix {ALS_SUFFIX} (baseline-corrected spectra); {' and '.join(NETWORKS)} also with "
-                        f"{AUG_SUFFIX} before it (trained with the augment recipe)")
+                        f"the suffix {ALS_SUFFIX} (baseline-corrected spectra); {', '.join(NETWORKS)} also with "
+                        f"{AUG_SUFFIX} before it (trained with the augment recipe); methods joined by {FUSION} "
+                        "are fused by the sum rule")
+    if base == "sum-rule":
+        raise UserError(f"one-shot method {name!r}: name a fusion by the methods it joins, e.g. siamese{FUSION}lmnn")
     return base, als
+
+
+def network_method(name: str) -> str:
+    """The method whose training a row uses: 'siamese-lmnn-als' -> 'siamese-als' (LMNN learns on the
+    siamese-als networks' features); any other row is its own."""
+    base, als = parse_method(name)
+    if base not in BUILT_ON:
+        return name
+    return BUILT_ON[base] + (ALS_SUFFIX if als else "")
+
+
+def is_network(name: str) -> bool:
+    """Whether row ``name`` involves a trained network (alone, built on, or fused)."""
+    if FUSION in name:
+        return any(is_network(m) for m in fusion_members(name))
+    return parse_method(network_method(name))[0] in NETWORKS
 
 
 def is_augmented(name: str, settings: OneShotSettings) -> bool:
@@ -122,6 +167,24 @@ def _named_aug(name: str) -> bool:
 def check(settings: OneShotSettings, where: str) -> OneShotSettings:
     for method in settings.methods:
         parse_method(method)
+    if len(set(settings.methods)) != len(settings.methods):
+        raise UserError(f"{where}: a method is listed twice in {list(settings.methods)}")
+    for fused in (m for m in settings.methods if FUSION in m):
+        members = fusion_members(fused)
+        if len(members) < 2 or len(set(members)) != len(members) or not all(members):
+            raise UserError(f"{where}: fusion {fused!r} must join two or more different methods")
+        missing = [m for m in members if m not in settings.methods]
+        if missing:
+            raise UserError(f"{where}: fusion {fused!r} joins {missing[0]!r}, which is not in methods: add it")
+        classifiers = [m for m in members if parse_method(m)[0] in CLASSIFIERS]
+        if classifiers:
+            raise UserError(f"{where}: fusion {fused!r}: {classifiers[0]} predicts classes, it has no similarities "
+                            "to fuse")
+    if settings.primary and settings.primary not in settings.methods:
+        raise UserError(f"{where}: primary = {settings.primary!r} is not one of the methods")
+    if settings.small_classes != "none" and settings.distractors:
+        raise UserError(f"{where}: with distractors = true the spectra of small classes are references, so they "
+                        'cannot train: set small_classes = "none" or distractors = false')
     try:
         augmentation_recipe(settings.augment)
     except UserError as exc:

@@ -30,7 +30,7 @@ from .report import build_report
 from .task import OpenSetTask
 
 FAMILIES = {"siamese-contrastive-ce": "siamese-contrastive-ce", "siamese-contrastive": "siamese-contrastive",
-            "closed-set-cnn": "cnn", "closed-set-cnn-max-softmax": "cnn"}
+            "closed-set-cnn": "cnn", "closed-set-cnn-max-softmax": "cnn", "closed-set-cnn-energy": "cnn"}
 
 
 @dataclass
@@ -96,7 +96,7 @@ class OpenSetProtocol(SettingsProtocol, Protocol, name="openset", default_datase
             test = np.setdiff1d(np.flatnonzero(np.isin(data.labels, classes)), train)
             for family in families:
                 seed = task_seed(options.seed, data.class_names[held], family)
-                key = stable_hash({"v": 2, "dissim": __version__, "protocol": "openset", "data": data.fingerprint,
+                key = stable_hash({"v": 3, "dissim": __version__, "protocol": "openset", "data": data.fingerprint,
                                    "held_out": int(held), "family": family, "seed": seed, "threads": threads,
                                    "train": stable_hash(train.tolist()), "test": stable_hash(test.tolist()),
                                    "topology": topology.layers, "background": s.background,

@@ -12,7 +12,7 @@ from ...eval.report import Figure, MetricRow, MetricTable, Report, Section
 from .task import UNKNOWN
 
 KINDS = {"siamese-contrastive-ce": "member", "siamese-contrastive": "member", "closed-set-cnn": "baseline",
-         "closed-set-cnn-max-softmax": "baseline"}
+         "closed-set-cnn-max-softmax": "baseline", "closed-set-cnn-energy": "baseline"}
 
 LOSS_NAMES = {"siamese-contrastive-ce": "contrastive + cross-entropy loss", "siamese-contrastive": "contrastive loss",
               "cnn": "cross-entropy loss"}
@@ -59,7 +59,8 @@ def build_report(plan, results: dict) -> Report:
               f"Siamese: {margin}, α1 = {s.alpha1:g}, α2 = {s.alpha2:g}, ξ = {s.ce_margin:g}, cross-entropy weight "
               f"{s.ce_weight:g}, {s.negatives_per_positive} different-class pairs per same-class pair; a spectrum goes to "
               "the nearest known-class centre, or is unknown beyond the threshold. CNN: softmax over the known "
-              "classes; max-softmax rejects below its threshold. Every threshold lets through all but "
+              "classes; max-softmax rejects when the largest softmax probability is below its threshold, energy when "
+              "the logsumexp of the logits (minus the energy) is below its own. Every threshold lets through all but "
               f"{100 * s.false_rejection:g}% of the training spectra.",
               f"Seed {plan.options.seed}; dissim {__version__}; the command line, device and versions are in config.json."]
     panels = {}  # one panel per loss: contrastive + cross-entropy, contrastive, cross-entropy have their own scales
@@ -77,6 +78,8 @@ def build_report(plan, results: dict) -> Report:
     config = {"classes": [data.class_names[c] for c in plan.classes], "device": plan.device,
               "runs": [{"held_out": data.class_names[t.held_out], "family": t.family, "train": len(t.train_index),
                         "test": len(t.test_index), "threshold": float(results[t.key]["threshold"]),
+                        **({"threshold_energy": float(results[t.key]["threshold_energy"])}
+                           if "threshold_energy" in results[t.key] else {}),
                         "seconds": round(float(results[t.key]["seconds"]), 1)} for t in plan.tasks]}
     return Report(title=f"{data.name} · {plan.recipe.name}", header=header,
                   sections=[Section(table, heading="Identification accuracy (%) per class")], csv={"table.csv": table},

@@ -3,7 +3,8 @@
     protocol = "openset"
     description = "..."
     [settings]
-    methods = ["siamese-contrastive-ce", "siamese-contrastive", "closed-set-cnn", "closed-set-cnn-max-softmax"]
+    methods = ["siamese-contrastive-ce", "siamese-contrastive", "closed-set-cnn", "closed-set-cnn-max-softmax",
+               "closed-set-cnn-energy"]    # the three CNN rows share one training
     topology = "emis-cnn1d"
     min_per_class = 6               # classes with at least this many spectra take part
     train_per_class = 14            # training spectra per known class; the rest of it is test
@@ -34,7 +35,8 @@ from ...hardware import PRECISIONS
 from ...settings import setting
 from ..settings_recipe import SettingsRecipes
 
-METHODS = ("siamese-contrastive-ce", "siamese-contrastive", "closed-set-cnn", "closed-set-cnn-max-softmax")
+METHODS = ("siamese-contrastive-ce", "siamese-contrastive", "closed-set-cnn", "closed-set-cnn-max-softmax",
+           "closed-set-cnn-energy")
 
 
 @dataclass(frozen=True)

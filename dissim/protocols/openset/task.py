@@ -18,8 +18,8 @@ UNKNOWN = -1  # the code of "unknown" in the stored predictions
 
 @dataclass(frozen=True, kw_only=True)
 class OpenSetTask(SplitTask):
-    """``family`` "siamese-contrastive-ce", "siamese-contrastive" or "cnn" (which serves the closed-set
-    and the maximum-softmax rows from one training)."""
+    """``family`` "siamese-contrastive-ce", "siamese-contrastive" or "cnn" (which serves the closed-set,
+    the maximum-softmax and the energy rows from one training)."""
 
     held_out: int  # class code held out as unknown
     family: str
@@ -45,6 +45,10 @@ class OpenSetTask(SplitTask):
                               alpha2=s.alpha2, ce_margin=s.ce_margin, ce_weight=s.ce_weight,
                               negatives_per_positive=s.negatives_per_positive, **common)
 
+    @staticmethod
+    def _codes(model, predicted) -> np.ndarray:
+        return np.array([UNKNOWN if p == model.unknown_label else int(p) for p in predicted])
+
     def run(self) -> dict[str, np.ndarray]:
         x, y = self.inputs, np.asarray(self.labels)
         start = time.perf_counter()
@@ -52,12 +56,15 @@ class OpenSetTask(SplitTask):
             model = self._model().fit(x[self.train_index], y[self.train_index])
             scores = model.class_scores(x[self.test_index])
             open_set = model.predict(x[self.test_index])
-        codes = np.array([UNKNOWN if p == model.unknown_label else int(p) for p in open_set])
+        codes = self._codes(model, open_set)
         result = {"history": np.array(json.dumps(model.history_.to_dict())), "threshold": np.float64(model.threshold_),
                   "seconds": np.float64(time.perf_counter() - start)}
         if self.family == "cnn":
             result["pred_closed-set-cnn"] = model.classes_[np.argmax(scores, axis=1)].astype(np.int64)
             result["pred_closed-set-cnn-max-softmax"] = codes
+            model.set_params(score="energy")  # the same network, rejecting by its negative energy
+            result["pred_closed-set-cnn-energy"] = self._codes(model, model.predict(x[self.test_index]))
+            result["threshold_energy"] = np.float64(model.threshold_)
         else:
             result[f"pred_{self.family}"] = codes
         return result
