@@ -13,9 +13,14 @@ ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger("mkdocs.plugins.dissim")
 
 
+# Their meaning is fixed by the scikit-learn estimator contract, which the class docstrings follow.
+SKLEARN_API = {"fit", "transform", "fit_transform", "predict", "predict_proba", "predict_log_proba",
+               "decision_function", "score", "get_params", "set_params"}
+
+
 def undocumented() -> list[str]:
-    """Public names of ``dissim`` (and the public methods and properties their classes define) without
-    a docstring."""
+    """Public names of ``dissim`` without a docstring, and public methods and properties of its public
+    classes without one of their own or inherited (scikit-learn's estimator methods aside)."""
     import dissim
 
     missing = []
@@ -28,10 +33,10 @@ def undocumented() -> list[str]:
         if not inspect.isclass(obj) or issubclass(obj, BaseException):
             continue
         for attr, value in vars(obj).items():
-            if attr.startswith("_"):
+            if attr.startswith("_") or attr in SKLEARN_API:
                 continue
-            function = value.fget if isinstance(value, property) else getattr(value, "__func__", value)
-            if (callable(function) or isinstance(value, property)) and not (function.__doc__ or "").strip():
+            if (callable(value) or isinstance(value, (property, staticmethod, classmethod))) \
+                    and not inspect.getdoc(getattr(obj, attr)):
                 missing.append(f"dissim.{name}.{attr}")
     return missing
 
