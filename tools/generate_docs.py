@@ -56,7 +56,8 @@ _KEY = re.compile(r"^(\w+)\s*=\s*(.*?)(?:\s+#\s*(.*))?$")
 
 def documented_keys(docstring: str, section: str) -> dict[str, str]:
     """``key -> comment`` of the ``key = value  # comment`` lines under ``[section]`` of a docstring's
-    listing; a line holding only a comment continues the comment of the key above it."""
+    listing; a line holding only a comment, or the rest of a value and a comment, continues the comment
+    of the key above it."""
     keys, inside, current = {}, False, None
     for line in inspect.cleandoc(docstring).splitlines():
         text = line.strip()
@@ -73,8 +74,10 @@ def documented_keys(docstring: str, section: str) -> dict[str, str]:
         if match:
             current = match.group(1)
             keys[current] = (match.group(3) or "").strip()
-        else:
+        elif not text:
             current = None
+        elif current is not None and "  #" in text:  # a value continued on this line, with a comment
+            keys[current] = f"{keys[current]} {text.split('  #', 1)[1].strip()}".strip()
     return keys
 
 
