@@ -17,7 +17,8 @@ A recipe is a TOML file (``pipelines/*.toml`` or any path); ``protocol = "ensemb
     triplet_margin = 1.0               # margin of the triplet loss
     embed_batch_size = 128             # images per forward pass when embedding
     precision = "auto"                 # fp32, bf16, fp16 (CUDA); auto: bf16 where the device is fast at it
-    pretrained_precision = "auto"      # the same for ImageNet networks (eCNN, pretrained twins); auto: fp32 on a CPU
+    pretrained_precision = "auto"      # the same for ImageNet networks (eCNN, pretrained twins); auto on a CPU:
+                                       # fp32 below 128 x 128, bf16 from there where the CPU has bf16 hardware
     pretrained_lr = 1e-3               # learning rate of twins on a pretrained network (default: lr)
     hasc = false                       # Siamese inputs as HASC mosaics (the authors' TextureD option; --hasc)
     max_reruns = 2                     # retrain a network that does not converge, at most this often (default 0)
