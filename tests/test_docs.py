@@ -237,15 +237,26 @@ def run_dissim(argv: list[str]) -> tuple[int, str]:
 def importable(work: Path):
     """Modules in ``work`` importable (as ``python -m`` and ``python FILE`` make the current folder), and
     forgotten afterwards, so that another page's module of the same name is its own."""
+    from dissim.data import DATASETS
+    from dissim.eval import MATCHERS
+    from dissim.nets import TOPOLOGIES
+    from dissim.optim import OPTIMIZERS
+    from dissim.train import LOSSES
+
     sys.path.insert(0, str(work))
     before = set(sys.modules)
     try:
         yield
     finally:
         sys.path.remove(str(work))
-        for name in set(sys.modules) - before:
-            if str(work) in (getattr(sys.modules[name], "__file__", None) or ""):
-                del sys.modules[name]
+        gone = {name for name in set(sys.modules) - before
+                if str(work) in (getattr(sys.modules[name], "__file__", None) or "")}
+        for name in gone:
+            del sys.modules[name]
+        for registry in (DATASETS, MATCHERS, TOPOLOGIES, OPTIMIZERS, LOSSES):  # what those modules registered
+            for key, entry in list(registry._entries.items()):
+                if getattr(entry[1], "__module__", None) in gone:
+                    del registry._entries[key]
 
 
 def run_bash(block: Block, extras: list[str], expected: int, env: dict, work: Path) -> None:
