@@ -164,10 +164,9 @@ def test_dry_run_lists_members_with_cost(cli, image_tree, tmp_path, two_members)
     assert not (cache_root() / "members").exists()
 
 
-def test_readme_recipe_example_runs(cli, image_tree, tmp_path):
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    section = readme.split("## Recipes and fusion tables", 1)[1]
-    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+def test_recipe_format_example_runs(cli, image_tree, tmp_path):
+    page = (Path(__file__).resolve().parents[1] / "docs" / "recipes.md").read_text()
+    example = page.split("<!-- file: table1-small.toml -->\n```toml\n", 1)[1].split("```", 1)[0]
     (tmp_path / "mine.toml").write_text(example)
     status, _, err = cli("--dataset", "folder", "--data-root", image_tree, "--pipeline", tmp_path / "mine.toml",
                          "--topologies", TINY_TOPOLOGY, "--input-size", "16", "--iterations", "2", "--batch-size", "4",

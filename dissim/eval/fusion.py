@@ -153,6 +153,7 @@ class SumRuleEnsemble(ClassifierMixin, _BaseComposition):
 
     @property
     def named_members_(self) -> dict:
+        """The fitted members by name."""
         check_is_fitted(self)
         return dict(zip((name for name, _ in self.members), self.estimators_))
 

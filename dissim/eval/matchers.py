@@ -54,6 +54,7 @@ class Matcher(TransformerMixin, BaseEstimator):
     """similarity(Q, R) = the matcher's comparison of transform(Q) with transform(R)."""
 
     def similarity(self, queries, references) -> np.ndarray:
+        """How alike each query is to each reference, (queries, references); higher is more alike."""
         return self.compare(self.transform(queries), self.transform(references))
 
 

@@ -40,7 +40,7 @@ from ..storage import atomic_write
 from ..train.params import at_least
 
 FORMAT = "dissim-reference-library"
-FORMAT_VERSION = 2  # version 1 (dissim 0.1 before the shared core) is still read
+FORMAT_VERSION = 2  # files of format 1 are read too
 
 
 @dataclass(frozen=True)
@@ -258,6 +258,7 @@ class ReferenceLibrary(ClassifierMixin, BaseEstimator):
 
     @classmethod
     def load(cls, path: str | Path) -> "ReferenceLibrary":
+        """The library saved at ``path`` (by :meth:`save` or ``dissim library build``)."""
         path = Path(path)
         if not path.is_file():
             raise UserError(f"library file {path} does not exist: create one with `python -m dissim.library build`")

@@ -39,10 +39,12 @@ PROTOCOLS = Registry("protocol", populate=_register_builtins)
 
 
 def get_protocol(name: str):
+    """The protocol registered as ``name`` (ensemble, oneshot, openset, verify)."""
     return PROTOCOLS.get(name)
 
 
 def list_protocols() -> list[str]:
+    """Names of the registered protocols."""
     return PROTOCOLS.names()
 
 
@@ -82,7 +84,11 @@ class RunOptions:
     export: tuple[str, ...] = ()  # extra score file formats: "mat" (dissim.experiment.mat_export)
     progress: bool = True
     command: list[str] = field(default_factory=list)
-    log = staticmethod(lambda message: print(message, file=sys.stderr, flush=True))
+
+    @staticmethod
+    def log(message: str) -> None:
+        """Print a progress line on stderr."""
+        print(message, file=sys.stderr, flush=True)
 
 
 def task_seed(*identity) -> int:

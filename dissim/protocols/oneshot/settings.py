@@ -24,8 +24,8 @@
     networks = 1                    # twins trained from consecutive seeds, similarities averaged (also the CNN)
     epochs = 30                     # bootstrap iterations (--iterations overrides)
     batch_size = 32                 # pairs per mini-batch, even (--batch-size overrides)
-    lr = 1e-3
-    lr_halving_epochs = 10
+    lr = 1e-3                       # Adam's learning rate
+    lr_halving_epochs = 10          # the learning rate is halved after every this many epochs
     patience = 10                   # early stopping on validation classes
     early_stopping = "ranking"      # best epoch by validation nearest-neighbour accuracy ("loss": pair BCE;
                                     # "none": every epoch trains, the last is kept)
@@ -39,8 +39,8 @@
     als_lam = 1e6                   # ALS baseline (Eilers & Boelens): smoothness
     als_p = 0.01                    # ALS asymmetry
     lmnn_pca = 50                   # PCA components before LMNN (fitted on training classes)
-    lmnn_k = 1
-    lmnn_max_iter = 200
+    lmnn_k = 1                      # LMNN target neighbours
+    lmnn_max_iter = 200             # LMNN iterations at most
     threads = 1                     # torch/BLAS threads per task (--threads overrides)
     precision = "auto"              # fp32, bf16, fp16 (CUDA); auto: bf16 where the device is fast at it
     tsne_min_spectra = 3            # t-SNE figure: test classes with at least this many spectra

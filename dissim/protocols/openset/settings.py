@@ -4,8 +4,9 @@
     description = "..."
     [settings]
     methods = ["siamese-contrastive-ce", "siamese-contrastive", "closed-set-cnn", "closed-set-cnn-max-softmax",
-               "closed-set-cnn-energy"]    # the three CNN rows share one training
-    topology = "emis-cnn1d"
+               "closed-set-cnn-energy"]
+                                    # the rows of the table; the three CNN rows share one training
+    topology = "emis-cnn1d"         # the sub-network of every model (layer table name or path)
     min_per_class = 6               # classes with at least this many spectra take part
     train_per_class = 14            # training spectra per known class; the rest of it is test
     background = ""                 # input layer σ(x ⊙ b): "" (none), "class:NAME" (that class's mean
@@ -15,11 +16,11 @@
     batch_size = 64                 # pairs (Siamese) or spectra (CNN) per batch (--batch-size overrides)
     lr = 1e-3                       # Adam, betas (0.9, 0.999)
     margin = 2.5                    # η (§4.2); 0: eq. (10), the largest distance between class centres
-    alpha1 = 1.0
-    alpha2 = 1.0
+    alpha1 = 1.0                    # α1 of eq. (22): weight of the contrastive loss
+    alpha2 = 1.0                    # α2 of eq. (22): weight of the cross-entropy difference term
     ce_margin = 2.5                 # ξ of eq. (22)
     ce_weight = 1.0                 # weight of the two softmax outputs' cross-entropies (0: eq. 22 alone)
-    negatives_per_positive = 3
+    negatives_per_positive = 3      # different-class pairs drawn per same-class pair
     false_rejection = 0.05          # rejection thresholds let through all but this fraction of the training spectra
     precision = "auto"              # fp32, bf16, fp16 (CUDA); auto: bf16 where the device is fast at it
 

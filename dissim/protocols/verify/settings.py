@@ -11,7 +11,7 @@
     epochs = 30                     # --iterations overrides
     batch_size = 64                 # pairs per batch (--batch-size overrides)
     lr = 0.01                       # Adam
-    weight_decay = 2.5e-4
+    weight_decay = 2.5e-4           # Adam's weight decay
     lr_gamma = 0.9                  # learning rate times gamma after every epoch
     augment_p = 0.7                 # horizontal flip, vertical flip, greyscale: each with this probability
     augment_paired = true           # the same augmentation for both images of a pair

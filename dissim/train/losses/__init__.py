@@ -47,6 +47,7 @@ def register_loss(name: str):
 
 
 def list_losses() -> list[str]:
+    """Names of the registered Siamese losses."""
     return LOSSES.names()
 
 
