@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from .. import __version__
+from .._version import __version__
 from ..data import ImageSet, SpectraSet, load_dataset
 from ..errors import UserError
 from ..eval.report import count

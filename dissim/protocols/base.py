@@ -31,11 +31,7 @@ from ..registry import Registry
 from ..storage import stable_hash
 
 
-def _register_builtins() -> None:
-    from . import ensemble, oneshot, openset, verify  # noqa: F401  (they register themselves)
-
-
-PROTOCOLS = Registry("protocol", populate=_register_builtins)
+PROTOCOLS = Registry("protocol")  # the built-in protocols register themselves when dissim.protocols imports them
 
 
 def get_protocol(name: str):

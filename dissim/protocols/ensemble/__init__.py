@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ... import __version__
+from ..._version import __version__
 from ...data import ImageSet
 from ...data.preprocess import HASC_BORDER, PREPROCESS_VERSION, check_preprocess_fits, preprocess_to_cache
 from ...errors import UserError

@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ... import __version__
+from ..._version import __version__
 from ...eval.fusion import ZScore, forward_selection, sum_rule, weighted_sum
 from ...eval.inner import INNER_FOLDS
 from ...eval.metrics import accuracy

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 
-from ... import __version__
+from ..._version import __version__
 from ...data.spectra import SpectraSet
 from ...data.splits import Partition, make_partitions, make_seen_partitions
 from ...errors import UserError

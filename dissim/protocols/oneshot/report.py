@@ -7,11 +7,11 @@ import json
 
 import numpy as np
 
-from ... import __version__
+from ..._version import __version__
 from ...eval.report import Figure, Report, Row, RowTable, Section
 from ...train import augmentation_recipe
 from ...eval.metrics import accuracy_and_macro_f1
-from ...eval.sum_rule_matcher import fuse_similarities
+from ...eval.matchers.sum_rule import fuse_similarities
 from .settings import (
     CLASSIFIERS,
     FIGURE_PARTITION,
@@ -250,7 +250,7 @@ def _figures(plan, outcomes: dict) -> list[Figure]:
 
 def row_outcomes(plan, results: dict) -> dict[str, list[dict]]:
     """{row: its outcome on each partition}: the tasks' rows, and the fused rows computed from their
-    members' similarities (:func:`~dissim.eval.sum_rule_matcher.fuse_similarities`)."""
+    members' similarities (:func:`~dissim.eval.matchers.sum_rule.fuse_similarities`)."""
     outcomes: dict[str, list[dict]] = {}
     for task in plan.tasks:  # in partition order
         for row in task.rows:

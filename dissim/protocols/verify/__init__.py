@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from ... import __version__
+from ..._version import __version__
 from ...data import ImageSet
 from ...data.preprocess import PREPROCESS_VERSION, check_preprocess_fits, preprocess_to_cache
 from ...errors import UserError

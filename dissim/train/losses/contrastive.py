@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import check_non_negative, register_loss
+from .registry import check_non_negative, register_loss
 from .triplet import all_pairs_euclidean
 
 

@@ -17,8 +17,9 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
-from .fusion import sum_rule
-from .matchers import MATCHERS, Matcher
+from ..fusion import sum_rule
+from .base import Matcher
+from .registry import MATCHERS
 
 
 def fuse_similarities(query_similarities: Sequence[np.ndarray],

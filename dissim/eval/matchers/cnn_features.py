@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .matchers import MATCHERS, SiameseMatcher
+from .registry import MATCHERS
+from .siamese import SiameseMatcher
 
 
 @MATCHERS.register("cnn-features")

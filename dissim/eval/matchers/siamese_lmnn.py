@@ -7,7 +7,11 @@ from __future__ import annotations
 from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
-from .matchers import MATCHERS, LMNNMatcher, Matcher, NearestL2, SiameseMatcher
+from .base import Matcher
+from .lmnn import LMNNMatcher
+from .nearest_l2 import NearestL2
+from .registry import MATCHERS
+from .siamese import SiameseMatcher
 
 
 @MATCHERS.register("siamese-lmnn")

@@ -1,0 +1,29 @@
+"""What every matcher is: a transformer whose ``similarity(Q, R)`` compares transformed items, and
+the base of matchers that learn nothing."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+
+class Matcher(TransformerMixin, BaseEstimator):
+    """similarity(Q, R) = the matcher's comparison of transform(Q) with transform(R)."""
+
+    def similarity(self, queries, references) -> np.ndarray:
+        return self.compare(self.transform(queries), self.transform(references))
+
+
+class Unlearned(Matcher):
+    """A matcher that learns nothing: ``fit`` only checks and records the input width."""
+
+    _parameter_constraints: dict = {}
+
+    def fit(self, X, y=None) -> "Unlearned":
+        validate_data(self, X, reset=True)
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        return validate_data(self, X, reset=False, dtype=np.float64)
