@@ -122,3 +122,13 @@ def test_one_argument_parser_and_no_module_over_400_lines():
     assert [p.name for p in parsers] == ["cli.py"]
     long = {str(p.relative_to(PACKAGE)): n for p in PACKAGE.rglob("*.py") if (n := len(p.read_text().splitlines())) > 400}
     assert not long, long
+
+
+def test_every_sampler_loss_and_matcher_has_a_module_of_its_own():
+    from dissim.eval.matchers import MATCHERS
+    from dissim.train.losses import LOSSES
+    from dissim.train.samplers import SAMPLERS
+
+    for registry in (SAMPLERS, LOSSES, MATCHERS):
+        modules = sorted(registry.get(name).__module__ for name in registry.names())
+        assert len(set(modules)) == len(modules), (registry.kind, modules)

@@ -12,11 +12,8 @@ from conftest import TINY_TOPOLOGY
 
 from dissim.eval.openset import OpenSetCNN, OpenSetSiamese
 from dissim.pipelines.run import main as run_main
-from dissim.train.losses.contrastive import (
-    ContrastiveCELoss,
-    ContrastiveLoss,
-    largest_centre_distance,
-)
+from dissim.train.losses import ContrastiveCELoss, ContrastiveLoss
+from dissim.train.losses.contrastive import largest_centre_distance
 from dissim.train.samplers import LabelledPairSampler
 
 TINY_1D = str(TINY_TOPOLOGY.parent / "tiny1d.toml")

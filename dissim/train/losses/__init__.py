@@ -14,10 +14,25 @@ what generic code needs, so that nothing outside it tests a loss's name:
 - ``prepare_epoch(net, data, labels)`` (optional): called before every epoch (e.g. to recompute a
   margin from the current features).
 
-Register new ones with ``@register_loss("name")``.
+One module per loss, each registering itself with ``@register_loss("name")`` (:mod:`.registry`); to
+add one, copy the closest module, register it under a new name and import it here.
 """
 
-from . import bce, contrastive, triplet  # noqa: F401  (the built-in losses register themselves)
+from . import (  # noqa: F401  (the built-in losses register themselves)
+    batch_hard,
+    bce,
+    contrastive,
+    contrastive_ce,
+    cross_entropy,
+    triplet,
+)
+from .batch_hard import BatchHardTripletLoss
+from .bce import BCEPairLoss
+from .contrastive import ContrastiveLoss
+from .contrastive_ce import ContrastiveCELoss
+from .cross_entropy import CrossEntropyLoss
 from .registry import LOSSES, check_loss, check_non_negative, create_loss, get_loss, list_losses, register_loss
+from .triplet import TripletLoss
 
-__all__ = ["LOSSES", "check_loss", "check_non_negative", "create_loss", "get_loss", "list_losses", "register_loss"]
+__all__ = ["BCEPairLoss", "BatchHardTripletLoss", "ContrastiveCELoss", "ContrastiveLoss", "CrossEntropyLoss", "LOSSES",
+           "TripletLoss", "check_loss", "check_non_negative", "create_loss", "get_loss", "list_losses", "register_loss"]
