@@ -44,11 +44,15 @@ def class_scores(decision: np.ndarray) -> np.ndarray:
     return np.stack([-decision, decision], axis=1) if decision.ndim == 1 else decision
 
 
-def sum_rule(test_scores: Sequence[np.ndarray], train_scores: Sequence[np.ndarray]) -> np.ndarray:
-    """Sum of the members' z-scored test scores (each normalised by its own training scores)."""
+def sum_rule(test_scores: Sequence[np.ndarray], train_scores: Sequence[np.ndarray] | None = None, *,
+             zscores: Sequence[ZScore] | None = None) -> np.ndarray:
+    """The sum rule: the sum of the members' z-scored test scores, each normalised by its own training
+    scores (or by its fitted ``zscores``, one per member)."""
     if not test_scores:
         raise ValueError("a fusion needs at least one member")
-    return sum(ZScore().fit(tr).transform(te) for te, tr in zip(test_scores, train_scores, strict=True))
+    if zscores is None:
+        zscores = [ZScore().fit(train) for train in train_scores]
+    return sum(z.transform(test) for test, z in zip(test_scores, zscores, strict=True))
 
 
 def weighted_sum(scores: Sequence[np.ndarray], zscores: Sequence[ZScore], weights) -> np.ndarray:
@@ -158,7 +162,7 @@ class SumRuleEnsemble(ClassifierMixin, _BaseComposition):
 
     def _fused(self, X) -> np.ndarray:
         check_is_fitted(self)
-        return sum(z.transform(_member_scores(e, X)) for e, z in zip(self.estimators_, self.zscores_))
+        return sum_rule([_member_scores(e, X) for e in self.estimators_], zscores=self.zscores_)
 
     def decision_function(self, X) -> np.ndarray:
         fused = self._fused(X)

@@ -17,7 +17,7 @@ from ..train import TwinConfig, get_loss, train_twin_with_retries
 from ..train.params import POSITIVE, TRAINING, at_least, check_betas
 from .dct import DCT_KEEP, dct_reduce
 from .dissimilarity import SPACES
-from .prototypes import ClassWiseKMeans
+from .prototypes import ClassWiseKMeans, check_k_per_class
 
 
 def _as_tuple(value, name: str, kind) -> tuple:
@@ -111,10 +111,7 @@ class SiameseDissimilarity(TransformerMixin, BaseEstimator):
         counts = np.bincount(labels)
         if len(self.classes_) < 2:
             raise ValueError(f"SiameseDissimilarity needs at least two classes; y has 1 class ({self.classes_[0]!r})")
-        if counts.min() < max(ks):
-            worst = int(np.argmin(counts))
-            raise ValueError(f"class {self.classes_[worst]!r} has {counts[worst]} items, fewer than the "
-                             f"{max(ks)} prototypes per class asked: use prototypes <= {counts[worst]}")
+        check_k_per_class(self.classes_, counts, max(ks), advice=": use prototypes <= {count}")
         self.input_shape_ = InputShape(topology, self.input_size, "SiameseDissimilarity").fit(inputs)
         self.input_size_ = self.input_shape_.size
         if self.input_shape_.n_features is not None:

@@ -11,6 +11,17 @@ from threadpoolctl import threadpool_limits
 from ..train.params import at_least
 
 
+def check_k_per_class(classes, counts, k: int, *, items: str = "items", advice: str = "", error=ValueError) -> None:
+    """k prototypes per class need k items of every class: ``error`` naming the smallest class of
+    ``classes`` (``counts`` items each) when it has fewer, its message ending in ``advice`` (where
+    ``{count}`` is that class's count)."""
+    worst = int(np.argmin(counts))
+    if counts[worst] < k:
+        name = classes[worst].item() if isinstance(classes[worst], np.generic) else classes[worst]
+        raise error(f"class {name!r} has {counts[worst]} {items}, fewer than the {k} prototypes per class asked"
+                    + advice.format(count=counts[worst]))
+
+
 class ClassWiseKMeans(BaseEstimator):
     """k prototypes per class: k-means++ (one run, at most 100 iterations, as MATLAB's defaults)
     on the flattened inputs (preprocessed pixels, or spectra) of each class's training items.
@@ -32,12 +43,11 @@ class ClassWiseKMeans(BaseEstimator):
         if len(X) != len(y):
             raise ValueError(f"{len(X)} items but {len(y)} labels")
         rng = check_random_state(self.random_state)
-        self.classes_ = np.unique(y)
+        self.classes_, counts = np.unique(y, return_counts=True)
+        check_k_per_class(self.classes_, counts, self.k)
         prototypes, proto_labels = [], []
         for cls in self.classes_:
             members = X[y == cls].reshape(int(np.sum(y == cls)), -1).astype(np.float32)
-            if len(members) < self.k:
-                raise ValueError(f"class {cls} has {len(members)} images, fewer than k = {self.k} prototypes")
             km = KMeans(n_clusters=self.k, init="k-means++", n_init=1, max_iter=self.max_iter,
                         random_state=rng.randint(np.iinfo(np.int32).max))
             # One thread: k-means' OpenMP pool contends with torch's (both spin-wait), which made

@@ -24,11 +24,12 @@ from ...eval.report import count
 from ...nets import Topology, get_topology
 from ...nets.pretrained import pretrained_info, resolve_weights
 from ...nets.table import pretrained_topology
+from ...space.prototypes import check_k_per_class
 from ...storage import file_digest, stable_hash
 from ...train import get_loss
 from ...train.budget import check_training_fits
 from ...train.throughput import Workload
-from ..base import DEFAULT_THREADS, PROTOCOLS, Protocol, RunOptions, task_seed
+from ..base import DEFAULT_THREADS, PROTOCOLS, RECIPE_FLAGS, Protocol, RunOptions, task_seed
 from . import recipe as ensemble_recipe
 from .baselines import (
     BASELINES,
@@ -68,8 +69,7 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
     """Members (topology x method x space x k) trained per fold, scored by SVMs, fused by the sum rule."""
 
     sections = ensemble_recipe.SECTIONS
-    flags = {"profile", "topologies", "losses", "optimizers", "spaces", "prototypes", "folds", "iterations",
-             "batch_size", "input_size", "share_network", "hasc", "cnn_weights", "cnn_init"}
+    flags = frozenset(RECIPE_FLAGS)  # every one of them
     parse = staticmethod(ensemble_recipe.parse)
     apply_flags = staticmethod(ensemble_recipe.apply_flags)
     results_from_folder = staticmethod(results_from_folder)
@@ -91,10 +91,8 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
                 raise UserError(f"class {dataset.class_names[worst]!r} has no training images in fold {fold} (all of "
                                 f"its images are in that fold's test set): every class needs training images in "
                                 "every fold; add images of it to the other folds, or leave the class out")
-            if counts[worst] < kmax:
-                raise UserError(f"class {dataset.class_names[worst]!r} has {counts[worst]} training images in fold "
-                                f"{fold}, fewer than the {kmax} prototypes per class asked (--prototypes): "
-                                f"use k <= {counts[worst]}")
+            check_k_per_class(dataset.class_names, counts, kmax, items=f"training images in fold {fold}",
+                              advice=" (--prototypes): use k <= {count}", error=UserError)
             if counts[worst] < 2:
                 raise UserError(f"class {dataset.class_names[worst]!r} has 1 training image in fold {fold}: the "
                                 "tuned raw-pixel SVM baseline (and any learned fusion) cross-validates within the "

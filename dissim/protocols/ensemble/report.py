@@ -72,8 +72,8 @@ def fuse(members: list, scores: dict[str, FoldScores], fold: int) -> tuple[np.nd
     rule of their z-scored scores, each z-scored by its own training scores."""
     parts = [scores[m.name][fold] for m in members]
     zscores = [ZScore().fit(p.train) for p in parts]
-    return (sum(z.transform(p.train) for z, p in zip(zscores, parts)),
-            sum(z.transform(p.test) for z, p in zip(zscores, parts)), parts[0].labels)
+    return (sum_rule([p.train for p in parts], zscores=zscores), sum_rule([p.test for p in parts], zscores=zscores),
+            parts[0].labels)
 
 
 def fused_groups(groups: list[list], scores: dict[str, FoldScores], fold: int) -> tuple[np.ndarray, np.ndarray]:

@@ -55,7 +55,7 @@ class VerifyProtocol(SettingsProtocol, Protocol, name="verify", default_dataset=
                      build_report=build_report):
     """A Siamese pair verifier and a raw-pixel cosine baseline on the same test pairs."""
 
-    flags = {"topologies", "iterations", "batch_size", "input_size"}
+    flags = SettingsProtocol.flags | {"input_size"}
 
     def plan(self, recipe: SettingsRecipe, dataset, options: RunOptions) -> VerifyPlan:
         s = recipe.settings
