@@ -9,7 +9,14 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 
 class Matcher(TransformerMixin, BaseEstimator):
-    """similarity(Q, R) = the matcher's comparison of transform(Q) with transform(R)."""
+    """similarity(Q, R) = the matcher's comparison of transform(Q) with transform(R).
+
+    A matcher that a library file can hold declares ``state_kind`` (the name the file stores it
+    under, fixed by the file format), ``fitted_state()`` (its fitted state as plain tensors and
+    values) and the class method ``from_state(state, where)`` that rebuilds it on the CPU
+    (:mod:`dissim.eval.matcher_state`)."""
+
+    state_kind: str | None = None  # None: cannot be saved in a library file
 
     def similarity(self, queries, references) -> np.ndarray:
         return self.compare(self.transform(queries), self.transform(references))
@@ -27,3 +34,12 @@ class Unlearned(Matcher):
     def transform(self, X) -> np.ndarray:
         check_is_fitted(self)
         return validate_data(self, X, reset=False, dtype=np.float64)
+
+    def fitted_state(self) -> dict:
+        return {"n_features_in": int(self.n_features_in_)}
+
+    @classmethod
+    def from_state(cls, state: dict, where: str) -> "Unlearned":
+        matcher = cls(**state["params"])
+        matcher.n_features_in_ = state["n_features_in"]
+        return matcher

@@ -12,6 +12,8 @@ from .registry import MATCHERS
 class NearestCosine(Unlearned):
     """Nearest neighbour by the cosine similarity; learns nothing."""
 
+    state_kind = "nn-cosine"
+
     @staticmethod
     def compare(q: np.ndarray, r: np.ndarray) -> np.ndarray:
         """Cosine similarity of transformed queries (Q, D) and references (R, D)."""

@@ -12,6 +12,8 @@ from .registry import MATCHERS
 class NearestL2(Unlearned):
     """Nearest neighbour by the Euclidean distance (similarity = −distance); learns nothing."""
 
+    state_kind = "nn-l2"
+
     @staticmethod
     def compare(q: np.ndarray, r: np.ndarray) -> np.ndarray:
         """−Euclidean distance between transformed queries (Q, D) and references (R, D)."""

@@ -10,11 +10,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from ...data.arrays import InputShape, check_inputs, check_labelled
 from ...data.splits import class_validation_split
-from ...hardware import fit_hardware
+from ...errors import UserError
+from ...hardware import fit_hardware, resolve_precision
 from ...nets import get_topology
-from ...nets.twin import ACTIVATIONS
+from ...nets.twin import ACTIVATIONS, SiameseNet
 from ...space.estimator import resolve_seed
-from ...train import TwinConfig, augmentation_recipe, train_twin
+from ...train import TwinConfig, augmentation_recipe, create_loss, train_twin
 from ...train.params import FRACTION, TRAINING, at_least, check_betas
 from ...train.validation import EARLY_STOPPING
 from .base import Matcher
@@ -78,6 +79,7 @@ class SiameseMatcher(Matcher):
         self.verbose = verbose
 
     early_stops = True  # on validation classes; False: every epoch, validation ignored
+    state_kind = "siamese"
 
     def _loss_options(self, y: np.ndarray) -> dict:
         return dict(self.loss_options or {})
@@ -154,6 +156,35 @@ class SiameseMatcher(Matcher):
         tags.input_tags.three_d_array = True
         tags.transformer_tags.preserves_dtype = ["float32"]  # network features: float32 whatever comes in
         return tags
+
+    def fitted_state(self) -> dict:
+        if type(self) is not SiameseMatcher or len(self._nets()) > 1:
+            raise UserError("only a single-network siamese matcher can be saved in a library file; "
+                            "use networks = 1")
+        return {"net": self.net_.spec(),
+                "net_state": {k: v.detach().cpu().clone() for k, v in self.net_.state_dict().items()},
+                "loss_state": {k: v.detach().cpu().clone() for k, v in self.loss_.state_dict().items()},
+                "input_size": self.input_shape_.size, "channels": self.input_shape_.channels,
+                "n_features": self.input_shape_.n_features}
+
+    @classmethod
+    def from_state(cls, state: dict, where: str) -> "SiameseMatcher":
+        net = SiameseNet.from_spec(state["net"], where)
+        net.load_state_dict(state["net_state"])
+        loss = create_loss(state["params"].get("loss", "bce"), net.embedding_dim)
+        loss.load_state_dict(state["loss_state"])
+        matcher = cls(**{**state["params"], "topology": net.topology, "device": "cpu"})
+        precision = state["params"].get("precision", "auto")  # a CUDA-only fp16 becomes this CPU's choice
+        matcher.precision_ = resolve_precision("auto" if precision == "fp16" else precision, "cpu",
+                                               dims=net.topology.dims)
+        matcher.net_, matcher.loss_, matcher.history_ = net.to_device("cpu", matcher.precision_).eval(), loss.eval(), None
+        matcher.topology_, matcher.device_ = net.topology, "cpu"
+        shape = InputShape(net.topology, None, "SiameseMatcher")
+        shape.size, shape.channels, shape.n_features = int(state["input_size"]), state["channels"], state["n_features"]
+        matcher.input_shape_, matcher.input_size_ = shape, shape.size
+        if shape.n_features is not None:
+            matcher.n_features_in_ = shape.n_features
+        return matcher
 
     def compare(self, fq, fr) -> np.ndarray:
         """The loss's similarity of embeddings (Q, D) and (R, D): (Q, R) float32 (an ensemble's: the
