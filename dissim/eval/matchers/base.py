@@ -17,6 +17,10 @@ class Matcher(TransformerMixin, BaseEstimator):
     (:mod:`dissim.eval.matcher_state`)."""
 
     state_kind: str | None = None  # None: cannot be saved in a library file
+    # What a recipe sets, declared by the matcher so that protocols need not know it by name: the
+    # parameter -> the recipe setting (of a one-shot recipe's [settings]) that gives its value ...
+    recipe_settings: dict[str, str] = {}
+    trains_network = False  # ... and whether fitting trains a network (it then takes the training settings)
 
     def similarity(self, queries, references) -> np.ndarray:
         return self.compare(self.transform(queries), self.transform(references))

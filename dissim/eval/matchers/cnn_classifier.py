@@ -35,6 +35,7 @@ class CNNClassifierMatcher(SiameseMatcher):
                          verbose=verbose)
 
     early_stops = False  # see the class docstring
+    recipe_settings = {"epochs": "epochs", "networks": "networks"}
 
     def _loss_options(self, y: np.ndarray) -> dict:
         self.classes_ = np.unique(y)

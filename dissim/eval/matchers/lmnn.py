@@ -58,6 +58,7 @@ class LMNNMatcher(Matcher):
     """LMNN (k target neighbours, k = 1 by default since many classes hold two items) on a PCA of
     ``pca_components`` fitted on the training classes; then the Euclidean distance."""
 
+    recipe_settings = {"pca_components": "lmnn_pca", "k": "lmnn_k", "max_iter": "lmnn_max_iter"}
     _parameter_constraints = {"pca_components": [at_least(1)], "k": [at_least(1)], "max_iter": [at_least(1)],
                                "learn_rate": [POSITIVE], "random_state": ["random_state"]}
 

@@ -80,6 +80,9 @@ class SiameseMatcher(Matcher):
 
     early_stops = True  # on validation classes; False: every epoch, validation ignored
     state_kind = "siamese"
+    trains_network = True
+    recipe_settings = {"epochs": "epochs", "networks": "networks", "activation": "features",
+                       "early_stopping": "early_stopping", "loss": "loss"}
 
     def _loss_options(self, y: np.ndarray) -> dict:
         return dict(self.loss_options or {})

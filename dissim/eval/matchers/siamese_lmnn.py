@@ -25,6 +25,8 @@ class EmbeddingLMNNMatcher(Matcher):
     only LMNN, on the items it is given.
     """
 
+    recipe_settings = LMNNMatcher.recipe_settings
+
     def __init__(self, embedding=None, prefit=False, pca_components=50, k=1, max_iter=200, learn_rate=1e-6,
                  random_state=0):
         self.embedding = embedding
