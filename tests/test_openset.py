@@ -102,7 +102,7 @@ def test_a_class_never_seen_in_training_is_rejected_and_known_ones_are_identifie
 @pytest.mark.parametrize("make", [
     lambda: OpenSetSiamese(topology=TINY_1D, margin=2.5, epochs=5, batch_size=32, false_rejection=0.1, random_state=1),
     lambda: OpenSetCNN(topology=TINY_1D, epochs=10, batch_size=32, false_rejection=0.1, random_state=1),
-    lambda: OpenSetCNN(topology=TINY_1D, score="energy", epochs=10, batch_size=32, false_rejection=0.1, random_state=1),
+    lambda: OpenSetCNN(topology=TINY_1D, rejection_score="energy", epochs=10, batch_size=32, false_rejection=0.1, random_state=1),
 ])
 def test_the_threshold_rejects_the_stated_fraction_of_the_training_data(make):
     x, y = toy_signals(20, np.random.default_rng(2))
@@ -120,11 +120,11 @@ def test_the_energy_score_is_logsumexp_of_the_logits_with_its_own_threshold_from
     energy = np.log(np.exp(logits).sum(1))
     assert model.thresholds_["energy"] == pytest.approx(np.quantile(energy, 0.2), rel=1e-5)
     msp = model.predict(x)
-    model.set_params(score="energy")  # no refit: the same network, the other score and threshold
+    model.set_params(rejection_score="energy")  # no refit: the same network, the other score and threshold
     assert np.array_equal(model.predict(x) == "unknown", energy < model.thresholds_["energy"])
-    assert model.set_params(score="max-softmax").predict(x).tolist() == msp.tolist()
+    assert model.set_params(rejection_score="max-softmax").predict(x).tolist() == msp.tolist()
     with pytest.raises(ValueError, match="score must be one of"):
-        OpenSetCNN(topology=TINY_1D, score="odin", epochs=1).fit(x, y)
+        OpenSetCNN(topology=TINY_1D, rejection_score="odin", epochs=1).fit(x, y)
 
 
 def test_openset_recipe_end_to_end(tmp_path, capsys):

@@ -11,8 +11,8 @@ its own. ``threshold`` sets it by hand instead.
   ``"contrastive"``, eq. 21 alone); a query goes to the known class whose centre (mean training
   feature) is nearest, or is unknown when that distance exceeds the threshold.
 - :class:`OpenSetCNN`: the same sub-network as a plain softmax classifier (cross-entropy); with
-  ``reject=True`` a query whose largest softmax probability (``score="max-softmax"``) or negative
-  energy, logsumexp of the logits (``score="energy"``, Liu et al., NeurIPS 2020), falls below the
+  ``reject=True`` a query whose largest softmax probability (``rejection_score="max-softmax"``) or negative
+  energy, logsumexp of the logits (``rejection_score="energy"``, Liu et al., NeurIPS 2020), falls below the
   threshold is unknown, with ``reject=False`` it never answers unknown (the closed-set CNN).
 """
 
@@ -167,24 +167,25 @@ class OpenSetSiamese(_OpenSet):
 
 class OpenSetCNN(_OpenSet):
     """The same sub-network as a softmax classifier over the known classes (cross-entropy), the
-    paper's closed-set CNN; ``reject=True`` adds rejection by ``score``: "max-softmax" (the maximum
-    softmax probability) or "energy" (the negative energy, logsumexp of the logits). ``fit``
-    calibrates a threshold for each score (``thresholds_``); ``set_params(score=...)`` switches
-    between them without retraining.
+    paper's closed-set CNN; ``reject=True`` adds rejection by ``rejection_score``: "max-softmax" (the
+    maximum softmax probability) or "energy" (the negative energy, logsumexp of the logits). ``fit``
+    calibrates a threshold for each score (``thresholds_``); ``set_params(rejection_score=...)``
+    switches between them without retraining. (Not ``score``: that name is the classifier's
+    ``score(X, y)`` method.)
 
     Its class scores are the softmax probabilities (n, classes).
     """
 
     SCORES = ("max-softmax", "energy")
     _parameter_constraints = {**_OpenSet._parameter_constraints, "reject": ["boolean"],
-                              "score": [StrOptions(set(SCORES))]}
+                              "rejection_score": [StrOptions(set(SCORES))]}
 
-    def __init__(self, topology="emis-cnn1d", reject=True, score="max-softmax", epochs=200, batch_size=64, lr=1e-3,
+    def __init__(self, topology="emis-cnn1d", reject=True, rejection_score="max-softmax", epochs=200, batch_size=64, lr=1e-3,
                  betas=(0.9, 0.999), input_gate=None, false_rejection=0.05, threshold=None, unknown_label="unknown",
                  input_size=None, device="auto", precision="auto", random_state=None, verbose=False):
         self.topology = topology
         self.reject = reject
-        self.score = score
+        self.rejection_score = rejection_score
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -200,8 +201,8 @@ class OpenSetCNN(_OpenSet):
         self.verbose = verbose
 
     def fit(self, X, y) -> "OpenSetCNN":
-        if self.score not in self.SCORES:
-            raise ValueError(f"score must be one of {', '.join(self.SCORES)}, got {self.score!r}")
+        if self.rejection_score not in self.SCORES:
+            raise ValueError(f"rejection_score must be one of {', '.join(self.SCORES)}, got {self.rejection_score!r}")
         inputs, codes = self._train(X, y, "cross-entropy", {})
         logits = self._logits(self.net_.embed(inputs)[0])
         own = {"max-softmax": _softmax(logits)[np.arange(len(codes)), codes], "energy": _negative_energy(logits)}
@@ -212,8 +213,8 @@ class OpenSetCNN(_OpenSet):
 
     @property
     def threshold_(self) -> float:
-        """The threshold of the current ``score``."""
-        return self.thresholds_[self.score]
+        """The threshold of the current ``rejection_score``."""
+        return self.thresholds_[self.rejection_score]
 
     def _logits(self, features: torch.Tensor) -> np.ndarray:
         with torch.no_grad():
@@ -224,7 +225,7 @@ class OpenSetCNN(_OpenSet):
         return _softmax(self._logits(self._features(X)))
 
     def _known_score(self, X, scores: np.ndarray) -> np.ndarray:
-        if self.score == "energy":
+        if self.rejection_score == "energy":
             return _negative_energy(self._logits(self._features(X)))
         return scores.max(axis=1)
 

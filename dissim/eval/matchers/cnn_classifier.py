@@ -25,14 +25,14 @@ class CNNClassifierMatcher(SiameseMatcher):
     def __init__(self, topology="liu-spectra", loss="cross-entropy", optimizer="adam", sampler="items", epochs=30,
                  batch_size=32, lr=1e-3, betas=(0.9, 0.999), lr_halving_epochs=10, patience=10,
                  early_stopping="ranking", augment=False, activation="sigmoid", validation_fraction=0.1,
-                 input_size=None, networks=1, loss_options=None, device="auto", precision="auto", random_state=None,
-                 verbose=False):
+                 input_size=None, networks=1, loss_options=None, sampler_options=None, device="auto", precision="auto",
+                 random_state=None, verbose=False):
         super().__init__(topology=topology, loss=loss, optimizer=optimizer, sampler=sampler, epochs=epochs,
                          batch_size=batch_size, lr=lr, betas=betas, lr_halving_epochs=lr_halving_epochs,
                          patience=patience, early_stopping=early_stopping, augment=augment, activation=activation,
                          validation_fraction=validation_fraction, input_size=input_size, networks=networks,
-                         loss_options=loss_options, device=device, precision=precision, random_state=random_state,
-                         verbose=verbose)
+                         loss_options=loss_options, sampler_options=sampler_options, device=device,
+                         precision=precision, random_state=random_state, verbose=verbose)
 
     early_stops = False  # see the class docstring
     recipe_settings = {"epochs": "epochs", "networks": "networks"}

@@ -45,7 +45,8 @@ class SiameseMatcher(Matcher):
 
     _parameter_constraints = {
         **TRAINING, "loss": [str], "optimizer": [str, callable], "sampler": [str], "epochs": [at_least(1)],
-        "lr_halving_epochs": [at_least(1)], "patience": [at_least(1)], "early_stopping": [StrOptions({*EARLY_STOPPING, "none"})],
+        "lr_halving_epochs": [at_least(1)], "patience": [at_least(1)],
+        "early_stopping": [StrOptions({*EARLY_STOPPING, "none"})], "sampler_options": [dict, None],
         "augment": ["boolean", list, tuple], "activation": [StrOptions(set(ACTIVATIONS))],
         "validation_fraction": [FRACTION], "networks": [at_least(1)], "loss_options": [dict, None],
     }

@@ -62,7 +62,7 @@ class OpenSetTask(SplitTask):
         if self.family == "cnn":
             result["pred_closed-set-cnn"] = model.classes_[np.argmax(scores, axis=1)].astype(np.int64)
             result["pred_closed-set-cnn-max-softmax"] = codes
-            model.set_params(score="energy")  # the same network, rejecting by its negative energy
+            model.set_params(rejection_score="energy")  # the same network, rejecting by its negative energy
             result["pred_closed-set-cnn-energy"] = self._codes(model, model.predict(x[self.test_index]))
             result["threshold_energy"] = np.float64(model.threshold_)
         else:
