@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.utils.metaestimators import _BaseComposition
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from ..data.arrays import check_labels
 
@@ -28,14 +28,19 @@ class ZScore(TransformerMixin, BaseEstimator):
     _parameter_constraints: dict = {}
 
     def fit(self, X, y=None) -> "ZScore":
-        X = np.asarray(X, dtype=np.float64)
+        X = _scores(X)
         self.mean_ = float(X.mean())
         self.std_ = float(X.std()) or 1.0
         return self
 
     def transform(self, X) -> np.ndarray:
         check_is_fitted(self)
-        return (np.asarray(X, dtype=np.float64) - self.mean_) / self.std_
+        return (_scores(X) - self.mean_) / self.std_
+
+
+def _scores(X) -> np.ndarray:
+    """Scores of any shape as float64; sparse, complex, empty and non-finite ones refused."""
+    return check_array(X, dtype=np.float64, ensure_2d=False, allow_nd=True, input_name="scores")
 
 
 def class_scores(decision: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ from ..data.arrays import InputShape, check_inputs, check_labelled
 from ..hardware import fit_hardware
 from ..nets import get_topology
 from ..train import TwinConfig, get_loss, train_twin_with_retries
-from ..train.params import POSITIVE, TRAINING, at_least, check_betas
+from ..train.params import DISTINCT_POSITIVE_INTEGERS, POSITIVE, TRAINING, at_least
 from .dct import DCT_KEEP, dct_reduce
 from .dissimilarity import SPACES
 from .prototypes import ClassWiseKMeans, check_k_per_class
@@ -67,7 +67,7 @@ class SiameseDissimilarity(TransformerMixin, BaseEstimator):
 
     _parameter_constraints = {
         **TRAINING, "loss": [str], "optimizer": [str, callable], "space": [str, list, tuple],
-        "prototypes": [at_least(1), list, tuple], "iterations": [at_least(1)], "loss_options": [dict, None],
+        "prototypes": [DISTINCT_POSITIVE_INTEGERS], "iterations": [at_least(1)], "loss_options": [dict, None],
         "optimizer_options": [dict, None], "embed_batch_size": [at_least(1)], "max_reruns": [at_least(0)],
         "converge_ratio": [POSITIVE], "augmentation": [str, None], "augmentation_options": [dict, None],
     }
@@ -106,7 +106,7 @@ class SiameseDissimilarity(TransformerMixin, BaseEstimator):
         inputs, y = check_labelled(X, y, "SiameseDissimilarity")
         topology = get_topology(self.topology)
         spaces, ks = self._spaces(topology), _as_tuple(self.prototypes, "prototypes", numbers.Integral)
-        self._check_params(ks)
+        get_loss(self.loss)  # an unknown loss is a UserError naming the known ones, before any work
         self.classes_, labels = np.unique(y, return_inverse=True)
         counts = np.bincount(labels)
         if len(self.classes_) < 2:
@@ -144,14 +144,6 @@ class SiameseDissimilarity(TransformerMixin, BaseEstimator):
         self.n_output_features_ = start
         self.topology_ = topology
         return self
-
-    def _check_params(self, ks) -> None:
-        if any(k < 1 for k in ks):
-            raise ValueError(f"prototypes must be positive integers (k per class), got {self.prototypes!r}")
-        if len(set(ks)) != len(ks):
-            raise ValueError(f"prototypes lists a k twice: {self.prototypes!r}")
-        check_betas(self.betas)
-        get_loss(self.loss)
 
     def _spaces(self, topology) -> tuple[str, ...]:
         spaces = tuple(SPACES.canonical(s) for s in _as_tuple(self.space, "space", str))

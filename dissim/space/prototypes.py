@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.cluster import KMeans
 from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_X_y
 from threadpoolctl import threadpool_limits
 
 from ..train.params import at_least
@@ -39,9 +40,9 @@ class ClassWiseKMeans(BaseEstimator):
 
     def fit(self, X, y) -> "ClassWiseKMeans":
         self._validate_params()
-        X, y = np.asarray(X), np.asarray(y)
-        if len(X) != len(y):
-            raise ValueError(f"{len(X)} items but {len(y)} labels")
+        X, y = check_X_y(X, y, dtype=None, allow_nd=True)  # any numeric dtype, kept: k-means reads float32
+        if X.ndim == 2:
+            self.n_features_in_ = X.shape[1]
         rng = check_random_state(self.random_state)
         self.classes_, counts = np.unique(y, return_counts=True)
         check_k_per_class(self.classes_, counts, self.k)

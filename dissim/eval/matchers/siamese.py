@@ -16,7 +16,7 @@ from ...nets import get_topology
 from ...nets.twin import ACTIVATIONS, SiameseNet
 from ...space.estimator import resolve_seed
 from ...train import TwinConfig, augmentation_recipe, create_loss, train_twin
-from ...train.params import FRACTION, TRAINING, at_least, check_betas
+from ...train.params import FRACTION, TRAINING, at_least
 from ...train.validation import EARLY_STOPPING
 from .base import Matcher
 from .registry import MATCHERS
@@ -90,7 +90,6 @@ class SiameseMatcher(Matcher):
 
     def fit(self, X, y, validation=None) -> "SiameseMatcher":
         self._validate_params()
-        check_betas(self.betas)
         inputs, y = check_labelled(X, y, type(self).__name__)
         if len(np.unique(y)) < 2:
             raise ValueError("SiameseMatcher needs at least two classes to learn from; y has 1 class")

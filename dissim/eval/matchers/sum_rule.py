@@ -51,7 +51,12 @@ class SumRuleMatcher(Matcher):
     def __init__(self, members=None):
         self.members = members
 
+    _parameter_constraints = {"members": [list, tuple, None]}
+
     def fit(self, X, y, validation=None) -> "SumRuleMatcher":
+        self._validate_params()
+        if y is None:
+            raise ValueError("SumRuleMatcher requires y to be passed, but the target y is None")
         if not self.members:
             raise ValueError("members is empty: give a list of (name, matcher)")
         names = [name for name, _ in self.members]
