@@ -76,110 +76,14 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
 
     def plan(self, recipe: EnsembleRecipe, dataset, options: RunOptions) -> EnsemblePlan:
         """Members, units, folds and the (unit, fold) tasks with their cache keys; checks before any work."""
-        if dataset.n_classes < 2:
-            raise UserError(f"{dataset.name} has {dataset.n_classes} class: classification needs at least two")
-        n_folds = len(dataset.folds)
-        folds = list(recipe.folds) if recipe.folds else list(range(1, n_folds + 1))
-        bad = [f for f in folds if not 1 <= f <= n_folds]
-        if bad:
-            raise UserError(f"--folds {bad}: {dataset.name} has folds 1..{n_folds}")
-        kmax = max(recipe.profile.prototypes)
-        for fold in folds:
-            counts = np.bincount(dataset.labels[dataset.folds[fold - 1][0]], minlength=dataset.n_classes)
-            worst = int(np.argmin(counts))
-            if counts[worst] == 0:
-                raise UserError(f"class {dataset.class_names[worst]!r} has no training images in fold {fold} (all of "
-                                f"its images are in that fold's test set): every class needs training images in "
-                                "every fold; add images of it to the other folds, or leave the class out")
-            check_k_per_class(dataset.class_names, counts, kmax, items=f"training images in fold {fold}",
-                              advice=" (--prototypes): use k <= {count}", error=UserError)
-            if counts[worst] < 2:
-                raise UserError(f"class {dataset.class_names[worst]!r} has 1 training image in fold {fold}: the "
-                                "tuned raw-pixel SVM baseline (and any learned fusion) cross-validates within the "
-                                "training fold and needs at least 2 of every class; add images of it")
-        topologies, weight_digests = {}, {}  # missing weights stop the plan, before any work
-        for name in recipe.topologies:
-            topologies[name], weight_digests[name] = with_pretrained_options(get_topology(name), recipe)
-        sizes = {}
-        for name, topology in topologies.items():
-            if "deeper" in recipe.spaces and topology.deeper is None:
-                raise UserError(f"topology {name} names no DEEPER layer: add deeper = \"<layer>\" or use --spaces fully")
-            if topology.dims != 2:
-                raise UserError(f"topology {name} is {topology.dims}-D; image members need a dims = 2 table")
-            sizes[name] = max(recipe.profile.input_size, topology.min_input_size(dataset.channels))
-            if recipe.profile.hasc and sizes[name] <= 2 * HASC_BORDER:
-                raise UserError(f"hasc: HASC mosaics need inputs larger than {2 * HASC_BORDER} pixels a side; "
-                                f"{name} runs at {sizes[name]}: raise input_size or use --hasc no")
+        folds = checked_folds(recipe, dataset)
+        topologies, weight_digests, sizes = checked_topologies(recipe, dataset)
         threads = options.threads or DEFAULT_THREADS
-        units, tasks = plan_units(recipe), []
+        units = plan_units(recipe)
         check_resources(recipe, dataset, topologies, sizes, units, folds, options.device)
-        for unit in units:
-            topology = topologies[unit.topology]
-            for fold in folds:
-                train, test = dataset.folds[fold - 1]
-                key = stable_hash({
-                    "dissim": __version__, "dataset": dataset.name, "data": dataset.fingerprint, "fold": fold,
-                    "train": index_digest(train), "test": index_digest(test),
-                    "preprocess": {"size": sizes[unit.topology], "version": PREPROCESS_VERSION},
-                    "topology": {"layers": topology.layers, "dims": topology.dims, "deeper": topology.deeper},
-                    "method": {"loss": unit.method.loss, "optimizer": unit.method.optimizer,
-                               "options": unit.method.options},
-                    "ks": unit.ks, "profile": keyed_profile(recipe.profile, unit), "seed": options.seed,
-                    "weights": weight_digests[unit.topology], "inner_cv": INNER_FOLDS,
-                    "threads": threads})
-                tasks.append(UnitTask(
-                    unit=unit, fold=fold, key=key, seed=task_seed(options.seed, unit.name, fold), topology=topology,
-                    input_size=sizes[unit.topology], labels=dataset.labels, train_index=train, test_index=test,
-                    profile=recipe.profile, spaces=("fully", "deeper") if topology.deeper else ("fully",),
-                    device=options.device, threads=threads,
-                    progress=options.progress and options.jobs == 1))
-        cnn = recipe.ecnn
-        for network in cnn.networks:
-            size = max(cnn.input_size, pretrained_info(network).min_size)
-            sizes[f"ecnn-{network}"] = size
-            precision = resolve_precision(options.asked_precision, options.device, pretrained=True, size=size,
-                                          require=not options.dry_run)
-            weights = resolve_weights(network, cnn.weights_for(network), cnn.init)
-            for fold in folds:
-                train, test = dataset.folds[fold - 1]
-                key = stable_hash({
-                    "dissim": __version__, "dataset": dataset.name, "data": dataset.fingerprint, "fold": fold,
-                    "train": index_digest(train), "test": index_digest(test), "ecnn": network,
-                    "weights": file_digest(weights) if weights else "random",
-                    "preprocess": {"size": size, "version": PREPROCESS_VERSION},
-                    "settings": {k: v for k, v in asdict(cnn).items() if k not in ("networks", "weights")},
-                    "precision": precision, "seed": options.seed, "threads": threads, "inner_cv": INNER_FOLDS})
-                tasks.append(CnnTask(
-                    network=network, fold=fold, key=key, seed=task_seed(options.seed, f"ecnn-{network}", fold),
-                    settings=cnn, input_size=size, labels=dataset.labels, train_index=train, test_index=test,
-                    precision=precision, device=options.device, threads=threads,
-                    progress=options.progress and options.jobs == 1))
-        baselines_at = baseline_size(sizes, recipe.topologies)
-        for fold in folds:
-            train, test = dataset.folds[fold - 1]
-            key = stable_hash({"dissim": __version__, "baselines": BASELINES, "grid": [TUNED_C, TUNED_GAMMA_FACTORS],
-                               "seed": options.seed, "data": dataset.fingerprint,
-                               "fold": fold, "train": index_digest(train), "test": index_digest(test),
-                               "preprocess": {"size": baselines_at, "version": PREPROCESS_VERSION},
-                               "threads": threads})
-            tasks.append(BaselineTask(fold=fold, key=key, input_size=baselines_at, labels=dataset.labels,
-                                      train_index=train, test_index=test, threads=threads,
-                                      seed=task_seed(options.seed, "baselines", fold)))
-        frozen = frozen_baseline_weights(cnn)
-        if frozen is not None:
-            frozen_at = pretrained_info(FROZEN_NETWORK).native_size  # its strongest input, whatever the eCNN's
-            for fold in folds:
-                train, test = dataset.folds[fold - 1]
-                key = stable_hash({"dissim": __version__, "baseline": frozen_baseline_name(), "grid": FROZEN_C,
-                                   "weights": file_digest(frozen), "seed": options.seed, "data": dataset.fingerprint,
-                                   "fold": fold, "train": index_digest(train), "test": index_digest(test),
-                                   "preprocess": {"size": frozen_at, "version": PREPROCESS_VERSION},
-                                   "precision": FROZEN_PRECISION, "threads": threads})
-                tasks.append(FrozenBaselineTask(network=FROZEN_NETWORK, weights=str(frozen), fold=fold, key=key,
-                                                input_size=frozen_at,
-                                                labels=dataset.labels, train_index=train, test_index=test,
-                                                threads=threads,
-                                                seed=task_seed(options.seed, frozen_baseline_name(), fold)))
+        tasks = unit_tasks(recipe, dataset, options, units, folds, topologies, weight_digests, sizes, threads)
+        tasks += cnn_tasks(recipe, dataset, options, folds, sizes, threads)
+        tasks += baseline_tasks(recipe, dataset, options, folds, sizes, threads)
         members = plan_members(recipe)
         check_fusions(recipe, members, {m.name for m in members} | set(BASELINES) | {frozen_baseline_name()})
         return EnsemblePlan(recipe, dataset, options, members, units, folds, tasks, sizes)
@@ -320,6 +224,137 @@ def with_pretrained_options(topology: Topology, recipe: EnsembleRecipe) -> tuple
         layer["weights"] = weights
     path = resolve_weights(network, weights or None, layer["init"])
     return replace(topology, layers=(layer, *topology.layers[1:])), file_digest(path) if path else "random"
+
+
+def checked_folds(recipe: EnsembleRecipe, dataset) -> list[int]:
+    """The folds to run; a UserError where a fold cannot train every member and baseline."""
+    if dataset.n_classes < 2:
+        raise UserError(f"{dataset.name} has {dataset.n_classes} class: classification needs at least two")
+    n_folds = len(dataset.folds)
+    folds = list(recipe.folds) if recipe.folds else list(range(1, n_folds + 1))
+    bad = [f for f in folds if not 1 <= f <= n_folds]
+    if bad:
+        raise UserError(f"--folds {bad}: {dataset.name} has folds 1..{n_folds}")
+    kmax = max(recipe.profile.prototypes)
+    for fold in folds:
+        counts = np.bincount(dataset.labels[dataset.folds[fold - 1][0]], minlength=dataset.n_classes)
+        worst = int(np.argmin(counts))
+        if counts[worst] == 0:
+            raise UserError(f"class {dataset.class_names[worst]!r} has no training images in fold {fold} (all of "
+                            f"its images are in that fold's test set): every class needs training images in "
+                            "every fold; add images of it to the other folds, or leave the class out")
+        check_k_per_class(dataset.class_names, counts, kmax, items=f"training images in fold {fold}",
+                          advice=" (--prototypes): use k <= {count}", error=UserError)
+        if counts[worst] < 2:
+            raise UserError(f"class {dataset.class_names[worst]!r} has 1 training image in fold {fold}: the "
+                            "tuned raw-pixel SVM baseline (and any learned fusion) cross-validates within the "
+                            "training fold and needs at least 2 of every class; add images of it")
+    return folds
+
+
+def checked_topologies(recipe: EnsembleRecipe, dataset) -> tuple[dict, dict, dict]:
+    """(topology, weights digest, input size) by topology name; missing weights stop the plan, before any work."""
+    topologies, weight_digests = {}, {}
+    for name in recipe.topologies:
+        topologies[name], weight_digests[name] = with_pretrained_options(get_topology(name), recipe)
+    sizes = {}
+    for name, topology in topologies.items():
+        if "deeper" in recipe.spaces and topology.deeper is None:
+            raise UserError(f"topology {name} names no DEEPER layer: add deeper = \"<layer>\" or use --spaces fully")
+        if topology.dims != 2:
+            raise UserError(f"topology {name} is {topology.dims}-D; image members need a dims = 2 table")
+        sizes[name] = max(recipe.profile.input_size, topology.min_input_size(dataset.channels))
+        if recipe.profile.hasc and sizes[name] <= 2 * HASC_BORDER:
+            raise UserError(f"hasc: HASC mosaics need inputs larger than {2 * HASC_BORDER} pixels a side; "
+                            f"{name} runs at {sizes[name]}: raise input_size or use --hasc no")
+    return topologies, weight_digests, sizes
+
+
+def unit_tasks(recipe: EnsembleRecipe, dataset, options: RunOptions, units, folds, topologies, weight_digests,
+               sizes, threads: int) -> list:
+    """One task per (unit, fold): a twin trained and its members scored."""
+    tasks = []
+    for unit in units:
+        topology = topologies[unit.topology]
+        for fold in folds:
+            train, test = dataset.folds[fold - 1]
+            key = stable_hash({
+                "dissim": __version__, "dataset": dataset.name, "data": dataset.fingerprint, "fold": fold,
+                "train": index_digest(train), "test": index_digest(test),
+                "preprocess": {"size": sizes[unit.topology], "version": PREPROCESS_VERSION},
+                "topology": {"layers": topology.layers, "dims": topology.dims, "deeper": topology.deeper},
+                "method": {"loss": unit.method.loss, "optimizer": unit.method.optimizer,
+                           "options": unit.method.options},
+                "ks": unit.ks, "profile": keyed_profile(recipe.profile, unit), "seed": options.seed,
+                "weights": weight_digests[unit.topology], "inner_cv": INNER_FOLDS,
+                "threads": threads})
+            tasks.append(UnitTask(
+                unit=unit, fold=fold, key=key, seed=task_seed(options.seed, unit.name, fold), topology=topology,
+                input_size=sizes[unit.topology], labels=dataset.labels, train_index=train, test_index=test,
+                profile=recipe.profile, spaces=("fully", "deeper") if topology.deeper else ("fully",),
+                device=options.device, threads=threads,
+                progress=options.progress and options.jobs == 1))
+    return tasks
+
+
+def cnn_tasks(recipe: EnsembleRecipe, dataset, options: RunOptions, folds, sizes, threads: int) -> list:
+    """One task per (eCNN network, fold); records each network's input size in ``sizes``."""
+    tasks = []
+    cnn = recipe.ecnn
+    for network in cnn.networks:
+        size = max(cnn.input_size, pretrained_info(network).min_size)
+        sizes[f"ecnn-{network}"] = size
+        precision = resolve_precision(options.asked_precision, options.device, pretrained=True, size=size,
+                                      require=not options.dry_run)
+        weights = resolve_weights(network, cnn.weights_for(network), cnn.init)
+        for fold in folds:
+            train, test = dataset.folds[fold - 1]
+            key = stable_hash({
+                "dissim": __version__, "dataset": dataset.name, "data": dataset.fingerprint, "fold": fold,
+                "train": index_digest(train), "test": index_digest(test), "ecnn": network,
+                "weights": file_digest(weights) if weights else "random",
+                "preprocess": {"size": size, "version": PREPROCESS_VERSION},
+                "settings": {k: v for k, v in asdict(cnn).items() if k not in ("networks", "weights")},
+                "precision": precision, "seed": options.seed, "threads": threads, "inner_cv": INNER_FOLDS})
+            tasks.append(CnnTask(
+                network=network, fold=fold, key=key, seed=task_seed(options.seed, f"ecnn-{network}", fold),
+                settings=cnn, input_size=size, labels=dataset.labels, train_index=train, test_index=test,
+                precision=precision, device=options.device, threads=threads,
+                progress=options.progress and options.jobs == 1))
+    return tasks
+
+
+def baseline_tasks(recipe: EnsembleRecipe, dataset, options: RunOptions, folds, sizes, threads: int) -> list:
+    """The raw-pixel baselines of every fold, and the frozen-feature baseline where its weights exist."""
+    tasks = []
+    cnn = recipe.ecnn
+    baselines_at = baseline_size(sizes, recipe.topologies)
+    for fold in folds:
+        train, test = dataset.folds[fold - 1]
+        key = stable_hash({"dissim": __version__, "baselines": BASELINES, "grid": [TUNED_C, TUNED_GAMMA_FACTORS],
+                           "seed": options.seed, "data": dataset.fingerprint,
+                           "fold": fold, "train": index_digest(train), "test": index_digest(test),
+                           "preprocess": {"size": baselines_at, "version": PREPROCESS_VERSION},
+                           "threads": threads})
+        tasks.append(BaselineTask(fold=fold, key=key, input_size=baselines_at, labels=dataset.labels,
+                                  train_index=train, test_index=test, threads=threads,
+                                  seed=task_seed(options.seed, "baselines", fold)))
+    frozen = frozen_baseline_weights(cnn)
+    if frozen is not None:
+        frozen_at = pretrained_info(FROZEN_NETWORK).native_size  # its strongest input, whatever the eCNN's
+        for fold in folds:
+            train, test = dataset.folds[fold - 1]
+            key = stable_hash({"dissim": __version__, "baseline": frozen_baseline_name(), "grid": FROZEN_C,
+                               "weights": file_digest(frozen), "seed": options.seed, "data": dataset.fingerprint,
+                               "fold": fold, "train": index_digest(train), "test": index_digest(test),
+                               "preprocess": {"size": frozen_at, "version": PREPROCESS_VERSION},
+                               "precision": FROZEN_PRECISION, "threads": threads})
+            tasks.append(FrozenBaselineTask(network=FROZEN_NETWORK, weights=str(frozen), fold=fold, key=key,
+                                            input_size=frozen_at,
+                                            labels=dataset.labels, train_index=train, test_index=test,
+                                            threads=threads,
+                                            seed=task_seed(options.seed, frozen_baseline_name(), fold)))
+    return tasks
 
 
 PROTOCOLS.register("ensemble", EnsembleProtocol(), summary="Siamese dissimilarity-space members on folds, "
