@@ -132,3 +132,12 @@ def test_every_sampler_loss_and_matcher_has_a_module_of_its_own():
     for registry in (SAMPLERS, LOSSES, MATCHERS):
         modules = sorted(registry.get(name).__module__ for name in registry.names())
         assert len(set(modules)) == len(modules), (registry.kind, modules)
+
+
+def test_no_function_over_60_lines_in_protocols_and_experiment():
+    long = {}
+    for path in [*(PACKAGE / "protocols").rglob("*.py"), *(PACKAGE / "experiment").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60:
+                long[f"{path.relative_to(PACKAGE)}:{node.name}"] = node.end_lineno - node.lineno + 1
+    assert not long, long

@@ -117,7 +117,8 @@ def comparison_lines(rows: list[Row]) -> list[str]:
     return lines
 
 
-def _header(plan) -> list[str]:
+def _split_and_test(plan) -> tuple[str, str]:
+    """The header's sentences on how classes are split and what is tested."""
     s, data, partitions = plan.recipe.settings, plan.dataset, plan.partitions
     summaries = [p.summary() for p in partitions]
     eligible = int(np.sum(data.class_counts() >= s.min_spectra_per_class))
@@ -141,6 +142,12 @@ def _header(plan) -> list[str]:
                  f"{len(partitions)} random partitions.")
         test = (f"Test: {distractor_text}; every other test spectrum ({min(queries)}-{max(queries)} per partition) is "
                 "a query, classified by its most similar reference. All methods share the partitions and references.")
+    return split, test
+
+
+def _header(plan) -> list[str]:
+    s, data, partitions = plan.recipe.settings, plan.dataset, plan.partitions
+    split, test = _split_and_test(plan)
     features = {"sigmoid": "σ(CNN(x))", "none": "CNN(x)", "l2": "CNN(x)/‖CNN(x)‖"}[s.features]
     loss = {"bce": "weighted L1 + sigmoid head, BCE, balanced bootstrap pairs",
             "triplet": f"triplet loss (margin {s.triplet_margin:g}, Euclidean), class-balanced triplets",
