@@ -19,7 +19,6 @@ from ...data.preprocess import HASC_BORDER, PREPROCESS_VERSION, check_preprocess
 from ...errors import UserError
 from ...hardware import resolve_precision
 from ...eval.inner import INNER_FOLDS
-from ...eval.metrics import accuracy
 from ...eval.report import count
 from ...nets import Topology, get_topology
 from ...nets.pretrained import pretrained_info, resolve_weights
@@ -40,7 +39,6 @@ from .baselines import (
     TUNED_GAMMA_FACTORS,
     BaselineTask,
     FrozenBaselineTask,
-    baseline_accuracy,
     frozen_baseline_name,
     frozen_features_to_cache,
 )
@@ -54,7 +52,6 @@ from .members import (
     keyed_profile,
     plan_members,
     plan_units,
-    score_key,
     unit_of,
 )
 from .recipe import CnnSettings, EnsembleRecipe
@@ -81,26 +78,30 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
         threads = options.threads or DEFAULT_THREADS
         units = plan_units(recipe)
         check_resources(recipe, dataset, topologies, sizes, units, folds, options.device)
-        tasks = unit_tasks(recipe, dataset, options, units, folds, topologies, weight_digests, sizes, threads)
-        tasks += cnn_tasks(recipe, dataset, options, folds, sizes, threads)
-        tasks += baseline_tasks(recipe, dataset, options, folds, sizes, threads)
+        trainings = unit_tasks(recipe, dataset, options, units, folds, topologies, weight_digests, sizes, threads)
+        cnn_trainings = cnn_tasks(recipe, dataset, options, folds, sizes, threads)
+        pixel = pixel_baseline_tasks(dataset, options, folds, baseline_size(sizes, recipe.topologies), threads)
+        frozen = frozen_baseline_tasks(recipe, dataset, options, folds, threads)
         members = plan_members(recipe)
         check_fusions(recipe, members, {m.name for m in members} | set(BASELINES) | {frozen_baseline_name()})
-        return EnsemblePlan(recipe, dataset, options, members, units, folds, tasks, sizes)
+        return EnsemblePlan(recipe, dataset, options, members, units, folds, trainings, cnn_trainings, pixel, frozen,
+                            sizes)
 
     def prepare(self, plan: EnsemblePlan, tasks: list) -> list:
         """Workers memory-map the cached preprocessed arrays rather than receive them."""
         inputs = {(t.input_size, t.hasc) for t in tasks}
         paths = {(size, hasc): str(preprocess_to_cache(plan.dataset, size, hasc)) for size, hasc in inputs}
-        tasks = [replace(t, images_path=paths[(t.input_size, t.hasc)]) for t in tasks]
         features = {}
-        for t in tasks:
-            if isinstance(t, FrozenBaselineTask) and t.input_size not in features:
+
+        def frozen_features(t) -> str:
+            if t.input_size not in features:
                 features[t.input_size] = frozen_features_to_cache(
                     plan.dataset, t.network, t.input_size, t.images_path, t.weights, plan.options.device,
                     FROZEN_PRECISION)
-        return [replace(t, features_path=features[t.input_size]) if isinstance(t, FrozenBaselineTask) else t
-                for t in tasks]
+            return features[t.input_size]
+
+        tasks = [t.prepared(paths[(t.input_size, t.hasc)], frozen_features) for t in tasks]
+        return tasks
 
     def workloads(self, plan: EnsemblePlan) -> list[Workload]:
         """The networks the plan trains, each on every planned fold: one per Siamese training unit
@@ -157,7 +158,7 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
                          f"{w.forward_flops * w.forward_images / 1e12:>9,.2f}")
         lines.append(f"baselines on the same folds: {', '.join(BASELINES)} on the pixels at "
                      f"{plan.baseline_size}x{plan.baseline_size}")
-        frozen = [t for t in plan.baselines if isinstance(t, FrozenBaselineTask)][:1]
+        frozen = plan.frozen_baselines[:1]
         lines += [f"  and {t.names[0]}: frozen {t.network} features at {t.input_size}x{t.input_size}" for t in frozen]
         total = sum(w.flops for w in works.values())
         spread = (f"over all {folds} ({_flop_amount(total / len(plan.folds))} per fold)" if len(plan.folds) > 1
@@ -168,15 +169,7 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
         return "\n".join(lines)
 
     def task_line(self, task, result: dict, cached: bool) -> str:
-        if isinstance(task, CnnTask):
-            acc = accuracy(result[score_key("softmax", 0, "test")], result["test_labels"])
-            return f"{task.label}: {acc:.2f}% ({self.timing(result['seconds'][1], cached)})"
-        if isinstance(task, (BaselineTask, FrozenBaselineTask)):
-            accs = [f"{name} {baseline_accuracy(result, name):.2f}%" for name in task.names]
-            return f"{task.label}: {', '.join(accs)} ({self.timing(result['seconds'][1], cached)})"
-        accs = [f"{space}-k{k} {accuracy(result[score_key(space, k, 'test')], result['test_labels']):.2f}%"
-                for k in task.unit.ks for space in task.spaces if score_key(space, k, "test") in result]
-        return f"{task.label}: {', '.join(accs)} ({self.timing(result['seconds'][1], cached)})"
+        return f"{task.label}: {task.summary(result)} ({self.timing(result['seconds'][1], cached)})"
 
 
 def check_resources(recipe: EnsembleRecipe, dataset, topologies: dict, sizes: dict, units, folds, device: str) -> None:
@@ -324,11 +317,9 @@ def cnn_tasks(recipe: EnsembleRecipe, dataset, options: RunOptions, folds, sizes
     return tasks
 
 
-def baseline_tasks(recipe: EnsembleRecipe, dataset, options: RunOptions, folds, sizes, threads: int) -> list:
-    """The raw-pixel baselines of every fold, and the frozen-feature baseline where its weights exist."""
+def pixel_baseline_tasks(dataset, options: RunOptions, folds, baselines_at: int, threads: int) -> list:
+    """The raw-pixel baselines of every fold, at side ``baselines_at``."""
     tasks = []
-    cnn = recipe.ecnn
-    baselines_at = baseline_size(sizes, recipe.topologies)
     for fold in folds:
         train, test = dataset.folds[fold - 1]
         key = stable_hash({"dissim": __version__, "baselines": BASELINES, "grid": [TUNED_C, TUNED_GAMMA_FACTORS],
@@ -339,21 +330,27 @@ def baseline_tasks(recipe: EnsembleRecipe, dataset, options: RunOptions, folds, 
         tasks.append(BaselineTask(fold=fold, key=key, input_size=baselines_at, labels=dataset.labels,
                                   train_index=train, test_index=test, threads=threads,
                                   seed=task_seed(options.seed, "baselines", fold)))
-    frozen = frozen_baseline_weights(cnn)
-    if frozen is not None:
-        frozen_at = pretrained_info(FROZEN_NETWORK).native_size  # its strongest input, whatever the eCNN's
-        for fold in folds:
-            train, test = dataset.folds[fold - 1]
-            key = stable_hash({"dissim": __version__, "baseline": frozen_baseline_name(), "grid": FROZEN_C,
-                               "weights": file_digest(frozen), "seed": options.seed, "data": dataset.fingerprint,
-                               "fold": fold, "train": index_digest(train), "test": index_digest(test),
-                               "preprocess": {"size": frozen_at, "version": PREPROCESS_VERSION},
-                               "precision": FROZEN_PRECISION, "threads": threads})
-            tasks.append(FrozenBaselineTask(network=FROZEN_NETWORK, weights=str(frozen), fold=fold, key=key,
-                                            input_size=frozen_at,
-                                            labels=dataset.labels, train_index=train, test_index=test,
-                                            threads=threads,
-                                            seed=task_seed(options.seed, frozen_baseline_name(), fold)))
+    return tasks
+
+
+def frozen_baseline_tasks(recipe: EnsembleRecipe, dataset, options: RunOptions, folds, threads: int) -> list:
+    """The frozen-feature baseline of every fold where its weights exist (none otherwise)."""
+    tasks = []
+    frozen = frozen_baseline_weights(recipe.ecnn)
+    if frozen is None:
+        return tasks
+    frozen_at = pretrained_info(FROZEN_NETWORK).native_size  # its strongest input, whatever the eCNN's
+    for fold in folds:
+        train, test = dataset.folds[fold - 1]
+        key = stable_hash({"dissim": __version__, "baseline": frozen_baseline_name(), "grid": FROZEN_C,
+                           "weights": file_digest(frozen), "seed": options.seed, "data": dataset.fingerprint,
+                           "fold": fold, "train": index_digest(train), "test": index_digest(test),
+                           "preprocess": {"size": frozen_at, "version": PREPROCESS_VERSION},
+                           "precision": FROZEN_PRECISION, "threads": threads})
+        tasks.append(FrozenBaselineTask(network=FROZEN_NETWORK, weights=str(frozen), fold=fold, key=key,
+                                        input_size=frozen_at, labels=dataset.labels, train_index=train,
+                                        test_index=test, threads=threads,
+                                        seed=task_seed(options.seed, frozen_baseline_name(), fold)))
     return tasks
 
 

@@ -17,7 +17,6 @@ from .baselines import (
     FROZEN_C,
     TUNED_C,
     TUNED_GAMMA_FACTORS,
-    FrozenBaselineTask,
     baseline_accuracy,
     frozen_baseline_name,
 )
@@ -122,8 +121,7 @@ def baseline_rows(plan: EnsemblePlan, results: dict) -> list[Row]:
 
 def _baselines_config(plan: EnsemblePlan, results: dict) -> dict:
     """What config.json records of the baselines: names, inputs, cache keys, grids and each fold's choice."""
-    pixel = [t for t in plan.baselines if not isinstance(t, FrozenBaselineTask)]
-    frozen = [t for t in plan.baselines if isinstance(t, FrozenBaselineTask)]
+    pixel, frozen = plan.pixel_baselines, plan.frozen_baselines
     config = {"methods": plan.baseline_names, "input_size": plan.baseline_size, "keys": [t.key for t in plan.baselines],
               "raw-svm-tuned": {"grid": {"C": list(TUNED_C), "gamma_times_scale": list(TUNED_GAMMA_FACTORS)},
                                 "inner_folds": INNER_FOLDS, "chosen": [
@@ -140,7 +138,7 @@ def _baselines_config(plan: EnsemblePlan, results: dict) -> dict:
 
 
 def _baselines_text(plan: EnsemblePlan, baselines: list[Row]) -> str:
-    frozen = next((t for t in plan.baselines if isinstance(t, FrozenBaselineTask)), None)
+    frozen = next(iter(plan.frozen_baselines), None)
     text = ("Baselines on the same folds: " + ", ".join(f"{r.name} {r.mean:.2f}" for r in baselines)
             + f" (scikit-learn's SVC(), an RBF SVC with C and gamma chosen by {INNER_FOLDS}-fold cross-validation "
             f"on each training fold, and 1-NN, on the {plan.baseline_size}-pixel inputs scaled to [0, 1]")
