@@ -141,3 +141,11 @@ def test_no_function_over_60_lines_in_protocols_and_experiment():
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60:
                 long[f"{path.relative_to(PACKAGE)}:{node.name}"] = node.end_lineno - node.lineno + 1
     assert not long, long
+
+
+def test_no_protocol_switches_on_a_task_type():
+    import re
+
+    switches = [f"{path.relative_to(PACKAGE)}:{n}" for path in (PACKAGE / "protocols").rglob("*.py")
+                for n, line in enumerate(path.read_text().splitlines(), 1) if re.search(r"isinstance\(.*Task", line)]
+    assert not switches, switches
