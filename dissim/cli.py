@@ -14,9 +14,6 @@ from .errors import UserError
 from .hardware import PRECISIONS
 
 LISTABLE = ("datasets", "topologies", "pipelines", "protocols", "optimizers", "losses", "matchers")
-# Flags that change a recipe; each protocol says which of them apply to it.
-RECIPE_FLAGS = ("profile", "topologies", "losses", "optimizers", "spaces", "prototypes", "folds", "iterations",
-                "batch_size", "input_size", "share_network", "hasc", "cnn_weights", "cnn_init")
 MAX_SEED = 2**32 - 1
 # Each protocol's default data set, as its class declares it (a test keeps this line in step with them).
 DEFAULT_DATASETS = "digits (ensemble and verify recipes), rruff-ir (oneshot), coffee (openset)"
@@ -180,6 +177,8 @@ def _refuse_twice(values: list, flag: str, text: str) -> None:
 
 def recipe_flags(args) -> dict:
     """The recipe-changing flags the user gave, as typed values (list flags without repeats)."""
+    from .protocols.base import RECIPE_FLAGS
+
     given = {key: getattr(args, key) for key in RECIPE_FLAGS if getattr(args, key) is not None}
     converters = {"topologies": parse_topologies, "losses": _split, "optimizers": _split, "spaces": _split,
                   "prototypes": lambda t: parse_int_list(t, "--prototypes"),

@@ -9,7 +9,7 @@ import platform
 import subprocess
 from pathlib import Path
 
-from . import __version__
+from ._version import __version__
 from .hardware import cpu_model, gpu_names
 
 _PACKAGES = ("torch", "torchvision", "numpy", "scipy", "scikit-learn", "joblib", "metric-learn", "pybaselines",

@@ -15,16 +15,20 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import dissim
 from dissim import (
     CNNClassifierMatcher,
+    FineTunedCNN,
     LMNNMatcher,
     NearestCosine,
     NearestL2,
     OpenSetCNN,
     OpenSetSiamese,
+    PairVerifier,
     ReferenceLibrary,
     SiameseDissimilarity,
     SiameseMatcher,
     SumRuleEnsemble,
 )
+from dissim.eval import CNNFeaturesMatcher, EmbeddingLMNNMatcher, SumRuleMatcher, ZScore
+from dissim.space import ClassWiseKMeans, DeeperDissimilarity, FullyDissimilarity
 
 TINY_1D = str(TINY_TOPOLOGY.parent / "tiny1d.toml")
 
@@ -52,15 +56,53 @@ def tiny_estimators():
         OpenSetSiamese(topology=TINY_1D, margin=2.5, epochs=1, batch_size=256, negatives_per_positive=1,
                        false_rejection=0.0, device="cpu", random_state=0),
         OpenSetCNN(topology=TINY_1D, epochs=3, batch_size=16, false_rejection=0.0, device="cpu", random_state=0),
+        EmbeddingLMNNMatcher(embedding=SiameseMatcher(topology=TINY_1D, epochs=1, batch_size=8,
+                                                      sampler="class-balanced-pairs", device="cpu", random_state=0),
+                             pca_components=2, max_iter=5),
+        CNNFeaturesMatcher(topology=TINY_1D, epochs=1, batch_size=8, device="cpu", random_state=0),
+        SumRuleMatcher([("l2", NearestL2()), ("lmnn", LMNNMatcher(pca_components=2, max_iter=5))]),
+        ClassWiseKMeans(k=1, random_state=0),
+        FullyDissimilarity(),
+        DeeperDissimilarity(),
+        ZScore(),
+        PairVerifier(topology=TINY_1D, epochs=1, batch_size=8, device="cpu", random_state=0),
+        FineTunedCNN(network="mobilenet_v3_small", init="random", input_size=32, epochs=1, batch_size=8,
+                     augmentation=None, device="cpu", random_state=0),
     ]
 
 
 OPEN_SET = "an open-set classifier answers 'unknown' for queries unlike its training data, by design"
+ONE_MAP = ("one affine map for a whole score matrix, by design: a member's training-score statistics z-score its "
+           "scores of any shape (a fusion z-scores (Q, R) similarities by those among R references, given 1-D)")
+IMAGES_ONLY = ("fits an ImageNet (2-D) network on images (n, H, W[, C]); the check's feature vectors (n, d) are "
+               "refused with a ValueError, by design (checked on images in test_image_estimators_keep_the_contract)")
+PAIRS = ("predicts on pairs (n, 2, ...) of the items it fits on, by design; the check predicts on the items "
+         "themselves (checked on images in test_image_estimators_keep_the_contract)")
+DATA_CHECKS = ("check_fit_score_takes_y", "check_estimators_overwrite_params", "check_dont_overwrite_parameters",
+               "check_estimators_fit_returns_self", "check_readonly_memmap_input", "check_n_features_in_after_fitting",
+               "check_positive_only_tag_during_fit", "check_estimators_dtypes", "check_dtype_object",
+               "check_pipeline_consistency", "check_estimators_nan_inf", "check_estimators_pickle",
+               "check_estimators_pickle(readonly_memmap=True)", "check_f_contiguous_array_estimator",
+               "check_methods_sample_order_invariance", "check_methods_subset_invariance", "check_fit2d_1feature",
+               "check_dict_unchanged", "check_fit_idempotent", "check_fit_check_is_fitted", "check_n_features_in",
+               "check_fit2d_predict1d")
+CLASSIFIER_CHECKS = ("check_classifier_data_not_an_array", "check_classifiers_classes", "check_classifiers_train",
+                     "check_classifiers_train(readonly_memmap=True)",
+                     "check_classifiers_train(readonly_memmap=True,X_dtype=float32)", "check_supervised_y_2d",
+                     "check_decision_proba_consistency")
 EXPECTED_FAILURES = {
     "ReferenceLibrary": {"check_fit2d_predict1d": "a library takes one spectrum as a 1-D array (a query of one), "
                                                   "by design"},
     "OpenSetSiamese": {"check_pipeline_consistency": OPEN_SET, "check_estimators_pickle": OPEN_SET,
                        "check_classifiers_classes": OPEN_SET},
+    "ZScore": {check: ONE_MAP for check in ("check_n_features_in_after_fitting", "check_n_features_in", "check_fit1d",
+                                            "check_fit2d_predict1d", "check_transformer_general",
+                                            "check_transformer_general(readonly_memmap=True)")},
+    "EmbeddingLMNNMatcher": {"check_methods_subset_invariance": "float32 network features differ in their last bits "
+                             "with the batch they come in (oneDNN picks kernels by batch size); LMNN's linear map "
+                             "scales that beyond the check's 1e-7"},
+    "PairVerifier": dict.fromkeys(DATA_CHECKS, PAIRS),
+    "FineTunedCNN": dict.fromkeys(DATA_CHECKS + CLASSIFIER_CHECKS, IMAGES_ONLY),
 }
 
 
@@ -146,3 +188,42 @@ def test_the_public_api_is_importable_from_dissim():
     pipe = make_pipeline(SiameseDissimilarity(topology=str(TINY_TOPOLOGY), iterations=2, batch_size=4, prototypes=1),
                          SVC())
     assert clone(pipe).get_params()["siamesedissimilarity__prototypes"] == 1
+
+
+@pytest.mark.parametrize("make", [
+    lambda: PairVerifier(topology=str(TINY_TOPOLOGY), epochs=1, batch_size=8, device="cpu", random_state=0),
+    lambda: FineTunedCNN(network="mobilenet_v3_small", init="random", input_size=32, epochs=1, batch_size=8,
+                         augmentation=None, device="cpu", random_state=0),
+], ids=["PairVerifier", "FineTunedCNN"])
+def test_image_estimators_keep_the_contract(make):
+    """What scikit-learn's checks ask, on the images (and pairs) these estimators take."""
+    import pickle
+
+    from sklearn.exceptions import NotFittedError
+
+    X, y = digits(90)
+    X, y = X[y < 3], y[y < 3]  # 30 images of three classes
+    queries = np.stack([X[:6], X[6:12]], axis=1) if isinstance(make(), PairVerifier) else X[:12]
+    estimator = make()
+    params = estimator.get_params()
+    with pytest.raises(NotFittedError):
+        estimator.predict(queries)
+    assert estimator.fit(X, y) is estimator
+    assert estimator.get_params() == params  # fit leaves the parameters as given
+    predicted = estimator.predict(queries)
+    copy = clone(estimator)
+    assert copy.get_params() == params and not hasattr(copy, "net_")
+    assert np.array_equal(pickle.loads(pickle.dumps(estimator)).predict(queries), predicted)
+    assert np.array_equal(make().fit(X, y).predict(queries), predicted)  # random_state fixes the fit
+
+
+def test_every_public_estimator_is_under_the_check_suite():
+    import dissim.eval
+    import dissim.library
+    import dissim.space
+    from sklearn.base import BaseEstimator
+
+    public = {getattr(module, name) for module in (dissim, dissim.eval, dissim.space, dissim.library)
+              for name in module.__all__}
+    estimators = {obj for obj in public if isinstance(obj, type) and issubclass(obj, BaseEstimator)}
+    assert estimators == {type(e) for e in tiny_estimators()}

@@ -13,9 +13,9 @@ from conftest import TINY_TOPOLOGY
 from dissim.data import load_dataset
 from dissim.data.splits import make_partitions
 from dissim.eval import LMNNMatcher, NearestCosine, NearestL2
-from dissim.eval.cnn_features_matcher import CNNFeaturesMatcher
-from dissim.eval.siamese_lmnn_matcher import EmbeddingLMNNMatcher
-from dissim.eval.sum_rule_matcher import SumRuleMatcher, fuse_similarities
+from dissim.eval.matchers.cnn_features import CNNFeaturesMatcher
+from dissim.eval.matchers.siamese_lmnn import EmbeddingLMNNMatcher
+from dissim.eval.matchers.sum_rule import SumRuleMatcher, fuse_similarities
 from dissim.pipelines.run import main as run_main
 from dissim.protocols.base import task_seed
 from dissim.protocols.oneshot.settings import OneShotSettings, preprocessings

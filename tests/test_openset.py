@@ -12,11 +12,8 @@ from conftest import TINY_TOPOLOGY
 
 from dissim.eval.openset import OpenSetCNN, OpenSetSiamese
 from dissim.pipelines.run import main as run_main
-from dissim.train.losses.contrastive import (
-    ContrastiveCELoss,
-    ContrastiveLoss,
-    largest_centre_distance,
-)
+from dissim.train.losses import ContrastiveCELoss, ContrastiveLoss
+from dissim.train.losses.contrastive import largest_centre_distance
 from dissim.train.samplers import LabelledPairSampler
 
 TINY_1D = str(TINY_TOPOLOGY.parent / "tiny1d.toml")
@@ -105,8 +102,7 @@ def test_a_class_never_seen_in_training_is_rejected_and_known_ones_are_identifie
 @pytest.mark.parametrize("make", [
     lambda: OpenSetSiamese(topology=TINY_1D, margin=2.5, epochs=5, batch_size=32, false_rejection=0.1, random_state=1),
     lambda: OpenSetCNN(topology=TINY_1D, epochs=10, batch_size=32, false_rejection=0.1, random_state=1),
-    lambda: OpenSetCNN(topology=TINY_1D, rejection_score="energy", epochs=10, batch_size=32, false_rejection=0.1,
-                       random_state=1),
+    lambda: OpenSetCNN(topology=TINY_1D, rejection_score="energy", epochs=10, batch_size=32, false_rejection=0.1, random_state=1),
 ])
 def test_the_threshold_rejects_the_stated_fraction_of_the_training_data(make):
     x, y = toy_signals(20, np.random.default_rng(2))

@@ -39,7 +39,7 @@ def test_prototypes_are_seeded():
 
 def test_too_few_images_for_k():
     images = np.zeros((5, 1, 4, 4))
-    with pytest.raises(ValueError, match="fewer than k = 3"):
+    with pytest.raises(ValueError, match="fewer than the 3 prototypes"):
         ClassWiseKMeans(k=3).fit(images, np.array([0, 0, 1, 1, 1]))
 
 

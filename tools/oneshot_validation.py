@@ -31,7 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dissim.data import load_dataset  # noqa: E402
-from dissim.eval.sum_rule_matcher import fuse_similarities  # noqa: E402
+from dissim.eval.matchers.sum_rule import fuse_similarities  # noqa: E402
 from dissim.experiment.cache import ResultCache  # noqa: E402
 from dissim.experiment.recipe import load_recipe  # noqa: E402
 from dissim.protocols import PROTOCOLS, RunOptions  # noqa: E402

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.utils.metaestimators import _BaseComposition
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from ..data.arrays import check_labels
 
@@ -28,14 +28,19 @@ class ZScore(TransformerMixin, BaseEstimator):
     _parameter_constraints: dict = {}
 
     def fit(self, X, y=None) -> "ZScore":
-        X = np.asarray(X, dtype=np.float64)
+        X = _scores(X)
         self.mean_ = float(X.mean())
         self.std_ = float(X.std()) or 1.0
         return self
 
     def transform(self, X) -> np.ndarray:
         check_is_fitted(self)
-        return (np.asarray(X, dtype=np.float64) - self.mean_) / self.std_
+        return (_scores(X) - self.mean_) / self.std_
+
+
+def _scores(X) -> np.ndarray:
+    """Scores of any shape as float64; sparse, complex, empty and non-finite ones refused."""
+    return check_array(X, dtype=np.float64, ensure_2d=False, allow_nd=True, input_name="scores")
 
 
 def class_scores(decision: np.ndarray) -> np.ndarray:
@@ -44,11 +49,15 @@ def class_scores(decision: np.ndarray) -> np.ndarray:
     return np.stack([-decision, decision], axis=1) if decision.ndim == 1 else decision
 
 
-def sum_rule(test_scores: Sequence[np.ndarray], train_scores: Sequence[np.ndarray]) -> np.ndarray:
-    """Sum of the members' z-scored test scores (each normalised by its own training scores)."""
+def sum_rule(test_scores: Sequence[np.ndarray], train_scores: Sequence[np.ndarray] | None = None, *,
+             zscores: Sequence[ZScore] | None = None) -> np.ndarray:
+    """The sum rule: the sum of the members' z-scored test scores, each normalised by its own training
+    scores (or by its fitted ``zscores``, one per member)."""
     if not test_scores:
         raise ValueError("a fusion needs at least one member")
-    return sum(ZScore().fit(tr).transform(te) for te, tr in zip(test_scores, train_scores, strict=True))
+    if zscores is None:
+        zscores = [ZScore().fit(train) for train in train_scores]
+    return sum(z.transform(test) for test, z in zip(test_scores, zscores, strict=True))
 
 
 def weighted_sum(scores: Sequence[np.ndarray], zscores: Sequence[ZScore], weights) -> np.ndarray:
@@ -159,7 +168,7 @@ class SumRuleEnsemble(ClassifierMixin, _BaseComposition):
 
     def _fused(self, X) -> np.ndarray:
         check_is_fitted(self)
-        return sum(z.transform(_member_scores(e, X)) for e, z in zip(self.estimators_, self.zscores_))
+        return sum_rule([_member_scores(e, X) for e in self.estimators_], zscores=self.zscores_)
 
     def decision_function(self, X) -> np.ndarray:
         fused = self._fused(X)

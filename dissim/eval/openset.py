@@ -29,7 +29,7 @@ from ..hardware import fit_hardware
 from ..nets import get_topology
 from ..space.estimator import resolve_seed
 from ..train import TwinConfig, train_twin
-from ..train.params import FINITE, FRACTION, NON_NEGATIVE, TRAINING, at_least, check_betas
+from ..train.params import FINITE, FRACTION, NON_NEGATIVE, TRAINING, at_least
 
 
 class _OpenSet(ClassifierMixin, BaseEstimator):
@@ -42,7 +42,6 @@ class _OpenSet(ClassifierMixin, BaseEstimator):
 
     def _train(self, X, y, loss: str, loss_options: dict, sampler_options: dict | None = None):
         self._validate_params()
-        check_betas(self.betas)
         inputs, y = check_labelled(X, y, type(self).__name__)
         self.classes_, codes = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
@@ -167,10 +166,11 @@ class OpenSetSiamese(_OpenSet):
 
 class OpenSetCNN(_OpenSet):
     """The same sub-network as a softmax classifier over the known classes (cross-entropy), the
-    paper's closed-set CNN; ``reject=True`` adds rejection by ``rejection_score``: "max-softmax" (the maximum
-    softmax probability) or "energy" (the negative energy, logsumexp of the logits). ``fit``
-    calibrates a threshold for each score (``thresholds_``); ``set_params(rejection_score=...)`` switches
-    between them without retraining.
+    paper's closed-set CNN; ``reject=True`` adds rejection by ``rejection_score``: "max-softmax" (the
+    maximum softmax probability) or "energy" (the negative energy, logsumexp of the logits). ``fit``
+    calibrates a threshold for each score (``thresholds_``); ``set_params(rejection_score=...)``
+    switches between them without retraining. (Not ``score``: that name is the classifier's
+    ``score(X, y)`` method.)
 
     Its class scores are the softmax probabilities (n, classes).
     """

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from .. import __version__
+from .._version import __version__
 from ..data import ImageSet, SpectraSet, load_dataset
 from ..errors import UserError
 from ..eval.report import count
@@ -83,6 +83,13 @@ def run_experiment(recipe, options: RunOptions, on_task_done=None) -> Path:
                       scheduler=options.scheduler, on_done=done, progress=options.progress, ledger=ledger)
     report = protocol.report(plan, results)
     folder.claim()
+    _write_results(out, folder, report, exports, recipe, dataset, dataset_config, options, precision, ledger, started)
+    return out
+
+
+def _write_results(out: Path, folder, report, exports, recipe, dataset, dataset_config: dict, options: RunOptions,
+                   precision: str, ledger, started: float) -> None:
+    """The report's tables, score files, figures and config.json, each recorded in the results folder."""
     written = write_report(out, report, item_ids(dataset))
     written += write_exports(out, report, exports, item_ids(dataset))
     figures = write_figures(out / "figures", report.figures, warn=options.log)
@@ -101,7 +108,6 @@ def run_experiment(recipe, options: RunOptions, on_task_done=None) -> Path:
     for path in [*written, *figures]:
         folder.record(path)
     folder.finish()
-    return out
 
 
 def print_plan(protocol, plan, options: RunOptions, choice: str, precisions: tuple[str, str],

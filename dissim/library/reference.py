@@ -30,7 +30,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from .. import __version__
+from .._version import __version__
 from ..data.arrays import check_labels
 from ..data.spectral import SpectralPreprocessing, resample
 from ..errors import UserError

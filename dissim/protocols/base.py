@@ -31,11 +31,11 @@ from ..registry import Registry
 from ..storage import stable_hash
 
 
-def _register_builtins() -> None:
-    from . import ensemble, oneshot, openset, verify  # noqa: F401  (they register themselves)
+# The command-line flags that change a recipe (dissim.cli reads them); a protocol's ``flags`` say which apply to it.
+RECIPE_FLAGS = ("profile", "topologies", "losses", "optimizers", "spaces", "prototypes", "folds", "iterations",
+                "batch_size", "input_size", "share_network", "hasc", "cnn_weights", "cnn_init")
 
-
-PROTOCOLS = Registry("protocol", populate=_register_builtins)
+PROTOCOLS = Registry("protocol")  # the built-in protocols register themselves when dissim.protocols imports them
 
 
 def get_protocol(name: str):

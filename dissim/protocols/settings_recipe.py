@@ -74,7 +74,7 @@ class SettingsProtocol:
     """The recipe side of a protocol whose recipe is one [settings] table (``recipes`` reads it)."""
 
     sections = SECTIONS
-    flags = frozenset({"topologies", "iterations", "batch_size"})
+    flags = frozenset(FLAG_SETTINGS) - {"input_size"}  # a protocol whose input size is free adds it
     recipes: SettingsRecipes
 
     def __init_subclass__(cls, recipes: SettingsRecipes | None = None, **declared):

@@ -53,6 +53,11 @@ class FullyDissimilarity(TransformerMixin, BaseEstimator):
     def for_loss(cls, loss, device) -> "FullyDissimilarity":
         return cls(loss.fully, device=device)
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]  # compared in float32 on the device, whatever comes in
+        return tags
+
     def fit(self, X, y=None):
         self._validate_params()
         prototypes = _rows(X, self, reset=True)

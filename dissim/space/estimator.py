@@ -14,10 +14,10 @@ from ..data.arrays import InputShape, check_inputs, check_labelled
 from ..hardware import fit_hardware
 from ..nets import get_topology
 from ..train import TwinConfig, get_loss, train_twin_with_retries
-from ..train.params import POSITIVE, TRAINING, at_least, check_betas
+from ..train.params import DISTINCT_POSITIVE_INTEGERS, POSITIVE, TRAINING, at_least
 from .dct import DCT_KEEP, dct_reduce
 from .dissimilarity import SPACES
-from .prototypes import ClassWiseKMeans
+from .prototypes import ClassWiseKMeans, check_k_per_class
 
 
 def _as_tuple(value, name: str, kind) -> tuple:
@@ -67,7 +67,7 @@ class SiameseDissimilarity(TransformerMixin, BaseEstimator):
 
     _parameter_constraints = {
         **TRAINING, "loss": [str], "optimizer": [str, callable], "space": [str, list, tuple],
-        "prototypes": [at_least(1), list, tuple], "iterations": [at_least(1)], "loss_options": [dict, None],
+        "prototypes": [DISTINCT_POSITIVE_INTEGERS], "iterations": [at_least(1)], "loss_options": [dict, None],
         "optimizer_options": [dict, None], "embed_batch_size": [at_least(1)], "max_reruns": [at_least(0)],
         "converge_ratio": [POSITIVE], "augmentation": [str, None], "augmentation_options": [dict, None],
     }
@@ -106,15 +106,12 @@ class SiameseDissimilarity(TransformerMixin, BaseEstimator):
         inputs, y = check_labelled(X, y, "SiameseDissimilarity")
         topology = get_topology(self.topology)
         spaces, ks = self._spaces(topology), _as_tuple(self.prototypes, "prototypes", numbers.Integral)
-        self._check_params(ks)
+        get_loss(self.loss)  # an unknown loss is a UserError naming the known ones, before any work
         self.classes_, labels = np.unique(y, return_inverse=True)
         counts = np.bincount(labels)
         if len(self.classes_) < 2:
             raise ValueError(f"SiameseDissimilarity needs at least two classes; y has 1 class ({self.classes_[0]!r})")
-        if counts.min() < max(ks):
-            worst = int(np.argmin(counts))
-            raise ValueError(f"class {self.classes_[worst]!r} has {counts[worst]} items, fewer than the "
-                             f"{max(ks)} prototypes per class asked: use prototypes <= {counts[worst]}")
+        check_k_per_class(self.classes_, counts, max(ks), advice=": use prototypes <= {count}")
         self.input_shape_ = InputShape(topology, self.input_size, "SiameseDissimilarity").fit(inputs)
         self.input_size_ = self.input_shape_.size
         if self.input_shape_.n_features is not None:
@@ -147,14 +144,6 @@ class SiameseDissimilarity(TransformerMixin, BaseEstimator):
         self.n_output_features_ = start
         self.topology_ = topology
         return self
-
-    def _check_params(self, ks) -> None:
-        if any(k < 1 for k in ks):
-            raise ValueError(f"prototypes must be positive integers (k per class), got {self.prototypes!r}")
-        if len(set(ks)) != len(ks):
-            raise ValueError(f"prototypes lists a k twice: {self.prototypes!r}")
-        check_betas(self.betas)
-        get_loss(self.loss)
 
     def _spaces(self, topology) -> tuple[str, ...]:
         spaces = tuple(SPACES.canonical(s) for s in _as_tuple(self.space, "space", str))

@@ -6,9 +6,21 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.cluster import KMeans
 from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_X_y
 from threadpoolctl import threadpool_limits
 
 from ..train.params import at_least
+
+
+def check_k_per_class(classes, counts, k: int, *, items: str = "items", advice: str = "", error=ValueError) -> None:
+    """k prototypes per class need k items of every class: ``error`` naming the smallest class of
+    ``classes`` (``counts`` items each) when it has fewer, its message ending in ``advice`` (where
+    ``{count}`` is that class's count)."""
+    worst = int(np.argmin(counts))
+    if counts[worst] < k:
+        name = classes[worst].item() if isinstance(classes[worst], np.generic) else classes[worst]
+        raise error(f"class {name!r} has {counts[worst]} {items}, fewer than the {k} prototypes per class asked"
+                    + advice.format(count=counts[worst]))
 
 
 class ClassWiseKMeans(BaseEstimator):
@@ -28,16 +40,15 @@ class ClassWiseKMeans(BaseEstimator):
 
     def fit(self, X, y) -> "ClassWiseKMeans":
         self._validate_params()
-        X, y = np.asarray(X), np.asarray(y)
-        if len(X) != len(y):
-            raise ValueError(f"{len(X)} items but {len(y)} labels")
+        X, y = check_X_y(X, y, dtype=None, allow_nd=True)  # any numeric dtype, kept: k-means reads float32
+        if X.ndim == 2:
+            self.n_features_in_ = X.shape[1]
         rng = check_random_state(self.random_state)
-        self.classes_ = np.unique(y)
+        self.classes_, counts = np.unique(y, return_counts=True)
+        check_k_per_class(self.classes_, counts, self.k)
         prototypes, proto_labels = [], []
         for cls in self.classes_:
             members = X[y == cls].reshape(int(np.sum(y == cls)), -1).astype(np.float32)
-            if len(members) < self.k:
-                raise ValueError(f"class {cls} has {len(members)} images, fewer than k = {self.k} prototypes")
             km = KMeans(n_clusters=self.k, init="k-means++", n_init=1, max_iter=self.max_iter,
                         random_state=rng.randint(np.iinfo(np.int32).max))
             # One thread: k-means' OpenMP pool contends with torch's (both spin-wait), which made

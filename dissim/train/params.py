@@ -14,6 +14,7 @@ from numbers import Integral, Real
 from sklearn.utils._param_validation import (
     Interval,
     InvalidParameterError,
+    Options,
     StrOptions,
     validate_parameter_constraints,
 )
@@ -34,28 +35,57 @@ FRACTION = Interval(Real, 0, 1, closed="left")  # [0, 1)
 PROBABILITY = Interval(Real, 0, 1, closed="both")
 FINITE = Interval(Real, None, None, closed="neither")
 
+
+
+class _Rule(Options):
+    """A constraint of its own for scikit-learn's parameter validation (which takes only its own
+    constraint classes, so this is one of them): ``is_satisfied_by`` and ``__str__`` say the rule."""
+
+    def __init__(self):
+        super().__init__(object, set())
+
+
+class _Betas(_Rule):
+    """Adam's betas: two numbers in [0, 1) (scikit-learn's own constraints do not look inside a tuple)."""
+
+    def is_satisfied_by(self, val) -> bool:
+        try:
+            return len(val) == 2 and all(isinstance(b, Real) and not isinstance(b, bool) and 0 <= b < 1 for b in val)
+        except TypeError:
+            return False
+
+    def __str__(self) -> str:
+        return "two numbers in [0, 1)"
+
+
+class _DistinctPositiveIntegers(_Rule):
+    """One integer >= 1, or a non-empty list or tuple of distinct ones (k prototypes per class)."""
+
+    def is_satisfied_by(self, val) -> bool:
+        values = (val,) if isinstance(val, Integral) else val
+        if not isinstance(values, (list, tuple)) or not values:
+            return False
+        return all(isinstance(v, Integral) and not isinstance(v, bool) and v >= 1 for v in values) and \
+            len(set(values)) == len(values)
+
+    def __str__(self) -> str:
+        return "a positive integer or a list of distinct positive integers"
+
+
+BETAS = _Betas()
+DISTINCT_POSITIVE_INTEGERS = _DistinctPositiveIntegers()
+
 TRAINING = {
     "topology": [str, os.PathLike, Topology],
     "batch_size": [at_least(2)],
     "lr": [POSITIVE],
-    "betas": [tuple, list],
+    "betas": [BETAS],
     "input_size": [at_least(1), None],
     "device": [str],
     "precision": [StrOptions(set(PRECISIONS))],
     "random_state": ["random_state"],
     "verbose": ["verbose"],
 }
-
-
-def check_betas(betas) -> None:
-    """Adam's betas: two numbers in [0, 1); ValueError naming ``betas`` otherwise (scikit-learn's
-    constraints do not look inside a tuple)."""
-    try:
-        ok = len(betas) == 2 and all(isinstance(b, Real) and not isinstance(b, bool) and 0 <= b < 1 for b in betas)
-    except TypeError:
-        ok = False
-    if not ok:
-        raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
 
 
 def check_flags(estimator, flags: dict[str, str]) -> None:

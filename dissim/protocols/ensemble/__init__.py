@@ -13,22 +13,22 @@ from pathlib import Path
 
 import numpy as np
 
-from ... import __version__
+from ..._version import __version__
 from ...data import ImageSet
 from ...data.preprocess import HASC_BORDER, PREPROCESS_VERSION, check_preprocess_fits, preprocess_to_cache
 from ...errors import UserError
 from ...hardware import resolve_precision
 from ...eval.inner import INNER_FOLDS
-from ...eval.metrics import accuracy
 from ...eval.report import count
 from ...nets import Topology, get_topology
 from ...nets.pretrained import pretrained_info, resolve_weights
 from ...nets.table import pretrained_topology
+from ...space.prototypes import check_k_per_class
 from ...storage import file_digest, stable_hash
 from ...train import get_loss
 from ...train.budget import check_training_fits
 from ...train.throughput import Workload
-from ..base import DEFAULT_THREADS, PROTOCOLS, Protocol, RunOptions, task_seed
+from ..base import DEFAULT_THREADS, PROTOCOLS, RECIPE_FLAGS, Protocol, RunOptions, task_seed
 from . import recipe as ensemble_recipe
 from .baselines import (
     BASELINES,
@@ -39,7 +39,6 @@ from .baselines import (
     TUNED_GAMMA_FACTORS,
     BaselineTask,
     FrozenBaselineTask,
-    baseline_accuracy,
     frozen_baseline_name,
     frozen_features_to_cache,
 )
@@ -53,7 +52,6 @@ from .members import (
     keyed_profile,
     plan_members,
     plan_units,
-    score_key,
     unit_of,
 )
 from .recipe import CnnSettings, EnsembleRecipe
@@ -68,137 +66,42 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
     """Members (topology x method x space x k) trained per fold, scored by SVMs, fused by the sum rule."""
 
     sections = ensemble_recipe.SECTIONS
-    flags = {"profile", "topologies", "losses", "optimizers", "spaces", "prototypes", "folds", "iterations",
-             "batch_size", "input_size", "share_network", "hasc", "cnn_weights", "cnn_init"}
+    flags = frozenset(RECIPE_FLAGS)  # every one of them
     parse = staticmethod(ensemble_recipe.parse)
     apply_flags = staticmethod(ensemble_recipe.apply_flags)
     results_from_folder = staticmethod(results_from_folder)
 
     def plan(self, recipe: EnsembleRecipe, dataset, options: RunOptions) -> EnsemblePlan:
         """Members, units, folds and the (unit, fold) tasks with their cache keys; checks before any work."""
-        if dataset.n_classes < 2:
-            raise UserError(f"{dataset.name} has {dataset.n_classes} class: classification needs at least two")
-        n_folds = len(dataset.folds)
-        folds = list(recipe.folds) if recipe.folds else list(range(1, n_folds + 1))
-        bad = [f for f in folds if not 1 <= f <= n_folds]
-        if bad:
-            raise UserError(f"--folds {bad}: {dataset.name} has folds 1..{n_folds}")
-        kmax = max(recipe.profile.prototypes)
-        for fold in folds:
-            counts = np.bincount(dataset.labels[dataset.folds[fold - 1][0]], minlength=dataset.n_classes)
-            worst = int(np.argmin(counts))
-            if counts[worst] == 0:
-                raise UserError(f"class {dataset.class_names[worst]!r} has no training images in fold {fold} (all of "
-                                f"its images are in that fold's test set): every class needs training images in "
-                                "every fold; add images of it to the other folds, or leave the class out")
-            if counts[worst] < kmax:
-                raise UserError(f"class {dataset.class_names[worst]!r} has {counts[worst]} training images in fold "
-                                f"{fold}, fewer than the {kmax} prototypes per class asked (--prototypes): "
-                                f"use k <= {counts[worst]}")
-            if counts[worst] < 2:
-                raise UserError(f"class {dataset.class_names[worst]!r} has 1 training image in fold {fold}: the "
-                                "tuned raw-pixel SVM baseline (and any learned fusion) cross-validates within the "
-                                "training fold and needs at least 2 of every class; add images of it")
-        topologies, weight_digests = {}, {}  # missing weights stop the plan, before any work
-        for name in recipe.topologies:
-            topologies[name], weight_digests[name] = with_pretrained_options(get_topology(name), recipe)
-        sizes = {}
-        for name, topology in topologies.items():
-            if "deeper" in recipe.spaces and topology.deeper is None:
-                raise UserError(f"topology {name} names no DEEPER layer: add deeper = \"<layer>\" or use --spaces fully")
-            if topology.dims != 2:
-                raise UserError(f"topology {name} is {topology.dims}-D; image members need a dims = 2 table")
-            sizes[name] = max(recipe.profile.input_size, topology.min_input_size(dataset.channels))
-            if recipe.profile.hasc and sizes[name] <= 2 * HASC_BORDER:
-                raise UserError(f"hasc: HASC mosaics need inputs larger than {2 * HASC_BORDER} pixels a side; "
-                                f"{name} runs at {sizes[name]}: raise input_size or use --hasc no")
+        folds = checked_folds(recipe, dataset)
+        topologies, weight_digests, sizes = checked_topologies(recipe, dataset)
         threads = options.threads or DEFAULT_THREADS
-        units, tasks = plan_units(recipe), []
+        units = plan_units(recipe)
         check_resources(recipe, dataset, topologies, sizes, units, folds, options.device)
-        for unit in units:
-            topology = topologies[unit.topology]
-            for fold in folds:
-                train, test = dataset.folds[fold - 1]
-                key = stable_hash({
-                    "dissim": __version__, "dataset": dataset.name, "data": dataset.fingerprint, "fold": fold,
-                    "train": index_digest(train), "test": index_digest(test),
-                    "preprocess": {"size": sizes[unit.topology], "version": PREPROCESS_VERSION},
-                    "topology": {"layers": topology.layers, "dims": topology.dims, "deeper": topology.deeper},
-                    "method": {"loss": unit.method.loss, "optimizer": unit.method.optimizer,
-                               "options": unit.method.options},
-                    "ks": unit.ks, "profile": keyed_profile(recipe.profile, unit), "seed": options.seed,
-                    "weights": weight_digests[unit.topology], "inner_cv": INNER_FOLDS,
-                    "threads": threads})
-                tasks.append(UnitTask(
-                    unit=unit, fold=fold, key=key, seed=task_seed(options.seed, unit.name, fold), topology=topology,
-                    input_size=sizes[unit.topology], labels=dataset.labels, train_index=train, test_index=test,
-                    profile=recipe.profile, spaces=("fully", "deeper") if topology.deeper else ("fully",),
-                    device=options.device, threads=threads,
-                    progress=options.progress and options.jobs == 1))
-        cnn = recipe.ecnn
-        for network in cnn.networks:
-            size = max(cnn.input_size, pretrained_info(network).min_size)
-            sizes[f"ecnn-{network}"] = size
-            precision = resolve_precision(options.asked_precision, options.device, pretrained=True, size=size,
-                                          require=not options.dry_run)
-            weights = resolve_weights(network, cnn.weights_for(network), cnn.init)
-            for fold in folds:
-                train, test = dataset.folds[fold - 1]
-                key = stable_hash({
-                    "dissim": __version__, "dataset": dataset.name, "data": dataset.fingerprint, "fold": fold,
-                    "train": index_digest(train), "test": index_digest(test), "ecnn": network,
-                    "weights": file_digest(weights) if weights else "random",
-                    "preprocess": {"size": size, "version": PREPROCESS_VERSION},
-                    "settings": {k: v for k, v in asdict(cnn).items() if k not in ("networks", "weights")},
-                    "precision": precision, "seed": options.seed, "threads": threads, "inner_cv": INNER_FOLDS})
-                tasks.append(CnnTask(
-                    network=network, fold=fold, key=key, seed=task_seed(options.seed, f"ecnn-{network}", fold),
-                    settings=cnn, input_size=size, labels=dataset.labels, train_index=train, test_index=test,
-                    precision=precision, device=options.device, threads=threads,
-                    progress=options.progress and options.jobs == 1))
-        baselines_at = baseline_size(sizes, recipe.topologies)
-        for fold in folds:
-            train, test = dataset.folds[fold - 1]
-            key = stable_hash({"dissim": __version__, "baselines": BASELINES, "grid": [TUNED_C, TUNED_GAMMA_FACTORS],
-                               "seed": options.seed, "data": dataset.fingerprint,
-                               "fold": fold, "train": index_digest(train), "test": index_digest(test),
-                               "preprocess": {"size": baselines_at, "version": PREPROCESS_VERSION},
-                               "threads": threads})
-            tasks.append(BaselineTask(fold=fold, key=key, input_size=baselines_at, labels=dataset.labels,
-                                      train_index=train, test_index=test, threads=threads,
-                                      seed=task_seed(options.seed, "baselines", fold)))
-        frozen = frozen_baseline_weights(cnn)
-        if frozen is not None:
-            frozen_at = pretrained_info(FROZEN_NETWORK).native_size  # its strongest input, whatever the eCNN's
-            for fold in folds:
-                train, test = dataset.folds[fold - 1]
-                key = stable_hash({"dissim": __version__, "baseline": frozen_baseline_name(), "grid": FROZEN_C,
-                                   "weights": file_digest(frozen), "seed": options.seed, "data": dataset.fingerprint,
-                                   "fold": fold, "train": index_digest(train), "test": index_digest(test),
-                                   "preprocess": {"size": frozen_at, "version": PREPROCESS_VERSION},
-                                   "precision": FROZEN_PRECISION, "threads": threads})
-                tasks.append(FrozenBaselineTask(network=FROZEN_NETWORK, weights=str(frozen), fold=fold, key=key,
-                                                input_size=frozen_at,
-                                                labels=dataset.labels, train_index=train, test_index=test,
-                                                threads=threads,
-                                                seed=task_seed(options.seed, frozen_baseline_name(), fold)))
+        trainings = unit_tasks(recipe, dataset, options, units, folds, topologies, weight_digests, sizes, threads)
+        cnn_trainings = cnn_tasks(recipe, dataset, options, folds, sizes, threads)
+        pixel = pixel_baseline_tasks(dataset, options, folds, baseline_size(sizes, recipe.topologies), threads)
+        frozen = frozen_baseline_tasks(recipe, dataset, options, folds, threads)
         members = plan_members(recipe)
         check_fusions(recipe, members, {m.name for m in members} | set(BASELINES) | {frozen_baseline_name()})
-        return EnsemblePlan(recipe, dataset, options, members, units, folds, tasks, sizes)
+        return EnsemblePlan(recipe, dataset, options, members, units, folds, trainings, cnn_trainings, pixel, frozen,
+                            sizes)
 
     def prepare(self, plan: EnsemblePlan, tasks: list) -> list:
         """Workers memory-map the cached preprocessed arrays rather than receive them."""
         inputs = {(t.input_size, t.hasc) for t in tasks}
         paths = {(size, hasc): str(preprocess_to_cache(plan.dataset, size, hasc)) for size, hasc in inputs}
-        tasks = [replace(t, images_path=paths[(t.input_size, t.hasc)]) for t in tasks]
         features = {}
-        for t in tasks:
-            if isinstance(t, FrozenBaselineTask) and t.input_size not in features:
+
+        def frozen_features(t) -> str:
+            if t.input_size not in features:
                 features[t.input_size] = frozen_features_to_cache(
                     plan.dataset, t.network, t.input_size, t.images_path, t.weights, plan.options.device,
                     FROZEN_PRECISION)
-        return [replace(t, features_path=features[t.input_size]) if isinstance(t, FrozenBaselineTask) else t
-                for t in tasks]
+            return features[t.input_size]
+
+        tasks = [t.prepared(paths[(t.input_size, t.hasc)], frozen_features) for t in tasks]
+        return tasks
 
     def workloads(self, plan: EnsemblePlan) -> list[Workload]:
         """The networks the plan trains, each on every planned fold: one per Siamese training unit
@@ -255,7 +158,7 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
                          f"{w.forward_flops * w.forward_images / 1e12:>9,.2f}")
         lines.append(f"baselines on the same folds: {', '.join(BASELINES)} on the pixels at "
                      f"{plan.baseline_size}x{plan.baseline_size}")
-        frozen = [t for t in plan.baselines if isinstance(t, FrozenBaselineTask)][:1]
+        frozen = plan.frozen_baselines[:1]
         lines += [f"  and {t.names[0]}: frozen {t.network} features at {t.input_size}x{t.input_size}" for t in frozen]
         total = sum(w.flops for w in works.values())
         spread = (f"over all {folds} ({_flop_amount(total / len(plan.folds))} per fold)" if len(plan.folds) > 1
@@ -266,15 +169,7 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
         return "\n".join(lines)
 
     def task_line(self, task, result: dict, cached: bool) -> str:
-        if isinstance(task, CnnTask):
-            acc = accuracy(result[score_key("softmax", 0, "test")], result["test_labels"])
-            return f"{task.label}: {acc:.2f}% ({self.timing(result['seconds'][1], cached)})"
-        if isinstance(task, (BaselineTask, FrozenBaselineTask)):
-            accs = [f"{name} {baseline_accuracy(result, name):.2f}%" for name in task.names]
-            return f"{task.label}: {', '.join(accs)} ({self.timing(result['seconds'][1], cached)})"
-        accs = [f"{space}-k{k} {accuracy(result[score_key(space, k, 'test')], result['test_labels']):.2f}%"
-                for k in task.unit.ks for space in task.spaces if score_key(space, k, "test") in result]
-        return f"{task.label}: {', '.join(accs)} ({self.timing(result['seconds'][1], cached)})"
+        return f"{task.label}: {task.summary(result)} ({self.timing(result['seconds'][1], cached)})"
 
 
 def check_resources(recipe: EnsembleRecipe, dataset, topologies: dict, sizes: dict, units, folds, device: str) -> None:
@@ -322,6 +217,141 @@ def with_pretrained_options(topology: Topology, recipe: EnsembleRecipe) -> tuple
         layer["weights"] = weights
     path = resolve_weights(network, weights or None, layer["init"])
     return replace(topology, layers=(layer, *topology.layers[1:])), file_digest(path) if path else "random"
+
+
+def checked_folds(recipe: EnsembleRecipe, dataset) -> list[int]:
+    """The folds to run; a UserError where a fold cannot train every member and baseline."""
+    if dataset.n_classes < 2:
+        raise UserError(f"{dataset.name} has {dataset.n_classes} class: classification needs at least two")
+    n_folds = len(dataset.folds)
+    folds = list(recipe.folds) if recipe.folds else list(range(1, n_folds + 1))
+    bad = [f for f in folds if not 1 <= f <= n_folds]
+    if bad:
+        raise UserError(f"--folds {bad}: {dataset.name} has folds 1..{n_folds}")
+    kmax = max(recipe.profile.prototypes)
+    for fold in folds:
+        counts = np.bincount(dataset.labels[dataset.folds[fold - 1][0]], minlength=dataset.n_classes)
+        worst = int(np.argmin(counts))
+        if counts[worst] == 0:
+            raise UserError(f"class {dataset.class_names[worst]!r} has no training images in fold {fold} (all of "
+                            f"its images are in that fold's test set): every class needs training images in "
+                            "every fold; add images of it to the other folds, or leave the class out")
+        check_k_per_class(dataset.class_names, counts, kmax, items=f"training images in fold {fold}",
+                          advice=" (--prototypes): use k <= {count}", error=UserError)
+        if counts[worst] < 2:
+            raise UserError(f"class {dataset.class_names[worst]!r} has 1 training image in fold {fold}: the "
+                            "tuned raw-pixel SVM baseline (and any learned fusion) cross-validates within the "
+                            "training fold and needs at least 2 of every class; add images of it")
+    return folds
+
+
+def checked_topologies(recipe: EnsembleRecipe, dataset) -> tuple[dict, dict, dict]:
+    """(topology, weights digest, input size) by topology name; missing weights stop the plan, before any work."""
+    topologies, weight_digests = {}, {}
+    for name in recipe.topologies:
+        topologies[name], weight_digests[name] = with_pretrained_options(get_topology(name), recipe)
+    sizes = {}
+    for name, topology in topologies.items():
+        if "deeper" in recipe.spaces and topology.deeper is None:
+            raise UserError(f"topology {name} names no DEEPER layer: add deeper = \"<layer>\" or use --spaces fully")
+        if topology.dims != 2:
+            raise UserError(f"topology {name} is {topology.dims}-D; image members need a dims = 2 table")
+        sizes[name] = max(recipe.profile.input_size, topology.min_input_size(dataset.channels))
+        if recipe.profile.hasc and sizes[name] <= 2 * HASC_BORDER:
+            raise UserError(f"hasc: HASC mosaics need inputs larger than {2 * HASC_BORDER} pixels a side; "
+                            f"{name} runs at {sizes[name]}: raise input_size or use --hasc no")
+    return topologies, weight_digests, sizes
+
+
+def unit_tasks(recipe: EnsembleRecipe, dataset, options: RunOptions, units, folds, topologies, weight_digests,
+               sizes, threads: int) -> list:
+    """One task per (unit, fold): a twin trained and its members scored."""
+    tasks = []
+    for unit in units:
+        topology = topologies[unit.topology]
+        for fold in folds:
+            train, test = dataset.folds[fold - 1]
+            key = stable_hash({
+                "dissim": __version__, "dataset": dataset.name, "data": dataset.fingerprint, "fold": fold,
+                "train": index_digest(train), "test": index_digest(test),
+                "preprocess": {"size": sizes[unit.topology], "version": PREPROCESS_VERSION},
+                "topology": {"layers": topology.layers, "dims": topology.dims, "deeper": topology.deeper},
+                "method": {"loss": unit.method.loss, "optimizer": unit.method.optimizer,
+                           "options": unit.method.options},
+                "ks": unit.ks, "profile": keyed_profile(recipe.profile, unit), "seed": options.seed,
+                "weights": weight_digests[unit.topology], "inner_cv": INNER_FOLDS,
+                "threads": threads})
+            tasks.append(UnitTask(
+                unit=unit, fold=fold, key=key, seed=task_seed(options.seed, unit.name, fold), topology=topology,
+                input_size=sizes[unit.topology], labels=dataset.labels, train_index=train, test_index=test,
+                profile=recipe.profile, spaces=("fully", "deeper") if topology.deeper else ("fully",),
+                device=options.device, threads=threads,
+                progress=options.progress and options.jobs == 1))
+    return tasks
+
+
+def cnn_tasks(recipe: EnsembleRecipe, dataset, options: RunOptions, folds, sizes, threads: int) -> list:
+    """One task per (eCNN network, fold); records each network's input size in ``sizes``."""
+    tasks = []
+    cnn = recipe.ecnn
+    for network in cnn.networks:
+        size = max(cnn.input_size, pretrained_info(network).min_size)
+        sizes[f"ecnn-{network}"] = size
+        precision = resolve_precision(options.asked_precision, options.device, pretrained=True, size=size,
+                                      require=not options.dry_run)
+        weights = resolve_weights(network, cnn.weights_for(network), cnn.init)
+        for fold in folds:
+            train, test = dataset.folds[fold - 1]
+            key = stable_hash({
+                "dissim": __version__, "dataset": dataset.name, "data": dataset.fingerprint, "fold": fold,
+                "train": index_digest(train), "test": index_digest(test), "ecnn": network,
+                "weights": file_digest(weights) if weights else "random",
+                "preprocess": {"size": size, "version": PREPROCESS_VERSION},
+                "settings": {k: v for k, v in asdict(cnn).items() if k not in ("networks", "weights")},
+                "precision": precision, "seed": options.seed, "threads": threads, "inner_cv": INNER_FOLDS})
+            tasks.append(CnnTask(
+                network=network, fold=fold, key=key, seed=task_seed(options.seed, f"ecnn-{network}", fold),
+                settings=cnn, input_size=size, labels=dataset.labels, train_index=train, test_index=test,
+                precision=precision, device=options.device, threads=threads,
+                progress=options.progress and options.jobs == 1))
+    return tasks
+
+
+def pixel_baseline_tasks(dataset, options: RunOptions, folds, baselines_at: int, threads: int) -> list:
+    """The raw-pixel baselines of every fold, at side ``baselines_at``."""
+    tasks = []
+    for fold in folds:
+        train, test = dataset.folds[fold - 1]
+        key = stable_hash({"dissim": __version__, "baselines": BASELINES, "grid": [TUNED_C, TUNED_GAMMA_FACTORS],
+                           "seed": options.seed, "data": dataset.fingerprint,
+                           "fold": fold, "train": index_digest(train), "test": index_digest(test),
+                           "preprocess": {"size": baselines_at, "version": PREPROCESS_VERSION},
+                           "threads": threads})
+        tasks.append(BaselineTask(fold=fold, key=key, input_size=baselines_at, labels=dataset.labels,
+                                  train_index=train, test_index=test, threads=threads,
+                                  seed=task_seed(options.seed, "baselines", fold)))
+    return tasks
+
+
+def frozen_baseline_tasks(recipe: EnsembleRecipe, dataset, options: RunOptions, folds, threads: int) -> list:
+    """The frozen-feature baseline of every fold where its weights exist (none otherwise)."""
+    tasks = []
+    frozen = frozen_baseline_weights(recipe.ecnn)
+    if frozen is None:
+        return tasks
+    frozen_at = pretrained_info(FROZEN_NETWORK).native_size  # its strongest input, whatever the eCNN's
+    for fold in folds:
+        train, test = dataset.folds[fold - 1]
+        key = stable_hash({"dissim": __version__, "baseline": frozen_baseline_name(), "grid": FROZEN_C,
+                           "weights": file_digest(frozen), "seed": options.seed, "data": dataset.fingerprint,
+                           "fold": fold, "train": index_digest(train), "test": index_digest(test),
+                           "preprocess": {"size": frozen_at, "version": PREPROCESS_VERSION},
+                           "precision": FROZEN_PRECISION, "threads": threads})
+        tasks.append(FrozenBaselineTask(network=FROZEN_NETWORK, weights=str(frozen), fold=fold, key=key,
+                                        input_size=frozen_at, labels=dataset.labels, train_index=train,
+                                        test_index=test, threads=threads,
+                                        seed=task_seed(options.seed, frozen_baseline_name(), fold)))
+    return tasks
 
 
 PROTOCOLS.register("ensemble", EnsembleProtocol(), summary="Siamese dissimilarity-space members on folds, "

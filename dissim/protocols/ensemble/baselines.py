@@ -9,7 +9,7 @@ features + logistic regression (:class:`FrozenBaselineTask`), the features compu
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from sklearn.neighbors import KNeighborsClassifier
@@ -72,10 +72,14 @@ class BaselineTask(FoldTask):
     seed: int = 0  # the inner cross-validation's folds
 
     names = BASELINES
+    tuned = ("raw-svm-tuned",)
 
     @property
     def label(self) -> str:
         return f"baselines fold {self.fold}"
+
+    def summary(self, result: dict) -> str:
+        return ", ".join(f"{name} {baseline_accuracy(result, name):.2f}%" for name in self.names)
 
     def run(self) -> dict[str, np.ndarray]:
         started = time.perf_counter()
@@ -138,9 +142,18 @@ class FrozenBaselineTask(FoldTask):
     def names(self) -> tuple[str, ...]:
         return (frozen_baseline_name(self.network),)
 
+    tuned = names
+
     @property
     def label(self) -> str:
         return f"{self.names[0]} fold {self.fold}"
+
+    def summary(self, result: dict) -> str:
+        return ", ".join(f"{name} {baseline_accuracy(result, name):.2f}%" for name in self.names)
+
+    def prepared(self, images_path: str, frozen_features) -> "FrozenBaselineTask":
+        task = replace(self, images_path=images_path)
+        return replace(task, features_path=frozen_features(task))
 
     def run(self) -> dict[str, np.ndarray]:
         started = time.perf_counter()

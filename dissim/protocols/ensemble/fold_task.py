@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import ClassVar
 
 import numpy as np
 
@@ -21,3 +22,9 @@ class FoldTask:
     threads: int | None = None  # torch/BLAS threads in the worker
     images_path: str = ""  # set by the protocol's prepare(): the (N, C, S, S) uint8 array, memory-mapped
     hasc = False  # whether the task reads HASC mosaics (Siamese units follow the profile)
+    tuned: ClassVar[tuple[str, ...]] = ()  # the rows whose result records the parameters inner cross-validation chose
+
+    def prepared(self, images_path: str, frozen_features) -> "FoldTask":
+        """The task with its inputs' cache paths (``frozen_features(task)``: the path of the frozen
+        network's features, computed once per input size, for the tasks that read them)."""
+        return replace(self, images_path=images_path)

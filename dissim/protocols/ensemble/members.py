@@ -23,6 +23,7 @@ from ...data import ImageSet
 from ...eval.cnn import FineTunedCNN
 from ...eval.fusion import class_scores
 from ...eval.inner import inner_folds, out_of_fold_scores
+from ...eval.metrics import accuracy
 from ...nets import Topology
 from ...space import SiameseDissimilarity
 from ...storage import stable_hash
@@ -111,6 +112,20 @@ class UnitTask(FoldTask):
     def label(self) -> str:
         return f"{self.unit.name} fold {self.fold}"
 
+    @property
+    def owner(self) -> TrainingUnit:
+        """What the task trains (the members that use it read its scores)."""
+        return self.unit
+
+    @property
+    def file_stem(self) -> str:
+        return f"{self.unit.name}_fold_{self.fold}"
+
+    def summary(self, result: dict) -> str:
+        """The task's log line after its label: each member's test accuracy."""
+        return ", ".join(f"{space}-k{k} {accuracy(result[score_key(space, k, 'test')], result['test_labels']):.2f}%"
+                         for k in self.unit.ks for space in self.spaces if score_key(space, k, "test") in result)
+
     def run(self) -> dict[str, np.ndarray]:
         started = time.perf_counter()
         p, method = self.profile, self.unit.method
@@ -173,6 +188,18 @@ class CnnTask(FoldTask):
     def label(self) -> str:
         return f"ecnn-{self.network} fold {self.fold}"
 
+    @property
+    def owner(self) -> str:
+        """What the task trains (the members that use it read its scores)."""
+        return self.network
+
+    @property
+    def file_stem(self) -> str:
+        return f"ecnn-{self.network}_fold_{self.fold}"
+
+    def summary(self, result: dict) -> str:
+        return f"{accuracy(result[score_key('softmax', 0, 'test')], result['test_labels']):.2f}%"
+
     def run(self) -> dict[str, np.ndarray]:
         started = time.perf_counter()
         s = self.settings
@@ -216,20 +243,25 @@ class EnsemblePlan:
     members: list[Member | CnnMember]
     units: list[TrainingUnit]
     folds: list[int]
-    tasks: list  # the UnitTasks, the CnnTasks, then one BaselineTask per fold
+    trainings: list[UnitTask]
+    cnn_trainings: list[CnnTask]
+    pixel_baselines: list[BaselineTask]  # one per fold
+    frozen_baselines: list[FrozenBaselineTask]  # one per fold, or none
     sizes: dict[str, int]
 
     @property
-    def trainings(self) -> list[UnitTask]:
-        return [t for t in self.tasks if isinstance(t, UnitTask)]
-
-    @property
-    def cnn_trainings(self) -> list[CnnTask]:
-        return [t for t in self.tasks if isinstance(t, CnnTask)]
+    def tasks(self) -> list:
+        """The UnitTasks, the CnnTasks, then the baselines."""
+        return [*self.trainings, *self.cnn_trainings, *self.baselines]
 
     @property
     def baselines(self) -> list[BaselineTask | FrozenBaselineTask]:
-        return [t for t in self.tasks if isinstance(t, (BaselineTask, FrozenBaselineTask))]
+        return [*self.pixel_baselines, *self.frozen_baselines]
+
+    def members_of(self, task) -> list:
+        """The members that read the scores of training ``task``."""
+        return [m for m in self.members
+                if (m.network if isinstance(m, CnnMember) else unit_of(m, self.units)) == task.owner]
 
     @property
     def baseline_names(self) -> list[str]:

@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ... import __version__
+from ..._version import __version__
 from ...eval.fusion import ZScore, forward_selection, sum_rule, weighted_sum
 from ...eval.inner import INNER_FOLDS
 from ...eval.metrics import accuracy
@@ -17,7 +17,6 @@ from .baselines import (
     FROZEN_C,
     TUNED_C,
     TUNED_GAMMA_FACTORS,
-    FrozenBaselineTask,
     baseline_accuracy,
     frozen_baseline_name,
 )
@@ -72,8 +71,8 @@ def fuse(members: list, scores: dict[str, FoldScores], fold: int) -> tuple[np.nd
     rule of their z-scored scores, each z-scored by its own training scores."""
     parts = [scores[m.name][fold] for m in members]
     zscores = [ZScore().fit(p.train) for p in parts]
-    return (sum(z.transform(p.train) for z, p in zip(zscores, parts)),
-            sum(z.transform(p.test) for z, p in zip(zscores, parts)), parts[0].labels)
+    return (sum_rule([p.train for p in parts], zscores=zscores), sum_rule([p.test for p in parts], zscores=zscores),
+            parts[0].labels)
 
 
 def fused_groups(groups: list[list], scores: dict[str, FoldScores], fold: int) -> tuple[np.ndarray, np.ndarray]:
@@ -122,8 +121,7 @@ def baseline_rows(plan: EnsemblePlan, results: dict) -> list[Row]:
 
 def _baselines_config(plan: EnsemblePlan, results: dict) -> dict:
     """What config.json records of the baselines: names, inputs, cache keys, grids and each fold's choice."""
-    pixel = [t for t in plan.baselines if not isinstance(t, FrozenBaselineTask)]
-    frozen = [t for t in plan.baselines if isinstance(t, FrozenBaselineTask)]
+    pixel, frozen = plan.pixel_baselines, plan.frozen_baselines
     config = {"methods": plan.baseline_names, "input_size": plan.baseline_size, "keys": [t.key for t in plan.baselines],
               "raw-svm-tuned": {"grid": {"C": list(TUNED_C), "gamma_times_scale": list(TUNED_GAMMA_FACTORS)},
                                 "inner_folds": INNER_FOLDS, "chosen": [
@@ -140,7 +138,7 @@ def _baselines_config(plan: EnsemblePlan, results: dict) -> dict:
 
 
 def _baselines_text(plan: EnsemblePlan, baselines: list[Row]) -> str:
-    frozen = next((t for t in plan.baselines if isinstance(t, FrozenBaselineTask)), None)
+    frozen = next(iter(plan.frozen_baselines), None)
     text = ("Baselines on the same folds: " + ", ".join(f"{r.name} {r.mean:.2f}" for r in baselines)
             + f" (scikit-learn's SVC(), an RBF SVC with C and gamma chosen by {INNER_FOLDS}-fold cross-validation "
             f"on each training fold, and 1-NN, on the {plan.baseline_size}-pixel inputs scaled to [0, 1]")

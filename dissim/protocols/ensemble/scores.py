@@ -23,8 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ...eval.fusion import ZScore
-from .baselines import FrozenBaselineTask
-from .members import CnnMember, CnnTask, EnsemblePlan, Member, UnitTask, score_key, unit_of
+from .members import CnnMember, EnsemblePlan, score_key, unit_of
 
 TRAININGS = "trainings"
 
@@ -33,15 +32,10 @@ def baseline_stem(name: str) -> str:
     return f"baseline-{name}"
 
 
-def _training_name(task) -> str:
-    return f"{task.unit.name if isinstance(task, UnitTask) else 'ecnn-' + task.network}_fold_{task.fold}"
-
-
 def score_files(plan: EnsemblePlan, scores: dict, results: dict) -> dict[str, dict[str, np.ndarray]]:
     """Every score file of the run: members (``scores``: name -> fold -> :class:`MemberFold`),
     baselines and trainings, as {stem: arrays}."""
-    keys = {(t.unit if isinstance(t, UnitTask) else t.network, t.fold): t.key
-            for t in [*plan.trainings, *plan.cnn_trainings]}
+    keys = {(t.owner, t.fold): t.key for t in [*plan.trainings, *plan.cnn_trainings]}
     files = {}
     for member in plan.members:
         unit = member.network if isinstance(member, CnnMember) else unit_of(member, plan.units)
@@ -71,7 +65,7 @@ def score_files(plan: EnsemblePlan, scores: dict, results: dict) -> dict[str, di
                 arrays[f"fold_{task.fold}_params"] = result[f"{name}_params"]
     trainings = {}
     for task in [*plan.trainings, *plan.cnn_trainings]:
-        result, stem = results[task.key], _training_name(task)
+        result, stem = results[task.key], task.file_stem
         trainings.update({f"{stem}_loss_history": result["loss_history"], f"{stem}_seconds": result["seconds"],
                           f"{stem}_key": np.array(task.key)})
         if "attempts" in result:
@@ -104,8 +98,8 @@ def _matches(arrays: dict, prefix: str, key: str) -> bool:
 def _rebuild(plan: EnsemblePlan, task, files: _Files) -> dict[str, np.ndarray] | None:
     """The result of ``task`` as its run computed it (the arrays the report reads), or None."""
     fold = f"fold_{task.fold}_"
-    if isinstance(task, (UnitTask, CnnTask)):
-        stem = _training_name(task)
+    if task.key in {t.key for t in [*plan.trainings, *plan.cnn_trainings]}:
+        stem = task.file_stem
         record = files(TRAININGS)
         if not _matches(record, f"{stem}_", task.key):
             return None
@@ -113,10 +107,7 @@ def _rebuild(plan: EnsemblePlan, task, files: _Files) -> dict[str, np.ndarray] |
                   "train_labels": np.asarray(task.labels)[task.train_index], "test_index": task.test_index}
         if f"{stem}_attempts" in record:
             result["attempts"] = record[f"{stem}_attempts"]
-        if isinstance(task, CnnTask):
-            members = [m for m in plan.members if isinstance(m, CnnMember) and m.network == task.network]
-        else:
-            members = [m for m in plan.members if isinstance(m, Member) and unit_of(m, plan.units) == task.unit]
+        members = plan.members_of(task)
         for member in members:
             arrays = files(member.name)
             if not _matches(arrays, fold, task.key):
@@ -136,7 +127,7 @@ def _rebuild(plan: EnsemblePlan, task, files: _Files) -> dict[str, np.ndarray] |
                        "seconds": arrays[f"{fold}seconds"]})
         if f"{fold}params" in arrays:
             result[f"{name}_params"] = arrays[f"{fold}params"]
-        elif isinstance(task, FrozenBaselineTask) or name == "raw-svm-tuned":
+        elif name in task.tuned:
             return None
     return result
 

@@ -9,34 +9,35 @@ suffix ``-als`` runs on baseline-corrected spectra. Each (partition, method) is 
 
 from __future__ import annotations
 
+import inspect
 import json
 from dataclasses import dataclass, replace
 
-from ... import __version__
+from ..._version import __version__
 from ...data.spectra import SpectraSet
 from ...data.splits import Partition, make_partitions, make_seen_partitions
 from ...errors import UserError
+from ...eval.matchers import MATCHERS
 from ...eval.report import count
 from ...nets import get_topology
 from ...storage import stable_hash
-from ...train import augmentation_recipe
+from ...train import augmentation_recipe, get_loss
 from ...train.budget import check_training_fits
+from ...train.samplers import SAMPLERS
 from ..base import PROTOCOLS, Protocol, RunOptions, task_seed
 from ..settings_recipe import SettingsProtocol, SettingsRecipe
 from . import settings as oneshot_settings
 from .report import build_report
 from .settings import (
-    BUILT_ON,
     FIGURE_PARTITION,
     FUSION,
-    NETWORKS,
-    SAMPLER_OF_LOSS,
     OneShotSettings,
     fusion_members,
     is_augmented,
     network_method,
     parse_method,
     preprocessings,
+    trains_network,
 )
 from .task import MatchTask
 
@@ -58,31 +59,49 @@ def matcher_params(matcher: str, s: OneShotSettings, seed: int, device: str, pro
                    augment: bool = False, small_classes: bool = False) -> dict:
     """The recipe settings each matcher takes (the protocol splits classes itself: no validation_fraction);
     ``augment``: whether a network trains with the recipe's augmentation; ``small_classes``: whether it
-    also trains on the spectra of classes too small to split."""
-    if matcher in ("lmnn", "siamese-lmnn"):
-        return {"pca_components": s.lmnn_pca, "k": s.lmnn_k, "max_iter": s.lmnn_max_iter, "random_state": seed % 2**31}
-    if matcher in NETWORKS:
-        params = {"topology": s.topology, "epochs": s.cnn_epochs if matcher == "cnn-features" else s.epochs,
-                  "batch_size": s.batch_size, "lr": s.lr,
+    also trains on the spectra of classes too small to split. What a matcher reads from the settings it
+    declares (``recipe_settings``, ``trains_network``); a loss, its options and sampler."""
+    cls = MATCHERS.get(matcher)
+    params = {}
+    if cls.trains_network:
+        params = {"topology": s.topology, "batch_size": s.batch_size, "lr": s.lr,
                   "lr_halving_epochs": s.lr_halving_epochs, "patience": s.patience,
-                  "augment": list(augmentation_recipe(s.augment)) if augment else False,
-                  "activation": s.features if matcher == "siamese" else "none",
-                  "networks": s.cnn_networks if matcher == "cnn-features" else s.networks,
-                  "validation_fraction": 0.0, "device": device,
-                  "precision": s.precision, "random_state": seed, "verbose": progress}
-        if matcher == "siamese":
-            params.update(early_stopping=s.early_stopping, loss=s.loss, sampler=SAMPLER_OF_LOSS[s.loss])
-            if s.loss != "bce":
-                params["loss_options"] = {"margin": s.triplet_margin}
-            if small_classes and s.loss == "batch-hard":  # a class of one spectrum: two views of it
-                params["sampler_options"] = {"single_views": True}
-        return params
-    return {}
+                  "augment": list(augmentation_recipe(s.augment)) if augment else False, "activation": "none",
+                  "validation_fraction": 0.0, "device": device, "precision": s.precision, "random_state": seed,
+                  "verbose": progress}
+    params.update(recipe_values(matcher, s))
+    if not cls.trains_network and "random_state" in cls().get_params():
+        params["random_state"] = seed % 2**31
+    if "loss" in params:
+        params.update(loss_params(cls, s, small_classes))
+    return params
+
+
+def recipe_values(matcher: str, s: OneShotSettings) -> dict:
+    """The matcher's parameters that the recipe's settings give, as the matcher declares them."""
+    return {param: getattr(s, setting) for param, setting in MATCHERS.get(matcher).recipe_settings.items()}
+
+
+def loss_params(cls, s: OneShotSettings, small_classes: bool) -> dict:
+    """The sampler and loss options of a matcher that trains with the recipe's loss: the matcher's own
+    sampler where its groups fit the loss (Liu's bootstrap pairs for pair losses), else the loss's
+    default sampler; the loss's options from the settings it names; where the sampler can, classes
+    of one spectrum (small classes) give two views of it."""
+    loss = get_loss(s.loss)
+    own = cls().sampler
+    sampler = own if SAMPLERS.get(own).arity == loss.arity else loss.default_sampler
+    params = {"sampler": sampler}
+    options = {option: getattr(s, setting) for option, setting in loss.profile_options.items()}
+    if options:
+        params["loss_options"] = options
+    if small_classes and "single_views" in inspect.signature(SAMPLERS.get(sampler)).parameters:
+        params["sampler_options"] = {"single_views": True}
+    return params
 
 
 def trains_on_small_classes(method: str, s: OneShotSettings) -> bool:
     """Whether ``method``'s matcher also learns from the spectra of the classes too small to split."""
-    return s.small_classes == "all" or (s.small_classes == "networks" and parse_method(method)[0] in NETWORKS)
+    return s.small_classes == "all" or (s.small_classes == "networks" and trains_network(parse_method(method)[0]))
 
 
 def _cache_key(data: SpectraSet, partition: Partition, method: str, s: OneShotSettings, seed: int, threads: int,
@@ -99,21 +118,25 @@ def _cache_key(data: SpectraSet, partition: Partition, method: str, s: OneShotSe
         payload["small_classes"] = [s.small_classes, partition.small_class_index.tolist()]
     if als:
         payload["als"] = [s.als_lam, s.als_p]
-    if base == "lmnn" or any(parse_method(r)[0] in BUILT_ON for r in rows):
-        payload["lmnn"] = [s.lmnn_pca, s.lmnn_k, s.lmnn_max_iter]
-    if base in NETWORKS:
+    cls = MATCHERS.get(base)
+    metrics = [values for m in (method, *rows) if not trains_network(parse_method(m)[0])
+               and (values := recipe_values(parse_method(m)[0], s))]  # the metrics learned (LMNN's settings)
+    if metrics:
+        payload["lmnn"] = list(metrics[0].values())
+    values = recipe_values(base, s)
+    if cls.trains_network:
         payload["network"] = {"layers": get_topology(s.topology).layers,
-                              "epochs": s.cnn_epochs if base == "cnn-features" else s.epochs, "batch": s.batch_size,
+                              "epochs": values["epochs"], "batch": s.batch_size,
                               "lr": s.lr, "halving": s.lr_halving_epochs,
-                              "patience": s.patience if base == "siamese" else None,  # the CNNs never stop early
+                              "patience": s.patience if cls.early_stops else None,  # the CNNs never stop early
                               "augment": list(augmentation_recipe(s.augment)) if is_augmented(method, s) else [],
-                              "features": s.features if base == "siamese" else "none",
-                              "networks": s.cnn_networks if base == "cnn-features" else s.networks,
+                              "features": values.get("activation", "none"),
+                              "networks": values["networks"],
                               "precision": s.precision,
                               "figure": partition.number == FIGURE_PARTITION}
-    if base == "siamese":
+    if "loss" in values:
         payload["siamese"] = {"early_stopping": s.early_stopping, "loss": s.loss,
-                              "triplet_margin": s.triplet_margin if s.loss != "bce" else None}
+                              "triplet_margin": s.triplet_margin if get_loss(s.loss).profile_options else None}
     return stable_hash(payload)
 
 
@@ -185,7 +208,7 @@ class OneShotProtocol(SettingsProtocol, Protocol, name="oneshot", default_datase
 
     def describe(self, plan: OneShotPlan) -> str:
         s, data, first = plan.recipe.settings, plan.dataset, plan.partitions[0].summary()
-        trainings = sum(parse_method(m)[0] in ("lmnn", *NETWORKS) for m in trained_methods(s.methods))
+        trainings = sum(bool(recipe_values(parse_method(m)[0], s)) for m in trained_methods(s.methods))
         return "\n".join([
             f"pipeline {plan.recipe.name} on {data.name}: {len(data)} spectra, {data.n_classes} classes, "
             f"{count(len(plan.partitions), 'partition')} on {plan.device}",
@@ -193,7 +216,7 @@ class OneShotProtocol(SettingsProtocol, Protocol, name="oneshot", default_datase
             f"{first['test_classes']} test classes, {first['references']} references, ~{first['queries']} queries",
             f"methods: {', '.join(s.methods)}",
             f"Siamese: {s.topology}, {s.loss} loss, features {s.features}, {s.epochs} epochs, batch {s.batch_size} "
-            f"{ {'bce': 'pairs', 'triplet': 'triplets', 'batch-hard': 'spectra'}[s.loss]}, lr {s.lr:g} "
+            f"{ {1: 'spectra', 2: 'pairs', 3: 'triplets'}[get_loss(s.loss).arity]}, lr {s.lr:g} "
             f"halved every {s.lr_halving_epochs}, patience {s.patience}"
             f"{f', {s.networks} networks each' if s.networks > 1 else ''}; LMNN on {s.lmnn_pca} PCA components",
             f"trainings: {len(plan.partitions) * trainings}"])

@@ -7,11 +7,11 @@ import json
 
 import numpy as np
 
-from ... import __version__
+from ..._version import __version__
 from ...eval.report import Figure, Report, Row, RowTable, Section
 from ...train import augmentation_recipe
 from ...eval.metrics import accuracy_and_macro_f1
-from ...eval.sum_rule_matcher import fuse_similarities
+from ...eval.matchers.sum_rule import fuse_similarities
 from .settings import (
     CLASSIFIERS,
     FIGURE_PARTITION,
@@ -117,7 +117,8 @@ def comparison_lines(rows: list[Row]) -> list[str]:
     return lines
 
 
-def _header(plan) -> list[str]:
+def _split_and_test(plan) -> tuple[str, str]:
+    """The header's sentences on how classes are split and what is tested."""
     s, data, partitions = plan.recipe.settings, plan.dataset, plan.partitions
     summaries = [p.summary() for p in partitions]
     eligible = int(np.sum(data.class_counts() >= s.min_spectra_per_class))
@@ -141,6 +142,12 @@ def _header(plan) -> list[str]:
                  f"{len(partitions)} random partitions.")
         test = (f"Test: {distractor_text}; every other test spectrum ({min(queries)}-{max(queries)} per partition) is "
                 "a query, classified by its most similar reference. All methods share the partitions and references.")
+    return split, test
+
+
+def _header(plan) -> list[str]:
+    s, data, partitions = plan.recipe.settings, plan.dataset, plan.partitions
+    split, test = _split_and_test(plan)
     features = {"sigmoid": "σ(CNN(x))", "none": "CNN(x)", "l2": "CNN(x)/‖CNN(x)‖"}[s.features]
     loss = {"bce": "weighted L1 + sigmoid head, BCE, balanced bootstrap pairs",
             "triplet": f"triplet loss (margin {s.triplet_margin:g}, Euclidean), class-balanced triplets",
@@ -250,7 +257,7 @@ def _figures(plan, outcomes: dict) -> list[Figure]:
 
 def row_outcomes(plan, results: dict) -> dict[str, list[dict]]:
     """{row: its outcome on each partition}: the tasks' rows, and the fused rows computed from their
-    members' similarities (:func:`~dissim.eval.sum_rule_matcher.fuse_similarities`)."""
+    members' similarities (:func:`~dissim.eval.matchers.sum_rule.fuse_similarities`)."""
     outcomes: dict[str, list[dict]] = {}
     for task in plan.tasks:  # in partition order
         for row in task.rows:

@@ -66,8 +66,7 @@ from ..settings_recipe import SettingsRecipes
 ALS_SUFFIX = "-als"
 AUG_SUFFIX = "-aug"
 FUSION = "+"  # "siamese+lmnn": the sum rule of the z-scored similarities of the methods it joins
-SAMPLER_OF_LOSS = {"bce": "bootstrap-pairs", "triplet": "class-balanced-triplets", "batch-hard": "class-pairs"}
-NETWORKS = ("siamese", "cnn", "cnn-features")  # methods that train a network (and can be augmented)
+LOSSES = ("bce", "triplet", "batch-hard")  # the losses a one-shot Siamese row can train with
 CLASSIFIERS = ("cnn",)  # methods that predict a training class instead of matching references
 BUILT_ON = {"siamese-lmnn": "siamese"}  # matchers learned on another method's trained networks (one training)
 SMALL_CLASSES = ("none", "networks", "all")
@@ -86,7 +85,7 @@ class OneShotSettings:
     small_classes: str = setting("none", choices=SMALL_CLASSES)
     topology: str = "liu-spectra"
     features: str = setting("sigmoid", choices=("sigmoid", "none", "l2"))
-    loss: str = setting("bce", choices=tuple(SAMPLER_OF_LOSS))
+    loss: str = setting("bce", choices=LOSSES)
     triplet_margin: float = setting(1.0, positive=True)
     networks: int = setting(1, minimum=1)
     epochs: int = setting(30, minimum=1)
@@ -109,6 +108,11 @@ class OneShotSettings:
     primary: str = ""
 
 
+def trains_network(base: str) -> bool:
+    """Whether matcher ``base`` trains a network (and so can be augmented), as the matcher declares."""
+    return base in MATCHERS and MATCHERS.get(base).trains_network
+
+
 def fusion_members(name: str) -> list[str]:
     """The methods a fused row joins ('siamese+lmnn' -> ['siamese', 'lmnn']); [] for any other row."""
     return name.split(FUSION) if FUSION in name else []
@@ -123,11 +127,11 @@ def parse_method(name: str) -> tuple[str, bool]:
             parse_method(member)
         return "sum-rule", False
     base, als = (name[:-len(ALS_SUFFIX)], True) if name.endswith(ALS_SUFFIX) else (name, False)
-    if base.endswith(AUG_SUFFIX) and base[:-len(AUG_SUFFIX)] in NETWORKS:
+    if base.endswith(AUG_SUFFIX) and trains_network(base[:-len(AUG_SUFFIX)]):
         base = base[:-len(AUG_SUFFIX)]
     if base not in MATCHERS:
         raise UserError(f"unknown one-shot method {name!r}: known are {', '.join(MATCHERS.names())}, each also with "
-                        f"the suffix {ALS_SUFFIX} (baseline-corrected spectra); {', '.join(NETWORKS)} also with "
+                        f"the suffix {ALS_SUFFIX} (baseline-corrected spectra); {', '.join(filter(trains_network, MATCHERS.names()))} also with "
                         f"{AUG_SUFFIX} before it (trained with the augment recipe); methods joined by {FUSION} "
                         "are fused by the sum rule")
     if base == "sum-rule":
@@ -148,13 +152,13 @@ def is_network(name: str) -> bool:
     """Whether row ``name`` involves a trained network (alone, built on, or fused)."""
     if FUSION in name:
         return any(is_network(m) for m in fusion_members(name))
-    return parse_method(network_method(name))[0] in NETWORKS
+    return trains_network(parse_method(network_method(name))[0])
 
 
 def is_augmented(name: str, settings: OneShotSettings) -> bool:
     """Whether method ``name`` trains with the ``augment`` recipe: the network methods named with
     -aug do; when no method is, every network method does (as long as ``augment`` is not false)."""
-    if parse_method(name)[0] not in NETWORKS or not augmentation_recipe(settings.augment):
+    if not trains_network(parse_method(name)[0]) or not augmentation_recipe(settings.augment):
         return False
     marked = [m for m in settings.methods if _named_aug(m)]
     return not marked or name in marked

@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 
-from ... import __version__
+from ..._version import __version__
 from ...eval.report import Figure, MetricRow, MetricTable, Report, Section
 from .task import UNKNOWN
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from ... import __version__
+from ..._version import __version__
 from ...data import ImageSet
 from ...data.preprocess import PREPROCESS_VERSION, check_preprocess_fits, preprocess_to_cache
 from ...errors import UserError
@@ -55,7 +55,7 @@ class VerifyProtocol(SettingsProtocol, Protocol, name="verify", default_dataset=
                      build_report=build_report):
     """A Siamese pair verifier and a raw-pixel cosine baseline on the same test pairs."""
 
-    flags = {"topologies", "iterations", "batch_size", "input_size"}
+    flags = SettingsProtocol.flags | {"input_size"}
 
     def plan(self, recipe: SettingsRecipe, dataset, options: RunOptions) -> VerifyPlan:
         s = recipe.settings

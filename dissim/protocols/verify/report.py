@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 
-from ... import __version__
+from ..._version import __version__
 from ...eval.metrics import mean_std, pair_accuracy_jaccard
 from ...eval.report import Figure, MetricRow, MetricTable, Report, Section
 

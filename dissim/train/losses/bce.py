@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...nets.heads import PairHead
-from . import register_loss
+from .registry import register_loss
 
 
 @register_loss("bce")

@@ -1,15 +1,11 @@
-"""Contrastive losses of the open-set Siamese-CNN (EMIS identification, J. Electron. Test. 2023,
+"""The contrastive loss of the open-set Siamese-CNN (EMIS identification, J. Electron. Test. 2023,
 eqs. (7)-(10), (19)-(22)).
 
 Targets come from :class:`~dissim.train.samplers.LabelledPairSampler`: per pair (same class, class
 of the first item, class of the second). ŷ = ‖f1 − f2‖₂; y = 1 for a different-class pair.
 
-- ``contrastive``: L_SM = 1/(2N) Σ [(1 − y)·ŷ² + y·max(η − ŷ, 0)²] (eq. 21);
-- ``contrastive-ce``: α1·L_SM + α2·mean[(1 − y)·Δ + y·max(ξ − Δ, 0)²] (eq. 22), Δ = CE₁ − CE₂ the
-  difference of the two items' cross-entropies under a softmax classifier over the known classes
-  (eqs. 19-20), plus ``ce_weight``·(CE₁ + CE₂)/2: the paper's network has the two softmax outputs
-  among its trained outputs (eqs. 14-15); without them nothing in (22) makes the classifier right
-  (its signed difference is even unbounded below). ``ce_weight = 0`` gives (22) alone.
+``contrastive``: L_SM = 1/(2N) Σ [(1 − y)·ŷ² + y·max(η − ŷ, 0)²] (eq. 21); with cross-entropy
+terms it is ``contrastive-ce`` (:mod:`.contrastive_ce`).
 
 The margin η is a number, or (``margin=None``) the largest distance between the class centres of
 the training features (eq. 10), recomputed before every epoch and never below its value before
@@ -24,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import check_non_negative, register_loss
-from .triplet import all_pairs_euclidean
+from .distances import all_pairs_euclidean
+from .registry import check_non_negative, register_loss
 
 
 def distance(f1: torch.Tensor, f2: torch.Tensor) -> torch.Tensor:
@@ -73,60 +69,6 @@ class ContrastiveLoss(nn.Module):
 
     def forward(self, f1: torch.Tensor, f2: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return self.contrastive(f1, f2, 1 - target[:, 0].float())
-
-    def fully(self, fx: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
-        return all_pairs_euclidean(fx, fp)
-
-    def similarity(self, fx: torch.Tensor, fr: torch.Tensor) -> torch.Tensor:
-        return -all_pairs_euclidean(fx, fr)
-
-
-@register_loss("contrastive-ce")
-class ContrastiveCELoss(ContrastiveLoss):
-    """Eq. (22): α1·L_SM + α2·(cross-entropy difference term), plus ``ce_weight`` times the mean
-    cross-entropy of both items (see the module docstring); a softmax classifier over ``n_classes``."""
-
-    def __init__(self, embedding_dim: int, n_classes: int, margin: float | None = None, alpha1: float = 1.0,
-                 alpha2: float = 1.0, ce_margin: float = 2.5, ce_weight: float = 1.0):
-        super().__init__(embedding_dim, margin)
-        check_non_negative("contrastive-ce", alpha1=alpha1, alpha2=alpha2, ce_margin=ce_margin, ce_weight=ce_weight)
-        self.classifier = nn.Linear(embedding_dim, n_classes)
-        nn.init.xavier_uniform_(self.classifier.weight)
-        nn.init.zeros_(self.classifier.bias)
-        self.alpha1, self.alpha2, self.ce_margin, self.ce_weight = alpha1, alpha2, ce_margin, ce_weight
-
-    def logits(self, features: torch.Tensor) -> torch.Tensor:
-        return self.classifier(features)
-
-    def forward(self, f1: torch.Tensor, f2: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        different = 1 - target[:, 0].float()
-        ce1 = F.cross_entropy(self.logits(f1), target[:, 1].long(), reduction="none")
-        ce2 = F.cross_entropy(self.logits(f2), target[:, 2].long(), reduction="none")
-        delta = ce1 - ce2
-        difference = ((1 - different) * delta + different * F.relu(self.ce_margin - delta) ** 2).mean()
-        loss = self.alpha1 * self.contrastive(f1, f2, different) + self.alpha2 * difference
-        return loss + self.ce_weight * (ce1.mean() + ce2.mean()) / 2
-
-
-@register_loss("cross-entropy")
-class CrossEntropyLoss(nn.Module):
-    """A plain softmax classifier over ``n_classes`` on single items (the closed-set CNN)."""
-
-    arity = 1
-    default_sampler = "items"
-    profile_options: dict[str, str] = {}
-
-    def __init__(self, embedding_dim: int, n_classes: int):
-        super().__init__()
-        self.classifier = nn.Linear(embedding_dim, n_classes)
-        nn.init.xavier_uniform_(self.classifier.weight)
-        nn.init.zeros_(self.classifier.bias)
-
-    def logits(self, features: torch.Tensor) -> torch.Tensor:
-        return self.classifier(features)
-
-    def forward(self, features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(self.logits(features), target.long())
 
     def fully(self, fx: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
         return all_pairs_euclidean(fx, fp)

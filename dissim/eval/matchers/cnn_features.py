@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .matchers import MATCHERS, SiameseMatcher
+from .registry import MATCHERS
+from .siamese import SiameseMatcher
 
 
 @MATCHERS.register("cnn-features")
@@ -32,6 +33,7 @@ class CNNFeaturesMatcher(SiameseMatcher):
                          precision=precision, random_state=random_state, verbose=verbose)
 
     early_stops = False
+    recipe_settings = {"epochs": "cnn_epochs", "networks": "cnn_networks"}
 
     def _loss_options(self, y: np.ndarray) -> dict:
         self.classes_ = np.unique(y)

@@ -17,8 +17,9 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
-from .fusion import sum_rule
-from .matchers import MATCHERS, Matcher
+from ..fusion import sum_rule
+from .base import Matcher
+from .registry import MATCHERS
 
 
 def fuse_similarities(query_similarities: Sequence[np.ndarray],
@@ -50,7 +51,12 @@ class SumRuleMatcher(Matcher):
     def __init__(self, members=None):
         self.members = members
 
+    _parameter_constraints = {"members": [list, tuple, None]}
+
     def fit(self, X, y, validation=None) -> "SumRuleMatcher":
+        self._validate_params()
+        if y is None:
+            raise ValueError("SumRuleMatcher requires y to be passed, but the target y is None")
         if not self.members:
             raise ValueError("members is empty: give a list of (name, matcher)")
         names = [name for name, _ in self.members]

@@ -5,9 +5,14 @@ in LMNN's space."""
 from __future__ import annotations
 
 from sklearn.base import clone
+from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_is_fitted
 
-from .matchers import MATCHERS, LMNNMatcher, Matcher, NearestL2, SiameseMatcher
+from .base import Matcher
+from .lmnn import LMNNMatcher
+from .nearest_l2 import NearestL2
+from .registry import MATCHERS
+from .siamese import SiameseMatcher
 
 
 @MATCHERS.register("siamese-lmnn")
@@ -21,6 +26,10 @@ class EmbeddingLMNNMatcher(Matcher):
     only LMNN, on the items it is given.
     """
 
+    recipe_settings = LMNNMatcher.recipe_settings
+    _parameter_constraints = {**LMNNMatcher._parameter_constraints, "embedding": [HasMethods(["fit", "transform"]), None],
+                              "prefit": ["boolean"]}
+
     def __init__(self, embedding=None, prefit=False, pca_components=50, k=1, max_iter=200, learn_rate=1e-6,
                  random_state=0):
         self.embedding = embedding
@@ -32,6 +41,7 @@ class EmbeddingLMNNMatcher(Matcher):
         self.random_state = random_state
 
     def fit(self, X, y, validation=None) -> "EmbeddingLMNNMatcher":
+        self._validate_params()
         if self.prefit:
             if self.embedding is None:
                 raise ValueError("prefit=True needs a fitted embedding matcher")
@@ -44,6 +54,9 @@ class EmbeddingLMNNMatcher(Matcher):
         self.lmnn_ = LMNNMatcher(pca_components=self.pca_components, k=self.k, max_iter=self.max_iter,
                                  learn_rate=self.learn_rate, random_state=self.random_state)
         self.lmnn_.fit(self.embedding_.transform(X), y)
+        self.n_iter_ = self.lmnn_.n_iter_  # LMNN's iterations (max_iter bounds them)
+        if hasattr(self.embedding_, "n_features_in_"):
+            self.n_features_in_ = self.embedding_.n_features_in_
         return self
 
     def transform(self, X):
