@@ -7,6 +7,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ...errors import UserError
+
 
 class Matcher(TransformerMixin, BaseEstimator):
     """similarity(Q, R) = the matcher's comparison of transform(Q) with transform(R).
@@ -25,6 +27,15 @@ class Matcher(TransformerMixin, BaseEstimator):
     def similarity(self, queries, references) -> np.ndarray:
         """How alike each query is to each reference, (queries, references); higher is more alike."""
         return self.compare(self.transform(queries), self.transform(references))
+
+    def fitted_state(self) -> dict:
+        """The fitted state as plain tensors and values, for a library file (``state_kind`` names it)."""
+        raise UserError(f"a {type(self).__name__} cannot be saved in a library file")
+
+    @classmethod
+    def from_state(cls, state: dict, where: str) -> "Matcher":
+        """The matcher rebuilt on the CPU from a library file's ``params`` and :meth:`fitted_state`."""
+        raise UserError(f"{where}: a {cls.__name__} cannot be read from a library file")
 
 
 class Unlearned(Matcher):
