@@ -10,6 +10,7 @@ from PIL import Image
 
 TESTS = Path(__file__).resolve().parent
 TINY_TOPOLOGY = TESTS / "data" / "tiny.toml"
+TINY_1D = str(TESTS / "data" / "tiny1d.toml")  # a tiny 1-D layer table for spectra
 
 
 @pytest.fixture(autouse=True)

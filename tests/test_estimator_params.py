@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import TINY_TOPOLOGY
+from conftest import TINY_1D, TINY_TOPOLOGY
 from sklearn.svm import SVC
 
 from dissim import (
@@ -24,7 +24,6 @@ from dissim.errors import UserError
 from dissim.eval import FineTunedCNN
 from dissim.train import loop
 
-TINY_1D = str(TINY_TOPOLOGY.parent / "tiny1d.toml")
 IMAGES = dict(topology=str(TINY_TOPOLOGY), random_state=0, device="cpu")
 SPECTRA = dict(topology=TINY_1D, random_state=0, device="cpu")
 

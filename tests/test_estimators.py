@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import TINY_TOPOLOGY
+from conftest import TINY_1D, TINY_TOPOLOGY
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
@@ -30,7 +30,6 @@ from dissim import (
 from dissim.eval import CNNFeaturesMatcher, EmbeddingLMNNMatcher, SumRuleMatcher, ZScore
 from dissim.space import ClassWiseKMeans, DeeperDissimilarity, FullyDissimilarity
 
-TINY_1D = str(TINY_TOPOLOGY.parent / "tiny1d.toml")
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 

@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import TINY_TOPOLOGY
+from conftest import TINY_1D
 
 from dissim.data import load_dataset
 from dissim.data.splits import make_partitions
@@ -21,7 +21,6 @@ from dissim.protocols.base import task_seed
 from dissim.protocols.oneshot.settings import OneShotSettings, preprocessings
 from dissim.train.samplers import ClassPairItemSampler
 
-TINY_1D = str(TINY_TOPOLOGY.parent / "tiny1d.toml")
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 

@@ -8,7 +8,7 @@ import csv
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_TOPOLOGY
+from conftest import TINY_1D
 
 from dissim.eval.openset import OpenSetCNN, OpenSetSiamese
 from dissim.pipelines.run import main as run_main
@@ -16,7 +16,6 @@ from dissim.train.losses import ContrastiveCELoss, ContrastiveLoss
 from dissim.train.losses.contrastive import largest_centre_distance
 from dissim.train.samplers import LabelledPairSampler
 
-TINY_1D = str(TINY_TOPOLOGY.parent / "tiny1d.toml")
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
