@@ -19,6 +19,7 @@ import time
 import numpy as np
 import torch
 
+from dissim.hardware import Compute
 from dissim.nets import SiameseNet, get_topology
 from dissim.space import FullyDissimilarity
 from dissim.train import create_loss
@@ -42,7 +43,7 @@ def main() -> None:
 
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
-    net = SiameseNet(get_topology(args.topology), args.channels, args.size).to_device(device).eval()
+    net = SiameseNet(get_topology(args.topology), args.channels, args.size).to_device(Compute.of(device)).eval()
     backbone = net.backbone
     loss = create_loss("bce", net.embedding_dim).to(device)
     shape = (args.channels, args.size, args.size)

@@ -11,7 +11,7 @@
 benchmarks/results/<gpu>.csv`` (see dissim.experiment.planning).
 
 One *training step* is what ``dissim.train.loop.fit`` does per batch: P pairs (2P raw inputs) through
-the twin as ``SiameseNet.to_device("cpu", precision)`` sets it up (bf16: autocast, last fc and
+the twin as ``SiameseNet.to_device(Compute.of("cpu", precision))`` sets it up (bf16: autocast, last fc and
 features in float32, channels-last images), the BCE head, backward, and an Adam step (foreach in
 fp32, fused in bf16, as ``dissim.train.twin`` chooses). One warm-up step, then the median of
 ``--repeats`` timed steps; images/s = 2P / median.
@@ -40,7 +40,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a source checkout
 
-from dissim.hardware import cpu_bf16_support, device_name  # noqa: E402
+from dissim.hardware import Compute, cpu_bf16_support, device_name  # noqa: E402
 from dissim.nets import SiameseNet, get_topology, list_topologies  # noqa: E402
 from dissim.train import create_loss  # noqa: E402
 
@@ -94,7 +94,7 @@ def matmul_gflops(precision: str, n: int, repeats: int = 3, device: str = "cpu")
 
 
 def training_step(topology, size: int, channels: int, precision: str, pairs: int, device: str = "cpu"):
-    net = SiameseNet(topology, channels, size).to_device(device, precision).train()
+    net = SiameseNet(topology, channels, size).to_device(Compute.of(device, precision, topology.dims)).train()
     loss = create_loss("bce", net.embedding_dim).to(device)
     optimizer = torch.optim.Adam([*net.parameters(), *loss.parameters()], lr=1e-4, betas=(0.9, 0.99),
                                  **MIXED[precision])

@@ -13,6 +13,7 @@ import os
 import platform
 import tempfile
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -57,13 +58,43 @@ def runtime_device(device: str) -> str:
     return _CLAIMED_GPU
 
 
-def fit_hardware(device: str, precision: str, dims: int = 2) -> tuple[str, str]:
-    """An estimator's (device, precision) as ``fit`` uses them: resolved, and one GPU per process.
-    On CUDA, cuDNN picks its fastest kernels for the (fixed) shapes of a training."""
+@dataclass(frozen=True)
+class Compute:
+    """Where and how one network computes, resolved once (:func:`resolve_compute`) and handed down: the
+    device, the autocast ``precision`` (fp32, bf16 or fp16; master weights stay float32), whether
+    images use the channels-last memory format, and the CPU threads it was resolved with."""
+
+    device: str = "cpu"
+    precision: str = "fp32"
+    channels_last: bool = False
+    threads: int = 1
+
+    @classmethod
+    def of(cls, device: str | torch.device, precision: str = "fp32", dims: int = 2) -> "Compute":
+        """The Compute of a device and precision already resolved, with their memory layout for ``dims``-D
+        inputs (:func:`uses_channels_last`)."""
+        device = str(device)
+        return cls(device, precision, uses_channels_last(device, precision, dims), torch.get_num_threads())
+
+    def autocast(self):
+        """The autocast context of this precision on this device (a no-op for fp32)."""
+        return autocast(torch.device(self.device), self.precision)
+
+    def to_dict(self) -> dict:
+        return {"device": self.device, "precision": self.precision, "channels_last": self.channels_last,
+                "threads": self.threads}
+
+
+def resolve_compute(device: str = "auto", precision: str = "auto", *, dims: int = 2, pretrained: bool = False,
+                    size: int | None = None) -> Compute:
+    """An estimator's :class:`Compute` as ``fit`` uses it: the device resolved (one GPU per process), the
+    precision resolved for it (:func:`resolve_precision`), the memory layout that goes with both
+    (:func:`uses_channels_last`) and torch's current thread count. On CUDA, cuDNN picks its fastest
+    kernels for the (fixed) shapes of a training."""
     device = runtime_device(resolve_device(device))
     if device.startswith("cuda"):
         torch.backends.cudnn.benchmark = True
-    return device, resolve_precision(precision, device, dims=dims)
+    return Compute.of(device, resolve_precision(precision, device, dims=dims, pretrained=pretrained, size=size), dims)
 
 
 def claim_gpu(count: int, lock_dir: Path | None = None) -> int:
@@ -191,6 +222,55 @@ def resolve_precision(choice: str, device: str, *, dims: int = 2, require: bool 
     return choice
 
 
+@dataclass(frozen=True)
+class RunCompute:
+    """A run's compute settings, resolved once at its start (:meth:`resolve`) and handed to every task:
+    the device, the precision asked for and what it resolves to for each kind of network (image twins,
+    spectrum twins, ImageNet networks below and from ``PRETRAINED_BF16_MIN_SIZE``), the tasks run at
+    once (``jobs``) and the torch threads per task (``threads``; None: the protocol's default).
+    Channels-last follows from device and precision (:func:`uses_channels_last`)."""
+
+    device: str
+    asked: str
+    images: str
+    spectra: str
+    pretrained_small: str
+    pretrained_large: str
+    jobs: int
+    threads: int | None = None
+
+    @classmethod
+    def resolve(cls, device: str, precision: str, *, jobs: int, threads: int | None = None,
+                require: bool = True) -> "RunCompute":
+        """``require=False`` (a dry run) plans for a CUDA device this machine may lack."""
+        device = resolve_device(device, require=require)
+
+        def resolved(**kind) -> str:
+            return resolve_precision(precision, device, require=require, **kind)
+
+        return cls(device, precision, resolved(dims=2), resolved(dims=1), resolved(pretrained=True),
+                   resolved(pretrained=True, size=PRETRAINED_BF16_MIN_SIZE), jobs, threads)
+
+    def precision(self, *, dims: int = 2, pretrained: bool = False, size: int | None = None) -> str:
+        """The resolved precision of a network of this kind (an ImageNet network's by its input ``size``)."""
+        if pretrained:
+            large = size is not None and size >= PRETRAINED_BF16_MIN_SIZE
+            return self.pretrained_large if large else self.pretrained_small
+        return self.images if dims == 2 else self.spectra
+
+    def to_dict(self) -> dict:
+        return {"device": self.device, "asked_precision": self.asked,
+                "precision": {"images": self.images, "spectra": self.spectra,
+                              f"imagenet_below_{PRETRAINED_BF16_MIN_SIZE}px": self.pretrained_small,
+                              f"imagenet_from_{PRETRAINED_BF16_MIN_SIZE}px": self.pretrained_large},
+                "channels_last": {"images": uses_channels_last(self.device, self.images, 2),
+                                  f"imagenet_below_{PRETRAINED_BF16_MIN_SIZE}px":
+                                      uses_channels_last(self.device, self.pretrained_small, 2),
+                                  f"imagenet_from_{PRETRAINED_BF16_MIN_SIZE}px":
+                                      uses_channels_last(self.device, self.pretrained_large, 2)},
+                "jobs": self.jobs, "threads_per_task": self.threads}
+
+
 def memory_bytes(device: str) -> int:
     """The memory of ``device``: the GPU's for CUDA, the machine's RAM otherwise."""
     if str(device).startswith("cuda") and torch.cuda.is_available():
@@ -229,6 +309,6 @@ def uses_channels_last(device: torch.device, precision: str, dims: int) -> bool:
     return dims == 2 and (torch.device(device).type == "cuda" or precision != "fp32")
 
 
-__all__ = ["PRECISIONS", "autocast", "check_memory", "claim_gpu", "cpu_bf16_support", "cpu_model", "fit_hardware",
-           "device_name", "gpu_names", "memory_bytes", "resolve_device", "resolve_precision", "runtime_device",
-           "uses_channels_last"]
+__all__ = ["PRECISIONS", "Compute", "autocast", "check_memory", "claim_gpu", "cpu_bf16_support", "cpu_model",
+           "RunCompute", "device_name", "gpu_names", "memory_bytes", "resolve_compute", "resolve_device", "resolve_precision",
+           "runtime_device", "uses_channels_last"]

@@ -226,3 +226,35 @@ def test_every_public_estimator_is_under_the_check_suite():
               for name in module.__all__}
     estimators = {obj for obj in public if isinstance(obj, type) and issubclass(obj, BaseEstimator)}
     assert estimators == {type(e) for e in tiny_estimators()}
+
+
+def _spectra(n_per_class=6, length=24):
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), n_per_class)
+    return rng.normal(size=(len(y), length)).astype(np.float32) + y[:, None], y
+
+
+def _images(n_per_class=6, side=32):
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), n_per_class)
+    return rng.integers(0, 255, (len(y), side, side), dtype=np.uint8), y
+
+
+@pytest.mark.parametrize("estimator, data", [
+    (SiameseDissimilarity(topology=TINY_1D, iterations=4, batch_size=4, prototypes=1), _spectra),
+    (SiameseMatcher(topology=TINY_1D, epochs=2, batch_size=8, sampler="class-balanced-pairs",
+                    validation_fraction=0.0), _spectra),
+    (CNNClassifierMatcher(topology=TINY_1D, epochs=2, batch_size=8), _spectra),
+    (OpenSetSiamese(topology=TINY_1D, epochs=2, batch_size=16, negatives_per_positive=1), _spectra),
+    (OpenSetCNN(topology=TINY_1D, epochs=2, batch_size=8), _spectra),
+    (PairVerifier(topology=str(TINY_TOPOLOGY), epochs=2, batch_size=8, validation_fraction=0.0), _images),
+    (FineTunedCNN(network="mobilenet_v3_small", init="random", input_size=32, epochs=2, batch_size=8,
+                  augmentation=None), _images),
+], ids=lambda e: type(e).__name__ if not callable(e) or hasattr(e, "fit") else "")
+def test_every_twin_training_estimator_reruns_a_training_that_does_not_converge(estimator, data):
+    X, y = data()
+    # a loss cannot fall below 1e-9 of its start in two epochs: every attempt counts as not converged
+    fitted = clone(estimator).set_params(max_reruns=1, converge_ratio=1e-9, device="cpu", random_state=0).fit(X, y)
+    for attempts in np.atleast_1d(fitted.attempts_):
+        assert attempts.reruns == 1 and not attempts.converged
+    assert fitted.compute_.device == "cpu" and fitted.precision_ == fitted.compute_.precision

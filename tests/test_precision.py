@@ -33,8 +33,9 @@ def _images(n=24, size=12, seed=0):
 def _train(precision, steps=20, device="cpu", augmentation=None):
     images, labels = _images()
     config = TwinConfig(topology=get_topology(str(TINY_TOPOLOGY)), batch_size=8, iterations=steps, lr=1e-3,
-                        precision=precision, augmentation=augmentation)
-    return train_twin(images, labels, config, seed=0, rng=np.random.default_rng(0), device=device)
+                        augmentation=augmentation)
+    return train_twin(images, labels, config, seed=0, rng=np.random.default_rng(0),
+                      compute=hardware.Compute.of(device, precision))
 
 
 # -- what --precision resolves to ---------------------------------------------------------------
@@ -102,7 +103,7 @@ def test_plain_cpu_and_a_named_gpu_are_left_as_they_are():
 
 # -- what bf16 computes, in which dtype -----------------------------------------------------------
 def test_bf16_runs_the_inner_layers_in_bf16_and_the_last_fc_and_features_in_float32():
-    net = SiameseNet(get_topology(str(TINY_TOPOLOGY)), 1, 12).to_device("cpu", "bf16").eval()
+    net = SiameseNet(get_topology(str(TINY_TOPOLOGY)), 1, 12).to_device(hardware.Compute.of("cpu", "bf16")).eval()
     x = torch.randint(0, 255, (4, 1, 12, 12)).float()
     out, tap = net.backbone.forward_with_tap(x, hardware.autocast(torch.device("cpu"), "bf16"))
     assert tap.dtype == torch.bfloat16 and out.dtype == torch.float32
@@ -130,8 +131,8 @@ def test_bf16_training_follows_fp32_and_keeps_float32_weights_and_optimizer_stat
 def test_images_go_channels_last_under_bf16_and_stay_contiguous_in_fp32():
     topology = get_topology(str(TINY_TOPOLOGY))
     conv = lambda net: net.backbone.layers[0].weight
-    assert conv(SiameseNet(topology, 1, 12).to_device("cpu", "bf16")).is_contiguous(memory_format=torch.channels_last)
-    assert conv(SiameseNet(topology, 1, 12).to_device("cpu", "fp32")).is_contiguous()
+    assert conv(SiameseNet(topology, 1, 12).to_device(hardware.Compute.of("cpu", "bf16"))).is_contiguous(memory_format=torch.channels_last)
+    assert conv(SiameseNet(topology, 1, 12).to_device(hardware.Compute.of("cpu", "fp32"))).is_contiguous()
 
 
 # -- the training loop ----------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import ClassVar
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,6 +32,8 @@ else 3 (grey images are then replicated).
     item_names: Sequence[str] = field(default_factory=list)
     protocol: str = ""
     notes: tuple[str, ...] = ()  # what the loader skipped or decided (logged and kept in config.json)
+
+    dims: ClassVar[int] = 2  # the dimensions of a network input (images)
 
     def __len__(self) -> int:
         return len(self.labels)

@@ -17,6 +17,7 @@ import hashlib
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -51,6 +52,8 @@ class SpectraSet:
     provenance: str = ""
     axis: str = "wavenumber (cm^-1)"
     notes: list[str] = field(default_factory=list)
+
+    dims: ClassVar[int] = 1  # the dimensions of a network input (spectra)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -115,7 +118,8 @@ ONE_SHOT_PROTOCOL = "one-shot matching of unseen classes (minerals with >= 2 spe
 def load_rruff_ir(root: Path | None, seed: int) -> SpectraSet:
     """The embedded RRUFF infrared set, or the user's RRUFF text files under ``root``."""
     if root is not None:
-        return load_rruff_folder(root, RRUFF_IR_GRID, name="rruff-ir")
+        # the skipped files are in the set's notes, which a run logs and keeps in config.json
+        return load_rruff_folder(root, RRUFF_IR_GRID, name="rruff-ir", log=lambda message: None)
     data = _read_embedded("rruff-ir.npz")
     return make_spectra_set(
         "rruff-ir", data["spectra"].astype(np.float32), data["wavenumbers"], [str(n) for n in data["names"]],

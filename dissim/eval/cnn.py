@@ -19,17 +19,16 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ..data.arrays import InputShape, check_inputs, check_labelled
-from ..hardware import fit_hardware
+from ..data.arrays import check_inputs
+from ..hardware import Compute
+from ..nets.pretrained import INITS
 from ..nets.table import pretrained_topology
 from ..nets.twin import SiameseNet
-from ..nets.pretrained import INITS
-from ..space.estimator import resolve_seed
-from ..train import TwinConfig, train_twin
+from ..train import RETRIES, TwinConfig, TwinTraining, resolve_seed
 from ..train.params import FRACTION, POSITIVE, TRAINING, at_least
 
 
-class FineTunedCNN(ClassifierMixin, BaseEstimator):
+class FineTunedCNN(TwinTraining, ClassifierMixin, BaseEstimator):
     """An ImageNet network fine-tuned on (X, y); scores are the softmax probabilities.
 
     ``network``: ``lite0``/``lite1``/``lite2`` or a torchvision classification model;
@@ -40,14 +39,14 @@ class FineTunedCNN(ClassifierMixin, BaseEstimator):
 
     _parameter_constraints = {
         **{k: TRAINING[k] for k in ("batch_size", "lr", "input_size", "device", "precision", "random_state", "verbose")},
-        "network": [str], "epochs": [at_least(1)], "momentum": [FRACTION], "last_layer_lr_factor": [POSITIVE],
+        **RETRIES, "network": [str], "epochs": [at_least(1)], "momentum": [FRACTION], "last_layer_lr_factor": [POSITIVE],
         "augmentation": [StrOptions({"flips-scale", "none"}), None], "weights": [str, os.PathLike, None],
         "init": [StrOptions(set(INITS))],
     }
 
     def __init__(self, network="lite0", input_size=None, epochs=20, batch_size=30, lr=1e-4, momentum=0.9,
                  last_layer_lr_factor=20.0, augmentation="flips-scale", weights=None, init="pretrained",
-                 device="auto", precision="auto", random_state=None, verbose=False):
+                 device="auto", precision="auto", max_reruns=0, converge_ratio=0.9, random_state=None, verbose=False):
         self.network = network
         self.input_size = input_size
         self.epochs = epochs
@@ -60,28 +59,26 @@ class FineTunedCNN(ClassifierMixin, BaseEstimator):
         self.init = init
         self.device = device
         self.precision = precision
+        self.max_reruns = max_reruns
+        self.converge_ratio = converge_ratio
         self.random_state = random_state
         self.verbose = verbose
 
     def fit(self, X, y) -> "FineTunedCNN":
         self._validate_params()
-        inputs, y = check_labelled(X, y, type(self).__name__)
+        inputs, y = self._labelled(X, y)
         self.classes_, codes = np.unique(y, return_inverse=True)
-        if len(self.classes_) < 2:
-            raise ValueError("FineTunedCNN needs at least two classes; y has 1 class")
         topology = pretrained_topology(self.network, weights=self.weights, init=self.init)
-        self.input_shape_ = InputShape(topology, self.input_size, type(self).__name__).fit(inputs)
-        if self.input_shape_.n_features is not None:
-            self.n_features_in_ = self.input_shape_.n_features
+        network_inputs = self._fit_input_shape(topology, inputs)(inputs)
         seed = resolve_seed(self.random_state)
-        self.device_, self.precision_ = fit_hardware(self.device, self.precision, topology.dims)
+        self._resolve_compute(topology)
         config = TwinConfig(topology=topology, loss="cross-entropy", loss_options={"n_classes": len(self.classes_)},
                             optimizer="sgd", optimizer_options={"momentum": float(self.momentum)}, lr=float(self.lr),
                             batch_size=int(self.batch_size), iterations=None, epochs=int(self.epochs),
-                            activation="none", augmentation=self.augmentation, precision=self.precision_,
+                            activation="none", augmentation=self.augmentation,
                             head_lr_factor=float(self.last_layer_lr_factor), batchnorm_statistics="population")
-        twin = train_twin(self.input_shape_(inputs), codes, config, seed=seed, rng=np.random.default_rng(seed),
-                          device=self.device_, progress=bool(self.verbose), desc=f"fine-tune {self.network}")
+        twin, self.attempts_ = self._train_twin(network_inputs, codes, config, seed=seed,
+                                                rng=np.random.default_rng(seed), desc=f"fine-tune {self.network}")
         self.net_, self.head_, self.history_ = twin.net, twin.loss, twin.history
         return self
 
@@ -126,7 +123,7 @@ def frozen_features(images, network: str = "lite0", *, weights: str | None = Non
     topology = pretrained_topology(network, weights=weights)
     # channels-last: oneDNN's fast layout for depthwise convolutions, in float32 too (1.7x on a 2-core CPU)
     net = SiameseNet(topology, images.shape[1], images.shape[-1], activation="none").to_device(
-        device, precision, channels_last=True)
+        Compute(device, precision, channels_last=True))
     # chunk by chunk: a memory-mapped cache is read a batch at a time, never copied whole
     return np.concatenate([net.embed(np.array(images[i:i + batch_size]), batch_size=batch_size)[0]
                            .float().cpu().numpy() for i in range(0, len(images), batch_size)])

@@ -24,46 +24,39 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ..data.arrays import InputShape, check_inputs, check_labelled
-from ..hardware import fit_hardware
+from ..data.arrays import check_inputs
 from ..nets import get_topology
-from ..space.estimator import resolve_seed
-from ..train import TwinConfig, train_twin
+from ..train import RETRIES, TwinConfig, TwinTraining, resolve_seed
 from ..train.params import FINITE, FRACTION, NON_NEGATIVE, TRAINING, at_least
 
 
-class _OpenSet(ClassifierMixin, BaseEstimator):
+class _OpenSet(TwinTraining, ClassifierMixin, BaseEstimator):
     """Training, calibration and prediction shared by the open-set estimators."""
 
     _parameter_constraints = {
-        **TRAINING, "epochs": [at_least(1)], "input_gate": ["array-like", None], "false_rejection": [FRACTION],
+        **TRAINING, **RETRIES, "epochs": [at_least(1)], "input_gate": ["array-like", None], "false_rejection": [FRACTION],
         "threshold": [FINITE, None], "unknown_label": "no_validation",
     }
 
-    def _train(self, X, y, loss: str, loss_options: dict, sampler_options: dict | None = None):
+    def _fit_twin(self, X, y, loss: str, loss_options: dict, sampler_options: dict | None = None):
         self._validate_params()
-        inputs, y = check_labelled(X, y, type(self).__name__)
+        inputs, y = self._labelled(X, y)
         self.classes_, codes = np.unique(y, return_inverse=True)
-        if len(self.classes_) < 2:
-            raise ValueError(f"{type(self).__name__} needs at least two known classes; y has 1 class")
         topology = get_topology(self.topology)
-        self.input_shape_ = InputShape(topology, self.input_size, type(self).__name__).fit(inputs)
-        if self.input_shape_.n_features is not None:
-            self.n_features_in_ = self.input_shape_.n_features
+        network_inputs = self._fit_input_shape(topology, inputs)(inputs)
         gate = None
         if self.input_gate is not None:
             gate = np.asarray(self.input_gate, dtype=np.float32).ravel()
             if len(gate) != self.input_shape_.size:
                 raise ValueError(f"input_gate has {len(gate)} values; the network input has {self.input_shape_.size}")
         seed = resolve_seed(self.random_state)
-        self.device_, self.precision_ = fit_hardware(self.device, self.precision, topology.dims)
+        self._resolve_compute(topology)
         config = TwinConfig(topology=topology, loss=loss, loss_options={"n_classes": len(self.classes_), **loss_options},
                             optimizer="adam", lr=float(self.lr), betas=tuple(self.betas), batch_size=int(self.batch_size),
                             iterations=None, epochs=int(self.epochs), sampler_options=sampler_options or {},
-                            activation="none", input_gate=gate, precision=self.precision_)
-        network_inputs = self.input_shape_(inputs)
-        twin = train_twin(network_inputs, codes, config, seed=seed, rng=np.random.default_rng(seed),
-                          device=self.device_, progress=bool(self.verbose), desc=f"{type(self).__name__} {topology.name}")
+                            activation="none", input_gate=gate)
+        twin, self.attempts_ = self._train_twin(network_inputs, codes, config, seed=seed,
+                                                rng=np.random.default_rng(seed), desc=f"{type(self).__name__} {topology.name}")
         self.net_, self.loss_, self.history_ = twin.net, twin.loss, twin.history
         return network_inputs, codes
 
@@ -125,7 +118,8 @@ class OpenSetSiamese(_OpenSet):
     def __init__(self, topology="emis-cnn1d", loss="contrastive-ce", margin=None, alpha1=1.0, alpha2=1.0,
                  ce_margin=2.5, ce_weight=1.0, negatives_per_positive=3, epochs=200, batch_size=64, lr=1e-3,
                  betas=(0.9, 0.999), input_gate=None, false_rejection=0.05, threshold=None, unknown_label="unknown",
-                 input_size=None, device="auto", precision="auto", random_state=None, verbose=False):
+                 input_size=None, device="auto", precision="auto", max_reruns=0, converge_ratio=0.9, random_state=None,
+                 verbose=False):
         self.topology = topology
         self.loss = loss
         self.margin = margin
@@ -145,6 +139,8 @@ class OpenSetSiamese(_OpenSet):
         self.input_size = input_size
         self.device = device
         self.precision = precision
+        self.max_reruns = max_reruns
+        self.converge_ratio = converge_ratio
         self.random_state = random_state
         self.verbose = verbose
 
@@ -152,7 +148,7 @@ class OpenSetSiamese(_OpenSet):
         options = {"margin": self.margin}
         if self.loss == "contrastive-ce":
             options.update(alpha1=self.alpha1, alpha2=self.alpha2, ce_margin=self.ce_margin, ce_weight=self.ce_weight)
-        inputs, codes = self._train(X, y, self.loss, options, {"negatives_per_positive": int(self.negatives_per_positive)})
+        inputs, codes = self._fit_twin(X, y, self.loss, options, {"negatives_per_positive": int(self.negatives_per_positive)})
         features = self.net_.embed(inputs)[0]
         self.centres_ = torch.stack([features[torch.as_tensor(codes == c)].mean(0) for c in range(len(self.classes_))])
         own = torch.linalg.norm(features - self.centres_[torch.as_tensor(codes)], dim=1).cpu().numpy()
@@ -181,7 +177,8 @@ class OpenSetCNN(_OpenSet):
 
     def __init__(self, topology="emis-cnn1d", reject=True, rejection_score="max-softmax", epochs=200, batch_size=64, lr=1e-3,
                  betas=(0.9, 0.999), input_gate=None, false_rejection=0.05, threshold=None, unknown_label="unknown",
-                 input_size=None, device="auto", precision="auto", random_state=None, verbose=False):
+                 input_size=None, device="auto", precision="auto", max_reruns=0, converge_ratio=0.9, random_state=None,
+                 verbose=False):
         self.topology = topology
         self.reject = reject
         self.rejection_score = rejection_score
@@ -196,13 +193,15 @@ class OpenSetCNN(_OpenSet):
         self.input_size = input_size
         self.device = device
         self.precision = precision
+        self.max_reruns = max_reruns
+        self.converge_ratio = converge_ratio
         self.random_state = random_state
         self.verbose = verbose
 
     def fit(self, X, y) -> "OpenSetCNN":
         if self.rejection_score not in self.SCORES:
             raise ValueError(f"rejection_score must be one of {', '.join(self.SCORES)}, got {self.rejection_score!r}")
-        inputs, codes = self._train(X, y, "cross-entropy", {})
+        inputs, codes = self._fit_twin(X, y, "cross-entropy", {})
         logits = self._logits(self.net_.embed(inputs)[0])
         own = {"max-softmax": _softmax(logits)[np.arange(len(codes)), codes], "energy": _negative_energy(logits)}
         # a closed-set classifier (reject=False) never answers unknown

@@ -11,17 +11,15 @@ from sklearn.utils._param_validation import Interval
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted
 
-from ..data.arrays import InputShape, check_inputs, check_labelled
-from ..hardware import fit_hardware
+from ..data.arrays import check_inputs
 from ..nets import get_topology
-from ..space.estimator import resolve_seed
-from ..train import TwinConfig, train_twin
+from ..train import RETRIES, TwinConfig, TwinTraining, resolve_seed
 from ..train.params import FRACTION, NON_NEGATIVE, POSITIVE, PROBABILITY, TRAINING, at_least
 from ..train.samplers import partner_pairs
 from .metrics import best_f1_threshold
 
 
-class PairVerifier(BaseEstimator):
+class PairVerifier(TwinTraining, BaseEstimator):
     """A Siamese verifier: similarity σ(w·|f(x1) − f(x2)| + b) of two images, f the twin of ``topology``.
 
     ``fit(X, y)`` pairs every training image with ``partners`` random others (target 1 when the
@@ -37,7 +35,7 @@ class PairVerifier(BaseEstimator):
     """
 
     _parameter_constraints = {
-        **{k: v for k, v in TRAINING.items() if k != "betas"}, "epochs": [at_least(1)],
+        **{k: v for k, v in TRAINING.items() if k != "betas"}, **RETRIES, "epochs": [at_least(1)],
         "weight_decay": [NON_NEGATIVE], "lr_gamma": [Interval(Real, 0, 1, closed="right")], "partners": [at_least(1)],
         "augment_p": [PROBABILITY], "augment_paired": ["boolean"], "input_scale": [POSITIVE],
         "validation_fraction": [FRACTION],
@@ -45,7 +43,8 @@ class PairVerifier(BaseEstimator):
 
     def __init__(self, topology="borsani", epochs=30, batch_size=64, lr=0.01, weight_decay=2.5e-4, lr_gamma=0.9,
                  partners=5, augment_p=0.7, augment_paired=True, input_scale=1 / 255, input_size=None,
-                 validation_fraction=0.2, device="auto", precision="auto", random_state=None, verbose=False):
+                 validation_fraction=0.2, device="auto", precision="auto", max_reruns=0, converge_ratio=0.9,
+                 random_state=None, verbose=False):
         self.topology = topology
         self.epochs = epochs
         self.batch_size = batch_size
@@ -60,14 +59,14 @@ class PairVerifier(BaseEstimator):
         self.validation_fraction = validation_fraction
         self.device = device
         self.precision = precision
+        self.max_reruns = max_reruns
+        self.converge_ratio = converge_ratio
         self.random_state = random_state
         self.verbose = verbose
 
     def fit(self, X, y, validation=None) -> "PairVerifier":
         self._validate_params()
-        inputs, y = check_labelled(X, y, "PairVerifier")
-        if len(np.unique(y)) < 2:
-            raise ValueError("PairVerifier needs at least two classes; y has 1 class")
+        inputs, y = self._labelled(X, y)
         seed = resolve_seed(self.random_state)
         rng = np.random.default_rng(seed)
         if validation is None and self.validation_fraction:
@@ -75,8 +74,8 @@ class PairVerifier(BaseEstimator):
                                            random_state=int(rng.integers(2**31 - 1)))
             validation, inputs, y = (inputs[held], y[held]), inputs[train], y[train]
         topology = get_topology(self.topology)
-        self.input_shape_ = InputShape(topology, self.input_size, "PairVerifier").fit(inputs)
-        self.device_, self.precision_ = fit_hardware(self.device, self.precision, topology.dims)
+        network_inputs = self._fit_input_shape(topology, inputs)(inputs)
+        self._resolve_compute(topology)
         config = TwinConfig(topology=topology, loss="bce", loss_options={"head_init": "he"}, optimizer="adam",
                             optimizer_options={"weight_decay": float(self.weight_decay)}, lr=float(self.lr),
                             betas=(0.9, 0.999), batch_size=int(self.batch_size), iterations=None,
@@ -84,10 +83,9 @@ class PairVerifier(BaseEstimator):
                             sampler_options={"partners": int(self.partners)}, input_scale=float(self.input_scale),
                             lr_gamma=self.lr_gamma,
                             augmentation="flips-greyscale" if self.augment_p else None,
-                            augmentation_options={"p": float(self.augment_p), "paired": bool(self.augment_paired)},
-                            precision=self.precision_)
-        twin = train_twin(self.input_shape_(inputs), y, config, seed=seed, rng=rng, device=self.device_,
-                          progress=bool(self.verbose), desc=f"verifier {topology.name}")
+                            augmentation_options={"p": float(self.augment_p), "paired": bool(self.augment_paired)})
+        twin, self.attempts_ = self._train_twin(network_inputs, y, config, seed=seed, rng=rng,
+                                                desc=f"verifier {topology.name}")
         self.net_, self.loss_, self.history_ = twin.net, twin.loss, twin.history
         self.threshold_ = 0.5
         if validation is not None and len(validation[1]) > 1:

@@ -9,10 +9,10 @@ from pathlib import Path
 import torch
 
 from .._version import __version__
-from ..data import ImageSet, SpectraSet, load_dataset
+from ..data import load_dataset
 from ..errors import UserError
 from ..eval.report import count
-from ..hardware import PRETRAINED_BF16_MIN_SIZE, cpu_bf16_support, device_name, resolve_device, resolve_precision
+from ..hardware import PRETRAINED_BF16_MIN_SIZE, RunCompute, cpu_bf16_support, device_name, resolve_device
 from ..protocols import PROTOCOLS, RunOptions
 from ..protocols.base import resolve_jobs
 from ..provenance import machine, source_commit, versions
@@ -30,23 +30,24 @@ from .tables import write_config, write_report
 def run_experiment(recipe, options: RunOptions, on_task_done=None) -> Path:
     """Run (or re-fuse) a recipe and write its outputs; returns the output directory."""
     started = time.time()
-    device = resolve_device(options.device, require=not options.dry_run)
     protocol = PROTOCOLS.get(recipe.protocol)
     exports = check_exports(options.export, protocol)
     choice = options.precision or recipe.precision
-    precision = resolve_precision(choice, device, require=not options.dry_run,
-                                  dims=1 if protocol.data_kind is SpectraSet else 2)
-    pretrained = resolve_precision(choice, device, require=not options.dry_run, pretrained=True)
-    options = replace(options, device=device, precision=precision, asked_precision=choice,
-                      jobs=resolve_jobs(options.jobs, device))
+    device = resolve_device(options.device, require=not options.dry_run)
+    compute = RunCompute.resolve(device, choice, jobs=resolve_jobs(options.jobs, device),
+                                 threads=options.threads, require=not options.dry_run)
+    precision = compute.precision(dims=protocol.data_kind.dims)
+    options = replace(options, device=compute.device, precision=precision, asked_precision=choice,
+                      jobs=compute.jobs, compute=compute)
     # a results folder belongs to the command as asked (precision "auto" included), so the same command on
     # another machine replaces its own earlier results instead of being refused
     asked = recipe.with_precision(choice)
-    recipe = recipe.with_precision(precision, pretrained)  # what results depend on is the resolved precision
-    if device == "cuda" and not options.dry_run and options.jobs > torch.cuda.device_count():
+    # what results depend on is the resolved precision
+    recipe = recipe.with_precision(precision, compute.precision(pretrained=True))
+    if compute.device == "cuda" and not options.dry_run and options.jobs > torch.cuda.device_count():
         options.log(f"--jobs {options.jobs} on {torch.cuda.device_count()} GPU(s): some GPUs run several jobs at once")
     dataset = load_dataset(options.dataset or protocol.default_dataset, options.data_root, options.seed)
-    for note in dataset.notes if isinstance(dataset, ImageSet) else ():  # spectra loaders log their own
+    for note in dataset.notes:
         options.log(f"{dataset.name}: {note}")
     out = Path(options.out) if options.out else default_out(dataset.name, options.data_root, recipe.name)
     protocol.check_data(recipe, dataset)
@@ -56,7 +57,7 @@ def run_experiment(recipe, options: RunOptions, on_task_done=None) -> Path:
                       "fingerprint": dataset.fingerprint}
     folder = ResultsFolder(out, run_identity(dataset_config, asked.to_dict(), options.seed, __version__))
     if options.dry_run:
-        print_plan(protocol, plan, options, choice, (precision, pretrained), folder)
+        print_plan(protocol, plan, options, folder)
         return out
     check_writable_folder(out, "--out")  # before any work, not after it
     folder.check(options.overwrite)
@@ -83,12 +84,12 @@ def run_experiment(recipe, options: RunOptions, on_task_done=None) -> Path:
                       scheduler=options.scheduler, on_done=done, progress=options.progress, ledger=ledger)
     report = protocol.report(plan, results)
     folder.claim()
-    _write_results(out, folder, report, exports, recipe, dataset, dataset_config, options, precision, ledger, started)
+    _write_results(out, folder, report, exports, recipe, dataset, dataset_config, options, ledger, started)
     return out
 
 
 def _write_results(out: Path, folder, report, exports, recipe, dataset, dataset_config: dict, options: RunOptions,
-                   precision: str, ledger, started: float) -> None:
+                   ledger, started: float) -> None:
     """The report's tables, score files, figures and config.json, each recorded in the results folder."""
     written = write_report(out, report, item_ids(dataset))
     written += write_exports(out, report, exports, item_ids(dataset))
@@ -99,8 +100,8 @@ def _write_results(out: Path, folder, report, exports, recipe, dataset, dataset_
         "dataset": {**dataset_config, **({"notes": list(dataset.notes)} if dataset.notes else {}),
                     **report.config.pop("dataset", {})},
         **report.config,
-        "seed": options.seed, "device": device, "device_name": device_name(device), "precision": precision,
-        "cpu_bf16": cpu_bf16_support(), "jobs": options.jobs,
+        "seed": options.seed, "device": device, "device_name": device_name(device), "precision": options.precision,
+        "compute": options.compute.to_dict(), "cpu_bf16": cpu_bf16_support(), "jobs": options.jobs,
         "backend": options.backend, "figures": [p.name for p in figures], "versions": versions(),
         "dissim": __version__, "git": source_commit(), "machine": machine(), "command": options.command,
         "wall_seconds": round(time.time() - started, 1), "tasks": ledger.summary(),
@@ -110,29 +111,29 @@ def _write_results(out: Path, folder, report, exports, recipe, dataset, dataset_
     folder.finish()
 
 
-def print_plan(protocol, plan, options: RunOptions, choice: str, precisions: tuple[str, str],
-               folder: ResultsFolder) -> None:
+def print_plan(protocol, plan, options: RunOptions, folder: ResultsFolder) -> None:
     """The dry run: the protocol's plan, the device, the estimated time (:mod:`.planning`), where results go."""
-    device, (precision, pretrained) = options.device, precisions
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        options.log(f"warning: --device {device}: this machine has no CUDA device; planning for one that is "
+    compute, precision = options.compute, options.precision
+    if compute.device.startswith("cuda") and not torch.cuda.is_available():
+        options.log(f"warning: --device {compute.device}: this machine has no CUDA device; planning for one that is "
                     "elsewhere (its time below is estimated, not measured)")
     print(protocol.describe(plan))
-    extra = ""
-    if plan.recipe.protocol == "ensemble":
-        large = resolve_precision(choice, device, require=False, pretrained=True, size=PRETRAINED_BF16_MIN_SIZE)
-        if large != pretrained:
-            extra = (f" (ImageNet networks {pretrained} below {PRETRAINED_BF16_MIN_SIZE} px, {large} from "
-                     f"{PRETRAINED_BF16_MIN_SIZE} px on)")
-        elif pretrained != precision:
-            extra = f" (ImageNet networks {pretrained})"
-    print(f"device {device}, precision {precision}{extra}, {count(options.jobs, 'job')} at once")
     workloads = getattr(protocol, "workloads", None)
+    works = workloads(plan) if workloads else []
+    extra = ""
+    if any(w.pretrained for w in works):
+        small, large = compute.pretrained_small, compute.pretrained_large
+        if small != large:
+            extra = (f" (ImageNet networks {small} below {PRETRAINED_BF16_MIN_SIZE} px, {large} from "
+                     f"{PRETRAINED_BF16_MIN_SIZE} px on)")
+        elif small != precision:
+            extra = f" (ImageNet networks {small})"
+    print(f"device {compute.device}, precision {precision}{extra}, {count(options.jobs, 'job')} at once")
     if workloads is None:
         print(f"time: not estimated for {protocol.name} recipes")
     else:
         threads = plan.tasks[0].threads if plan.tasks and getattr(plan.tasks[0], "threads", None) else 1
-        for line in time_estimate(workloads(plan), device=device, precision_choice=choice, jobs=options.jobs,
+        for line in time_estimate(works, device=compute.device, precision_choice=compute.asked, jobs=options.jobs,
                                   threads=threads, log=options.log):
             print(line)
     try:

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ..errors import UserError
-from ..hardware import autocast, uses_channels_last
+from ..hardware import Compute
 from .backbone import Backbone
 from .table import Topology, topology_from_dict
 
@@ -41,9 +41,9 @@ class SiameseNet(nn.Module):
     ``activation`` is "sigmoid" (the authors' F = σ(f(x)), bounded features), "l2" (f(x)/‖f(x)‖,
     unit-length features) or "none" (the raw backbone output); ``input_scale`` multiplies the raw inputs (1/255 gives images in [0, 1]).
     ``embed`` runs inputs through it once, in batches and in eval mode, and can hand the DEEPER
-    layer's activations of the same pass to a reduction (``tap``). ``precision`` (set by
-    :meth:`to_device`) is how the backbone computes: "fp32", or "bf16"/"fp16" autocast with the last
-    fc and the features in float32.
+    layer's activations of the same pass to a reduction (``tap``). ``compute`` (set by
+    :meth:`to_device`) is where and how the backbone computes: its precision is "fp32", or "bf16"/"fp16"
+    autocast with the last fc and the features in float32.
     """
 
     def __init__(self, topology: Topology, in_channels: int, input_size: int, activation: str = "sigmoid",
@@ -60,8 +60,7 @@ class SiameseNet(nn.Module):
         self.input_size = int(input_size)
         self.activation = activation
         self.backbone = Backbone(topology, self.in_channels, self.input_size)
-        self.precision = "fp32"
-        self.channels_last = False
+        self.compute = Compute()
 
     @property
     def embedding_dim(self) -> int:
@@ -71,19 +70,19 @@ class SiameseNet(nn.Module):
     def device(self) -> torch.device:
         return next(self.backbone.parameters()).device
 
-    def to_device(self, device: torch.device | str, precision: str = "fp32",
-                  channels_last: bool | None = None) -> "SiameseNet":
-        """Move to ``device`` and compute in ``precision`` (a resolved one: fp32, bf16 or fp16); images
-        use the channels-last memory format where :func:`~dissim.hardware.uses_channels_last` says, or
-        where ``channels_last`` asks for it."""
-        device = torch.device(device)
-        self.to(device)
-        self.precision = precision
-        self.channels_last = uses_channels_last(device, precision, self.topology.dims) if channels_last is None \
-            else channels_last and self.topology.dims == 2
+    def to_device(self, compute: Compute) -> "SiameseNet":
+        """Move to ``compute``'s device, compute in its (resolved) precision, and lay images out
+        channels-last where it says so."""
+        self.to(torch.device(compute.device))
+        self.compute = compute
         if self.channels_last:
             self.to(memory_format=torch.channels_last)
         return self
+
+    @property
+    def channels_last(self) -> bool:
+        """Whether images run in the channels-last memory format."""
+        return self.compute.channels_last and self.topology.dims == 2
 
     def _prepare(self, x: torch.Tensor, device: torch.device) -> torch.Tensor:
         x = to_input(x, device, self.input_scale, self.channels_last)
@@ -98,7 +97,7 @@ class SiameseNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Features of a batch of raw inputs (any device; moved to the twin's)."""
         device = self.device
-        return self._activate(self.backbone(self._prepare(x, device), autocast(device, self.precision)))
+        return self._activate(self.backbone(self._prepare(x, device), self.compute.autocast()))
 
     @torch.no_grad()
     def embed(self, inputs, batch_size: int = 256,
@@ -117,10 +116,10 @@ class SiameseNet(nn.Module):
             for start in range(0, len(inputs), batch_size):
                 x = self._prepare(inputs[start:start + batch_size], device)
                 if tap is not None:
-                    out, activations = self.backbone.forward_with_tap(x, autocast(device, self.precision))
+                    out, activations = self.backbone.forward_with_tap(x, self.compute.autocast())
                     reduced.append(tap(activations.float()))
                 else:
-                    out = self.backbone(x, autocast(device, self.precision))
+                    out = self.backbone(x, self.compute.autocast())
                 features.append(self._activate(out))
         except torch.cuda.OutOfMemoryError:
             raise UserError(f"out of GPU memory embedding with batch size {batch_size}: lower the embedding "

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from ..errors import UserError
+from ..hardware import RunCompute
 from ..registry import Registry
 from ..storage import stable_hash
 
@@ -73,6 +74,7 @@ class RunOptions:
     device: str = "auto"
     precision: str | None = None  # None: the recipe's (auto by default); the resolved one once the run starts
     asked_precision: str = "auto"  # what --precision (or the recipe) asked for, before it was resolved
+    compute: RunCompute | None = None  # the run's compute settings, resolved once when it starts
     jobs: int | None = None  # tasks at once; None: resolve_jobs picks
     threads: int | None = None  # torch/BLAS threads per task; None: the protocol's default (results depend on it)
     backend: str = "loky"

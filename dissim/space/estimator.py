@@ -7,14 +7,12 @@ import numbers
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ..data.arrays import InputShape, check_inputs, check_labelled
-from ..hardware import fit_hardware
+from ..data.arrays import check_inputs
 from ..nets import get_topology
-from ..train import TwinConfig, get_loss, train_twin_with_retries
-from ..train.params import DISTINCT_POSITIVE_INTEGERS, POSITIVE, TRAINING, at_least
+from ..train import RETRIES, TwinConfig, TwinTraining, get_loss, resolve_seed
+from ..train.params import DISTINCT_POSITIVE_INTEGERS, TRAINING, at_least
 from .dct import DCT_KEEP, dct_reduce
 from .dissimilarity import SPACES
 from .prototypes import ClassWiseKMeans, check_k_per_class
@@ -29,16 +27,7 @@ def _as_tuple(value, name: str, kind) -> tuple:
     return values
 
 
-def resolve_seed(random_state) -> int:
-    """An int seed from ``random_state`` (an int is used as is; None or a RandomState draws one)."""
-    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
-        if random_state < 0:
-            raise ValueError(f"random_state must be non-negative, got {random_state}")
-        return int(random_state)
-    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
-
-
-class SiameseDissimilarity(TransformerMixin, BaseEstimator):
+class SiameseDissimilarity(TwinTraining, TransformerMixin, BaseEstimator):
     """Dissimilarity space of a Siamese network (Nanni et al., Sensors 2021).
 
     ``fit(X, y)`` trains a Siamese twin of ``topology`` on class-balanced pairs (``loss="bce"``) or
@@ -66,10 +55,10 @@ class SiameseDissimilarity(TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
-        **TRAINING, "loss": [str], "optimizer": [str, callable], "space": [str, list, tuple],
+        **TRAINING, **RETRIES, "loss": [str], "optimizer": [str, callable], "space": [str, list, tuple],
         "prototypes": [DISTINCT_POSITIVE_INTEGERS], "iterations": [at_least(1)], "loss_options": [dict, None],
-        "optimizer_options": [dict, None], "embed_batch_size": [at_least(1)], "max_reruns": [at_least(0)],
-        "converge_ratio": [POSITIVE], "augmentation": [str, None], "augmentation_options": [dict, None],
+        "optimizer_options": [dict, None], "embed_batch_size": [at_least(1)], "augmentation": [str, None],
+        "augmentation_options": [dict, None],
     }
 
     def __init__(self, topology="sn8", loss="bce", optimizer="adam", space="fully", prototypes=15,
@@ -103,33 +92,24 @@ class SiameseDissimilarity(TransformerMixin, BaseEstimator):
     def fit(self, X, y) -> "SiameseDissimilarity":
         """Train the twin on (X, y) and pick the prototypes; returns self."""
         self._validate_params()
-        inputs, y = check_labelled(X, y, "SiameseDissimilarity")
+        inputs, y = self._labelled(X, y)
         topology = get_topology(self.topology)
         spaces, ks = self._spaces(topology), _as_tuple(self.prototypes, "prototypes", numbers.Integral)
         get_loss(self.loss)  # an unknown loss is a UserError naming the known ones, before any work
         self.classes_, labels = np.unique(y, return_inverse=True)
-        counts = np.bincount(labels)
-        if len(self.classes_) < 2:
-            raise ValueError(f"SiameseDissimilarity needs at least two classes; y has 1 class ({self.classes_[0]!r})")
-        check_k_per_class(self.classes_, counts, max(ks), advice=": use prototypes <= {count}")
-        self.input_shape_ = InputShape(topology, self.input_size, "SiameseDissimilarity").fit(inputs)
-        self.input_size_ = self.input_shape_.size
-        if self.input_shape_.n_features is not None:
-            self.n_features_in_ = self.input_shape_.n_features
-        network_inputs = self.input_shape_(inputs)
+        check_k_per_class(self.classes_, np.bincount(labels), max(ks), advice=": use prototypes <= {count}")
+        network_inputs = self._fit_input_shape(topology, inputs)(inputs)
         seed = resolve_seed(self.random_state)
         rng = np.random.default_rng(seed)
-        self.device_, self.precision_ = fit_hardware(self.device, self.precision, topology.dims)
+        self._resolve_compute(topology)
         config = TwinConfig(topology=topology, loss=self.loss, loss_options=dict(self.loss_options or {}),
                             optimizer=self.optimizer, optimizer_options=dict(self.optimizer_options or {}),
                             lr=float(self.lr), betas=tuple(self.betas), batch_size=int(self.batch_size),
-                            iterations=int(self.iterations), precision=self.precision_,
+                            iterations=int(self.iterations),
                             augmentation=self.augmentation, augmentation_options=dict(self.augmentation_options or {}),
                             batchnorm_statistics="population" if topology.pretrained_network else "running")
-        twin, self.attempts_ = train_twin_with_retries(
-            network_inputs, labels, config, seed=seed, rng=rng, max_reruns=int(self.max_reruns),
-            converge_ratio=float(self.converge_ratio), device=self.device_, progress=bool(self.verbose),
-            desc=f"{topology.name}-{self.loss}-{self.optimizer}")
+        twin, self.attempts_ = self._train_twin(network_inputs, labels, config, seed=seed, rng=rng,
+                                           desc=f"{topology.name}-{self.loss}-{self.optimizer}")
         self.net_, self.loss_, self.history_ = twin.net, twin.loss, twin.history
         self.spaces_, self.feature_blocks_, start = {}, [], 0
         for k in ks:  # each k's prototypes, embedded once for every space
@@ -186,4 +166,4 @@ class SiameseDissimilarity(TransformerMixin, BaseEstimator):
         return tags
 
 
-__all__ = ["SiameseDissimilarity", "resolve_seed"]
+__all__ = ["SiameseDissimilarity", "resolve_seed"]  # resolve_seed: dissim.train.estimator's

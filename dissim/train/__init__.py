@@ -34,8 +34,9 @@ from .twin import (
            train_twin_with_retries,
 )
 from .validation import Validator
+from .estimator import RETRIES, TwinTraining, resolve_seed
 
-__all__ = ["AUGMENTATIONS", "BCEPairLoss", "BalancedBootstrapPairSampler", "ClassBalancedPairSampler",
+__all__ = ["AUGMENTATIONS", "RETRIES", "TwinTraining", "resolve_seed", "BCEPairLoss", "BalancedBootstrapPairSampler", "ClassBalancedPairSampler",
            "ClassBalancedTripletSampler", "DEFAULT_SPECTRUM_RECIPE", "LOSSES", "NoAugmentation", "SAMPLERS",
            "SPECTRUM_TRANSFORMS", "SpectrumAugmentation", "TrainHistory", "TrainedTwin", "TrainingAttempts", "TripletLoss",
            "TwinConfig", "Validator", "augmentation_recipe", "check_loss", "converged", "create_loss", "fit", "get_loss",

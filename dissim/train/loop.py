@@ -20,6 +20,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..errors import UserError
+from ..nets import SiameseNet
 from .validation import EARLY_STOPPING, Validator
 
 _PROGRESS_EVERY = 10  # steps between progress-bar loss updates (each one syncs the device)
@@ -55,7 +56,7 @@ class TrainHistory:
         return values
 
 
-def fit(net: torch.nn.Module, loss: torch.nn.Module, optimizer: torch.optim.Optimizer, data: torch.Tensor,
+def fit(net: SiameseNet, loss: torch.nn.Module, optimizer: torch.optim.Optimizer, data: torch.Tensor,
         sampler, *, batch_size: int, epochs: int = 1, steps_per_epoch: int, labels=None, augment=None,
         validator: Validator | None = None, patience: int | None = None, early_stopping: str = "ranking",
         scheduler=None, progress: bool = False, desc: str = "train") -> TrainHistory:
@@ -75,7 +76,7 @@ def fit(net: torch.nn.Module, loss: torch.nn.Module, optimizer: torch.optim.Opti
     validate = validator is not None and validator.usable
     history = TrainHistory(batches_per_epoch=steps_per_epoch)
     losses = torch.zeros(epochs * steps_per_epoch, device=device)
-    scaler = torch.amp.GradScaler(device.type, enabled=getattr(net, "precision", "fp32") == "fp16")
+    scaler = torch.amp.GradScaler(device.type, enabled=net.compute.precision == "fp16")
     show_loss_every = _PROGRESS_EVERY if device.type == "cpu" else 0  # on a GPU, reading the loss syncs
     best_score, best_state, since_best, done = (-math.inf, -math.inf), None, 0, 0
     start = time.perf_counter()

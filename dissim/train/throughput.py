@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..hardware import Compute
 from ..nets import SiameseNet, Topology
 from .losses import create_loss
 
@@ -88,7 +89,7 @@ def training_step_time(topology: Topology, channels: int, input_size: int, *, de
     pairs = max(1, images // 2)
     with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
         torch.manual_seed(seed)
-        net = SiameseNet(topology, channels, input_size).to_device(device, precision).train()
+        net = SiameseNet(topology, channels, input_size).to_device(Compute.of(device, precision, topology.dims)).train()
         loss = create_loss("bce", net.embedding_dim).to(device)
         optimizer = torch.optim.Adam([*net.parameters(), *loss.parameters()], lr=1e-4,
                                      **OPTIMIZER_OPTIONS.get(precision, {"fused": True}))

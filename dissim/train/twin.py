@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from ..errors import UserError
+from ..hardware import Compute
 from ..nets import SiameseNet, Topology
 from ..optim import create_optimizer
 from .augment import AUGMENTATIONS
@@ -29,8 +30,8 @@ class TwinConfig:
     learning rate every so many epochs; with validation items, the best epoch's weights are kept
     and ``patience`` epochs without improvement stop training; ``lr_gamma`` multiplies it by gamma
     after every epoch instead. ``augmentation`` names a policy of :mod:`dissim.train.augment` (None:
-    no augmentation, and no random stream reserved for it). ``precision`` is how the twin computes
-    (master weights and optimizer state stay float32 whatever it is).
+    no augmentation, and no random stream reserved for it). Where and how the twin computes is not
+    part of it: :func:`train_twin` is handed a resolved :class:`~dissim.hardware.Compute`.
     """
 
     topology: Topology
@@ -54,7 +55,6 @@ class TwinConfig:
     early_stopping: str = "ranking"
     augmentation: str | None = None
     augmentation_options: dict = field(default_factory=dict)
-    precision: str = "fp32"  # resolved (dissim.hardware.resolve_precision): fp32, bf16 or fp16 autocast
     head_lr_factor: float = 1.0  # the loss's own layers (a classifier, a pair head) learn this much faster
     batchnorm_statistics: str = "running"  # "population": recomputed over the training set after training
 
@@ -68,20 +68,24 @@ class TrainedTwin:
     history: TrainHistory
 
 
+CPU_FP32 = Compute()  # the CPU in float32: what a training computes on unless it is handed another Compute
+
+
 def _devices_to_fork(device: torch.device) -> list[int]:
     return [device.index or 0] if device.type == "cuda" else []
 
 
 def train_twin(inputs: np.ndarray, labels: np.ndarray, config: TwinConfig, *, seed: int, rng: np.random.Generator,
-               device: torch.device | str = "cpu", validation: tuple | None = None, progress: bool = False,
+               compute: Compute = CPU_FP32, validation: tuple | None = None, progress: bool = False,
                desc: str = "train") -> TrainedTwin:
     """Train a twin on ``inputs`` (N, C, H, W) images or (N, L) spectra with class ``labels``.
 
     ``seed`` seeds the network's initialisation (torch, forked: the caller's global torch random
     state is left as it was); ``rng`` draws the pairs or triplets (and validation pairs and the
     augmentation seed), and goes on for the caller afterwards. ``validation`` = (inputs, labels).
+    ``compute`` says where and in which precision the twin computes.
     """
-    device = torch.device(device)
+    device = torch.device(compute.device)
     inputs = np.asarray(inputs)
     in_channels, size = (1, inputs.shape[-1]) if inputs.ndim == 2 else (inputs.shape[1], inputs.shape[-1])
     loss_class = get_loss(config.loss)
@@ -97,7 +101,7 @@ def train_twin(inputs: np.ndarray, labels: np.ndarray, config: TwinConfig, *, se
     with torch.random.fork_rng(devices=_devices_to_fork(device)):
         torch.manual_seed(seed)
         net = SiameseNet(config.topology, in_channels, size, config.activation, config.input_scale,
-                         config.input_gate).to_device(device, config.precision)
+                         config.input_gate).to_device(compute)
         loss = create_loss(config.loss, net.embedding_dim, **config.loss_options).to(device)
         params = list(net.parameters()) + list(loss.parameters())
         if config.head_lr_factor != 1.0:  # e.g. a fine-tuned CNN's new last layer (the authors: x20)
@@ -105,7 +109,7 @@ def train_twin(inputs: np.ndarray, labels: np.ndarray, config: TwinConfig, *, se
                       {"params": list(loss.parameters()), "lr": config.lr * config.head_lr_factor}]
         optimizer = create_optimizer(config.optimizer, params,
                                      lr=config.lr, betas=tuple(config.betas), niter=epochs * steps,
-                                     **_optimizer_options(config))
+                                     **_optimizer_options(config, compute.precision))
         scheduler = None
         if config.lr_halving_epochs:
             scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_halving_epochs, gamma=0.5)
@@ -197,13 +201,13 @@ def train_twin_with_retries(inputs: np.ndarray, labels: np.ndarray, config: Twin
     return twin, attempts
 
 
-def _optimizer_options(config: TwinConfig) -> dict:
+def _optimizer_options(config: TwinConfig, precision: str) -> dict:
     """The recipe's optimizer options; Adam steps with its multi-tensor (foreach) kernels, which give
     the same numbers as the per-tensor loop faster, and in mixed precision with the fused kernel
     (several times faster again on large fc layers; last-bit differences, so not on the fp32 path)."""
     options = dict(config.optimizer_options)
     if config.optimizer == "adam" and "foreach" not in options and "fused" not in options:
-        options["fused" if config.precision != "fp32" else "foreach"] = True
+        options["fused" if precision != "fp32" else "foreach"] = True
     return options
 
 

@@ -26,13 +26,14 @@ class CNNClassifierMatcher(SiameseMatcher):
                  batch_size=32, lr=1e-3, betas=(0.9, 0.999), lr_halving_epochs=10, patience=10,
                  early_stopping="ranking", augment=False, activation="sigmoid", validation_fraction=0.1,
                  input_size=None, networks=1, loss_options=None, sampler_options=None, device="auto", precision="auto",
-                 random_state=None, verbose=False):
+                 max_reruns=0, converge_ratio=0.9, random_state=None, verbose=False):
         super().__init__(topology=topology, loss=loss, optimizer=optimizer, sampler=sampler, epochs=epochs,
                          batch_size=batch_size, lr=lr, betas=betas, lr_halving_epochs=lr_halving_epochs,
                          patience=patience, early_stopping=early_stopping, augment=augment, activation=activation,
                          validation_fraction=validation_fraction, input_size=input_size, networks=networks,
                          loss_options=loss_options, sampler_options=sampler_options, device=device,
-                         precision=precision, random_state=random_state, verbose=verbose)
+                         precision=precision, max_reruns=max_reruns, converge_ratio=converge_ratio,
+                         random_state=random_state, verbose=verbose)
 
     early_stops = False  # see the class docstring
     recipe_settings = {"epochs": "epochs", "networks": "networks"}

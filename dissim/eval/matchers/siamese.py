@@ -8,14 +8,13 @@ import torch
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ...data.arrays import InputShape, check_inputs, check_labelled
+from ...data.arrays import InputShape, check_inputs
 from ...data.splits import class_validation_split
 from ...errors import UserError
-from ...hardware import fit_hardware, resolve_precision
+from ...hardware import resolve_compute
 from ...nets import get_topology
 from ...nets.twin import ACTIVATIONS, SiameseNet
-from ...space.estimator import resolve_seed
-from ...train import TwinConfig, augmentation_recipe, create_loss, train_twin
+from ...train import RETRIES, TwinConfig, TwinTraining, augmentation_recipe, create_loss, resolve_seed
 from ...train.params import FRACTION, TRAINING, at_least
 from ...train.validation import EARLY_STOPPING
 from .base import Matcher
@@ -23,7 +22,7 @@ from .registry import MATCHERS
 
 
 @MATCHERS.register("siamese")
-class SiameseMatcher(Matcher):
+class SiameseMatcher(TwinTraining, Matcher):
     """A Siamese network's learned similarity (Liu et al., "Dynamic spectrum matching with one-shot learning").
 
     ``fit(X, y, validation=None)`` trains the twin of ``topology`` with ``loss`` on ``sampler``
@@ -39,12 +38,13 @@ class SiameseMatcher(Matcher):
     of one spectrum give it twice, see :class:`~dissim.train.samplers.ClassPairItemSampler`).
     ``activation="sigmoid"`` gives f(x) = σ(CNN(x)) ("l2": f(x)/‖f(x)‖; "none": the raw output). ``loss_options`` go to the loss (e.g. ``{"margin": 0.5}`` for the triplet loss).
     ``networks`` > 1 trains that many twins from consecutive seeds and averages their similarities
-    (an ensemble; ``transform`` then gives their features side by side).
+    (an ensemble; ``transform`` then gives their features side by side). A twin whose loss does not
+    fall is retrained at most ``max_reruns`` times (``attempts_``: one record per network).
     ``transform(X)`` gives f(x); ``similarity`` the loss's comparison of f(q) and f(r).
     """
 
     _parameter_constraints = {
-        **TRAINING, "loss": [str], "optimizer": [str, callable], "sampler": [str], "epochs": [at_least(1)],
+        **TRAINING, **RETRIES, "loss": [str], "optimizer": [str, callable], "sampler": [str], "epochs": [at_least(1)],
         "lr_halving_epochs": [at_least(1)], "patience": [at_least(1)],
         "early_stopping": [StrOptions({*EARLY_STOPPING, "none"})], "sampler_options": [dict, None],
         "augment": ["boolean", list, tuple], "activation": [StrOptions(set(ACTIVATIONS))],
@@ -55,7 +55,7 @@ class SiameseMatcher(Matcher):
                  batch_size=32, lr=1e-3, betas=(0.9, 0.999), lr_halving_epochs=10, patience=10,
                  early_stopping="ranking", augment=False, activation="sigmoid", validation_fraction=0.1,
                  input_size=None, networks=1, loss_options=None, sampler_options=None, device="auto", precision="auto",
-                 random_state=None, verbose=False):
+                 max_reruns=0, converge_ratio=0.9, random_state=None, verbose=False):
         self.topology = topology
         self.loss = loss
         self.optimizer = optimizer
@@ -76,6 +76,8 @@ class SiameseMatcher(Matcher):
         self.sampler_options = sampler_options
         self.device = device
         self.precision = precision
+        self.max_reruns = max_reruns
+        self.converge_ratio = converge_ratio
         self.random_state = random_state
         self.verbose = verbose
 
@@ -90,9 +92,7 @@ class SiameseMatcher(Matcher):
 
     def fit(self, X, y, validation=None) -> "SiameseMatcher":
         self._validate_params()
-        inputs, y = check_labelled(X, y, type(self).__name__)
-        if len(np.unique(y)) < 2:
-            raise ValueError("SiameseMatcher needs at least two classes to learn from; y has 1 class")
+        inputs, y = self._labelled(X, y)
         topology = get_topology(self.topology)
         seed = resolve_seed(self.random_state)
         rng = np.random.default_rng(seed)
@@ -104,12 +104,8 @@ class SiameseMatcher(Matcher):
                 validation = (inputs[held_out], y[held_out])
                 inputs, y = inputs[train], y[train]
         self.topology_ = topology
-        self.device_, self.precision_ = fit_hardware(self.device, self.precision, topology.dims)
-        self.input_shape_ = InputShape(topology, self.input_size, "SiameseMatcher").fit(inputs)
-        self.input_size_ = self.input_shape_.size
-        if self.input_shape_.n_features is not None:
-            self.n_features_in_ = self.input_shape_.n_features
-        network_inputs = self.input_shape_(inputs)
+        network_inputs = self._fit_input_shape(topology, inputs)(inputs)
+        self._resolve_compute(topology)
         if validation is not None:
             validation = (self.input_shape_(check_inputs(validation[0], name="validation X")), np.asarray(validation[1]))
         recipe = augmentation_recipe(self.augment)
@@ -121,14 +117,14 @@ class SiameseMatcher(Matcher):
                             lr_halving_epochs=int(self.lr_halving_epochs), patience=int(self.patience),
                             early_stopping="ranking" if self.early_stopping == "none" else self.early_stopping,
                             augmentation="spectrum" if recipe else "none",
-                            augmentation_options={"transforms": list(recipe)} if recipe else {},
-                            precision=self.precision_)
-        twins = []
+                            augmentation_options={"transforms": list(recipe)} if recipe else {})
+        twins, self.attempts_ = [], []
         for member in range(int(self.networks)):  # member 0 draws exactly what a single network draws
-            twins.append(train_twin(network_inputs, y, config, seed=seed + member,
-                                    rng=rng if member == 0 else np.random.default_rng([seed, member]),
-                                    device=self.device_, validation=validation, progress=bool(self.verbose),
-                                    desc=f"{type(self).__name__} {topology.name}"))
+            twin, attempts = self._train_twin(network_inputs, y, config, seed=seed + member,
+                                         rng=rng if member == 0 else np.random.default_rng([seed, member]),
+                                         validation=validation, desc=f"{type(self).__name__} {topology.name}")
+            twins.append(twin)
+            self.attempts_.append(attempts)
         self.nets_, self.losses_ = [t.net for t in twins], [t.loss for t in twins]
         self.histories_ = [t.history for t in twins]
         self.net_, self.loss_, self.history_ = twins[0].net, twins[0].loss, twins[0].history
@@ -178,10 +174,10 @@ class SiameseMatcher(Matcher):
         loss.load_state_dict(state["loss_state"])
         matcher = cls(**{**state["params"], "topology": net.topology, "device": "cpu"})
         precision = state["params"].get("precision", "auto")  # a CUDA-only fp16 becomes this CPU's choice
-        matcher.precision_ = resolve_precision("auto" if precision == "fp16" else precision, "cpu",
-                                               dims=net.topology.dims)
-        matcher.net_, matcher.loss_, matcher.history_ = net.to_device("cpu", matcher.precision_).eval(), loss.eval(), None
-        matcher.topology_, matcher.device_ = net.topology, "cpu"
+        matcher.compute_ = resolve_compute("cpu", "auto" if precision == "fp16" else precision, dims=net.topology.dims)
+        matcher.device_, matcher.precision_ = matcher.compute_.device, matcher.compute_.precision
+        matcher.net_, matcher.loss_, matcher.history_ = net.to_device(matcher.compute_).eval(), loss.eval(), None
+        matcher.topology_ = net.topology
         shape = InputShape(net.topology, None, "SiameseMatcher")
         shape.size, shape.channels, shape.n_features = int(state["input_size"]), state["channels"], state["n_features"]
         matcher.input_shape_, matcher.input_size_ = shape, shape.size
