@@ -258,3 +258,11 @@ def test_every_twin_training_estimator_reruns_a_training_that_does_not_converge(
     for attempts in np.atleast_1d(fitted.attempts_):
         assert attempts.reruns == 1 and not attempts.converged
     assert fitted.compute_.device == "cpu" and fitted.precision_ == fitted.compute_.precision
+
+
+def test_an_image_augmentation_on_spectra_is_refused_before_training_not_deep_in_torch():
+    from dissim.errors import UserError
+
+    X, y = _spectra()
+    with pytest.raises(UserError, match="augmentation 'flips-greyscale' transforms images; topology .* takes spectra"):
+        PairVerifier(topology=TINY_1D, epochs=1, batch_size=8, device="cpu", validation_fraction=0.0).fit(X, y)

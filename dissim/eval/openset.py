@@ -18,6 +18,8 @@ its own. ``threshold`` sets it by hand instead.
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -26,7 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..data.arrays import check_inputs
 from ..nets import get_topology
-from ..train import RETRIES, TwinConfig, TwinTraining, resolve_seed
+from ..train import RETRIES, TwinConfig, TwinTraining, get_loss, resolve_seed
 from ..train.params import FINITE, FRACTION, NON_NEGATIVE, TRAINING, at_least
 
 
@@ -145,9 +147,10 @@ class OpenSetSiamese(_OpenSet):
         self.verbose = verbose
 
     def fit(self, X, y) -> "OpenSetSiamese":
-        options = {"margin": self.margin}
-        if self.loss == "contrastive-ce":
-            options.update(alpha1=self.alpha1, alpha2=self.alpha2, ce_margin=self.ce_margin, ce_weight=self.ce_weight)
+        offered = {"margin": self.margin, "alpha1": self.alpha1, "alpha2": self.alpha2, "ce_margin": self.ce_margin,
+                   "ce_weight": self.ce_weight}
+        accepted = inspect.signature(get_loss(self.loss)).parameters  # each loss takes the options it declares
+        options = {name: value for name, value in offered.items() if name in accepted}
         inputs, codes = self._fit_twin(X, y, self.loss, options, {"negatives_per_positive": int(self.negatives_per_positive)})
         features = self.net_.embed(inputs)[0]
         self.centres_ = torch.stack([features[torch.as_tensor(codes == c)].mean(0) for c in range(len(self.classes_))])

@@ -37,6 +37,8 @@ class RandomStream:
 class NoAugmentation:
     """The identity (its seed is still drawn: see the module docstring)."""
 
+    dims = None  # the inputs it transforms: any
+
     def __init__(self, seed: int):
         self.seed = seed
 
@@ -54,6 +56,8 @@ class SpectrumAugmentation:
     ``mix`` needs the training items: the loop calls :meth:`prepare` with them and passes each
     side's item indices (``uses_items``).
     """
+
+    dims = 1  # the inputs it transforms: spectra
 
     uses_items = True
 
@@ -88,6 +92,8 @@ class FlipsGreyscale:
     RandomGrayscale). ``paired=True`` draws once per pair and applies the same to every side of it
     (the pair stays a pair of the same view); ``False`` draws for each side on its own.
     """
+
+    dims = 2  # the inputs it transforms: images
 
     def __init__(self, seed: int, p: float = 0.7, paired: bool = True):
         if not 0 <= p <= 1:
@@ -125,6 +131,8 @@ class FlipsScale:
     Every side (item) draws on its own. The output is float32 (bilinear resampling).
     """
 
+    dims = 2  # the inputs it transforms: images
+
     def __init__(self, seed: int, p: float = 0.5, max_scale: float = 2.0):
         if not 0 <= p <= 1:
             raise ValueError(f"flip probability p must lie in [0, 1], got {p}")
@@ -157,6 +165,8 @@ class Jitter:
     rotation of up to ``degrees``, resampled bilinearly with the border pixels extended. It keeps
     what an image shows (no flips), so it suits digits, characters and faces alike. Output float32.
     """
+
+    dims = 2  # the inputs it transforms: images
 
     def __init__(self, seed: int, shift: float = 0.1, scale: float = 0.1, degrees: float = 10.0):
         for name, value, top in (("shift", shift, 0.5), ("scale", scale, 0.5), ("degrees", degrees, 180.0)):

@@ -92,6 +92,11 @@ def train_twin(inputs: np.ndarray, labels: np.ndarray, config: TwinConfig, *, se
     sampler_class = SAMPLERS.get(config.sampler or loss_class.default_sampler)
     if (config.iterations is None) == (config.epochs is None):
         raise UserError("give the training budget as iterations or as epochs (one of them)")
+    policy = AUGMENTATIONS.get(config.augmentation) if config.augmentation is not None else None
+    if policy is not None and policy.dims not in (None, config.topology.dims):
+        raise UserError(f"augmentation {config.augmentation!r} transforms {'images' if policy.dims == 2 else 'spectra'}; "
+                        f"topology {config.topology.name} takes {'images' if config.topology.dims == 2 else 'spectra'}: "
+                        "choose an augmentation of its kind, or none")
     sampler = sampler_class(labels, rng, **config.sampler_options)  # draws from rng only, as before the net
     steps = config.iterations or sampler.batches_per_epoch(config.batch_size)
     epochs = config.epochs or 1
