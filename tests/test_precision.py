@@ -11,6 +11,7 @@ import pytest
 import torch
 from conftest import TINY_TOPOLOGY, write_recipe
 
+import dissim
 from dissim import hardware
 from dissim.errors import UserError
 from dissim.nets import SiameseNet, get_topology
@@ -47,6 +48,25 @@ def test_auto_is_bf16_exactly_where_the_cpu_multiplies_bf16_in_hardware(monkeypa
     monkeypatch.setattr(hardware, "cpu_bf16_support", lambda: None)
     assert hardware.resolve_precision("auto", "cpu") == "fp32"
     assert hardware.resolve_precision("bf16", "cpu") == "bf16"  # asked for: honoured, even if slow
+
+
+def test_a_run_resolves_its_precision_once_for_every_kind_of_network(monkeypatch):
+    monkeypatch.setattr(hardware, "cpu_bf16_support", lambda: "AVX-512-BF16")
+    compute = hardware.RunCompute.resolve("cpu", "auto", jobs=2)
+    monkeypatch.setattr(hardware, "cpu_bf16_support", lambda: None)  # looked up, never resolved again
+    assert (compute.precision(), compute.precision(dims=1)) == ("bf16", "fp32")
+    assert [compute.precision(pretrained=True, size=s) for s in (None, 64, 127, 128, 224)] == \
+        ["fp32", "fp32", "fp32", "bf16", "bf16"]
+    assert compute.to_dict()["channels_last"] == {"images": True, "imagenet_below_128px": False,
+                                                  "imagenet_from_128px": True}
+
+
+def test_an_estimator_resolves_its_compute_once_and_the_twin_computes_with_it():
+    images, labels = _images()
+    fitted = dissim.SiameseDissimilarity(topology=str(TINY_TOPOLOGY), iterations=2, batch_size=4, prototypes=1,
+                                         device="cpu", precision="bf16", random_state=0).fit(images[:, 0], labels)
+    assert fitted.compute_ == hardware.Compute("cpu", "bf16", True, fitted.compute_.threads)
+    assert fitted.net_.compute is fitted.compute_ and fitted.net_.channels_last
 
 
 def test_auto_for_imagenet_networks_on_a_cpu_is_bf16_only_from_128_pixels(monkeypatch):
@@ -202,6 +222,8 @@ def test_the_resolved_precision_is_in_config_json_and_the_cache_key(cli, tmp_pat
     assert code == 0, err
     config = json.loads((tmp_path / "a" / "config.json").read_text())
     assert config["precision"] == "fp32" and config["recipe"]["profile"]["precision"] == "fp32"
+    assert config["compute"]["asked_precision"] == "fp32" and set(config["compute"]["precision"].values()) == {"fp32"}
+    assert config["compute"]["device"] == "cpu" and config["compute"]["jobs"] == config["jobs"]
     code, _, err = cli(*common, "--precision", "bf16", "--out", tmp_path / "b")
     # the pixel baselines need no network, and the frozen-feature baseline is float32 whatever the precision
     trainings = [line for line in err.splitlines() if not line.startswith(("baselines", "lite0-frozen-logreg"))]
