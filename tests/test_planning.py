@@ -37,11 +37,11 @@ def inflar_stand_in(root: Path) -> Path:
 
 def paper_table2_workloads(root: Path):
     from dissim.data import load_dataset
-    from dissim.hardware import resolve_precision
+    from dissim.hardware import RunCompute
 
     protocol = PROTOCOLS.get("ensemble")
     recipe = load_recipe("paper-table2")
-    recipe = recipe.with_precision(resolve_precision("auto", "cpu"), resolve_precision("auto", "cpu", pretrained=True))
+    recipe = recipe.with_compute(RunCompute.resolve("cpu", "auto", jobs=2))
     data = load_dataset("InfLar", root, 1)
     plan = protocol.plan(recipe, data, RunOptions(device="cpu", jobs=2, threads=1, progress=False))
     return plan, protocol.workloads(plan)

@@ -42,8 +42,7 @@ def run_experiment(recipe, options: RunOptions, on_task_done=None) -> Path:
     # a results folder belongs to the command as asked (precision "auto" included), so the same command on
     # another machine replaces its own earlier results instead of being refused
     asked = recipe.with_precision(choice)
-    # what results depend on is the resolved precision
-    recipe = recipe.with_precision(precision, compute.precision(pretrained=True))
+    recipe = recipe.with_compute(compute, protocol.data_kind.dims)  # what results depend on: the resolved precisions
     if compute.device == "cuda" and not options.dry_run and options.jobs > torch.cuda.device_count():
         options.log(f"--jobs {options.jobs} on {torch.cuda.device_count()} GPU(s): some GPUs run several jobs at once")
     dataset = load_dataset(options.dataset or protocol.default_dataset, options.data_root, options.seed)

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from ..errors import UserError
+from ..hardware import RunCompute
 from ..settings import parse_settings
 
 SECTIONS = ("settings",)
@@ -30,8 +31,14 @@ class SettingsRecipe:
     def precision(self) -> str:
         return self.settings.precision
 
-    def with_precision(self, precision: str, pretrained: str | None = None) -> "SettingsRecipe":
+    def with_precision(self, precision: str) -> "SettingsRecipe":
+        """With ``precision`` as asked (``auto`` included): what names the run's results folder."""
         return replace(self, settings=replace(self.settings, precision=precision))
+
+    def with_compute(self, compute: RunCompute, dims: int) -> "SettingsRecipe":
+        """With the precision the run resolved for its networks (``dims``-D: its data's); these protocols
+        train no ImageNet network."""
+        return self.with_precision(compute.precision(dims=dims))
 
     def to_dict(self) -> dict:
         values = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.settings).items()}

@@ -72,7 +72,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from ...errors import UserError
-from ...hardware import PRECISIONS
+from ...hardware import PRECISIONS, RunCompute
 from ...nets import get_topology, register_topology
 from ...nets.pretrained import INITS as PRETRAINED_INITS
 from ...nets.pretrained import pretrained_info
@@ -172,11 +172,15 @@ class EnsembleRecipe:
     def precision(self) -> str:
         return self.profile.precision
 
-    def with_precision(self, precision: str, pretrained: str | None = None) -> "EnsembleRecipe":
-        """With resolved precisions: ``precision`` for the layer-table twins, ``pretrained`` for the
-        ImageNet networks (eCNN members and pretrained twins; None: the same)."""
-        return replace(self, profile=replace(self.profile, precision=precision,
-                                             pretrained_precision=pretrained or precision))
+    def with_precision(self, precision: str) -> "EnsembleRecipe":
+        """With ``precision`` as asked (``auto`` included) for every network: what names the results folder."""
+        return replace(self, profile=replace(self.profile, precision=precision, pretrained_precision=precision))
+
+    def with_compute(self, compute: RunCompute, dims: int = 2) -> "EnsembleRecipe":
+        """With the precisions the run resolved: the layer-table twins' and the ImageNet networks'
+        (pretrained twins; an eCNN network's own, by its input size, is the run's too)."""
+        return replace(self, profile=replace(self.profile, precision=compute.precision(dims=dims),
+                                             pretrained_precision=compute.precision(pretrained=True)))
 
     def to_dict(self) -> dict:
         return _jsonable(asdict(self))
