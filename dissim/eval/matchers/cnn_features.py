@@ -33,6 +33,7 @@ class CNNFeaturesMatcher(SiameseMatcher):
                          precision=precision, random_state=random_state, verbose=verbose)
 
     early_stops = False
+    is_siamese = False
     recipe_settings = {"epochs": "cnn_epochs", "networks": "cnn_networks"}
 
     def _loss_options(self, y: np.ndarray) -> dict:

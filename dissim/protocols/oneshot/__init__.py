@@ -9,7 +9,6 @@ suffix ``-als`` runs on baseline-corrected spectra. Each (partition, method) is 
 
 from __future__ import annotations
 
-import inspect
 import json
 from dataclasses import dataclass, replace
 
@@ -23,7 +22,6 @@ from ...nets import get_topology
 from ...storage import stable_hash
 from ...train import augmentation_recipe, get_loss
 from ...train.budget import check_training_fits
-from ...train.samplers import SAMPLERS
 from ..base import PROTOCOLS, Protocol, RunOptions, task_seed
 from ..settings_recipe import SettingsProtocol, SettingsRecipe
 from . import settings as oneshot_settings
@@ -32,12 +30,15 @@ from .settings import (
     FIGURE_PARTITION,
     FUSION,
     OneShotSettings,
+    batch_unit,
     fusion_members,
+    gives_single_views,
     is_augmented,
     network_method,
     parse_method,
     preprocessings,
     trains_network,
+    training_sampler,
 )
 from .task import MatchTask
 
@@ -73,7 +74,7 @@ def matcher_params(matcher: str, s: OneShotSettings, seed: int, device: str, pro
     if not cls.trains_network and "random_state" in cls().get_params():
         params["random_state"] = seed % 2**31
     if "loss" in params:
-        params.update(loss_params(cls, s, small_classes))
+        params.update(loss_params(matcher, s, small_classes))
     return params
 
 
@@ -82,19 +83,16 @@ def recipe_values(matcher: str, s: OneShotSettings) -> dict:
     return {param: getattr(s, setting) for param, setting in MATCHERS.get(matcher).recipe_settings.items()}
 
 
-def loss_params(cls, s: OneShotSettings, small_classes: bool) -> dict:
-    """The sampler and loss options of a matcher that trains with the recipe's loss: the matcher's own
-    sampler where its groups fit the loss (Liu's bootstrap pairs for pair losses), else the loss's
-    default sampler; the loss's options from the settings it names; where the sampler can, classes
-    of one spectrum (small classes) give two views of it."""
-    loss = get_loss(s.loss)
-    own = cls().sampler
-    sampler = own if SAMPLERS.get(own).arity == loss.arity else loss.default_sampler
+def loss_params(matcher: str, s: OneShotSettings, small_classes: bool) -> dict:
+    """The sampler and loss options of a matcher that trains with the recipe's loss: the sampler
+    (:func:`~.settings.training_sampler`); the loss's options from the settings it names; where the
+    sampler can, classes of one spectrum (small classes) give two views of it."""
+    sampler = training_sampler(matcher, s.loss)
     params = {"sampler": sampler}
-    options = {option: getattr(s, setting) for option, setting in loss.profile_options.items()}
+    options = {option: getattr(s, setting) for option, setting in get_loss(s.loss).profile_options.items()}
     if options:
         params["loss_options"] = options
-    if small_classes and "single_views" in inspect.signature(SAMPLERS.get(sampler)).parameters:
+    if small_classes and gives_single_views(sampler):
         params["sampler_options"] = {"single_views": True}
     return params
 
@@ -196,7 +194,7 @@ class OneShotProtocol(SettingsProtocol, Protocol, name="oneshot", default_datase
                                           augment=is_augmented(method, s), small_classes=small),
                     built_on=built_on, labels=data.labels, threads=threads, small_classes=small,
                     built_on_small_classes=s.small_classes == "all", keep_similarities=keep_similarities,
-                    keep_embeddings=base == "siamese" and partition.number == FIGURE_PARTITION
+                    keep_embeddings=MATCHERS.get(base).is_siamese and partition.number == FIGURE_PARTITION
                     and s.classes == "unseen"))
         return OneShotPlan(recipe, data, options, partitions, tasks, device, threads)
 
@@ -216,7 +214,7 @@ class OneShotProtocol(SettingsProtocol, Protocol, name="oneshot", default_datase
             f"{first['test_classes']} test classes, {first['references']} references, ~{first['queries']} queries",
             f"methods: {', '.join(s.methods)}",
             f"Siamese: {s.topology}, {s.loss} loss, features {s.features}, {s.epochs} epochs, batch {s.batch_size} "
-            f"{ {1: 'spectra', 2: 'pairs', 3: 'triplets'}[get_loss(s.loss).arity]}, lr {s.lr:g} "
+            f"{batch_unit(s.loss)}, lr {s.lr:g} "
             f"halved every {s.lr_halving_epochs}, patience {s.patience}"
             f"{f', {s.networks} networks each' if s.networks > 1 else ''}; LMNN on {s.lmnn_pca} PCA components",
             f"trainings: {len(plan.partitions) * trainings}"])

@@ -27,10 +27,10 @@ from ..base import DEFAULT_THREADS, PROTOCOLS, Protocol, RunOptions, task_seed
 from ..settings_recipe import SettingsProtocol, SettingsRecipe
 from . import settings as openset_settings
 from .report import build_report
-from .task import OpenSetTask
+from .task import CLOSED_SET, OpenSetTask
 
 FAMILIES = {"siamese-contrastive-ce": "siamese-contrastive-ce", "siamese-contrastive": "siamese-contrastive",
-            "closed-set-cnn": "cnn", "closed-set-cnn-max-softmax": "cnn", "closed-set-cnn-energy": "cnn"}
+            "closed-set-cnn": CLOSED_SET, "closed-set-cnn-max-softmax": CLOSED_SET, "closed-set-cnn-energy": CLOSED_SET}
 
 
 @dataclass
