@@ -270,10 +270,11 @@ def unit_tasks(recipe: EnsembleRecipe, dataset, options: RunOptions, units, fold
                             "options": unit.method.options},
                  "ks": unit.ks, "profile": keyed_profile(recipe.profile, unit),
                  "weights": weight_digests[unit.topology], "inner_cv": INNER_FOLDS}
+        spaces = ("fully", "deeper") if topology.deeper else ("fully",)
         tasks += [UnitTask.on_fold(dataset, fold, options.seed, threads, sizes[unit.topology], keyed,
                                    unit=unit, seed=task_seed(options.seed, unit.name, fold), topology=topology,
-                                   profile=recipe.profile, spaces=("fully", "deeper") if topology.deeper else ("fully",),
-                                   device=options.device, progress=options.progress and options.jobs == 1)
+                                   profile=recipe.profile, spaces=spaces, device=options.device,
+                                   progress=options.progress and options.jobs == 1)
                   for fold in folds]
     return tasks
 

@@ -11,10 +11,12 @@ import numpy as np
 
 from ...eval.openset import OpenSetCNN, OpenSetSiamese
 from ..base import SplitTask, torch_threads
+from ..keys import index_digest, task_key
 from .settings import OpenSetSettings
 
 UNKNOWN = -1  # the code of "unknown" in the stored predictions
 CLOSED_SET = "cnn"  # the family of the closed-set CNN, whose one training serves all its rows
+KEY_VERSION = 3  # raised when a task's result changes for the same key fields
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,6 +30,19 @@ class OpenSetTask(SplitTask):
     label_text: str
     inputs: np.ndarray | None = None  # preprocessed spectra of the whole data set (set by prepare)
     gate: np.ndarray | None = None
+
+    @classmethod
+    def planned(cls, data, held_out: int, family: str, seed: int, train, test, settings: OpenSetSettings, topology,
+                threads: int, **fields) -> "OpenSetTask":
+        """``family`` trained on the ``train`` items of ``data``, tested on ``test`` with class ``held_out``
+        unknown; ``topology``: its sub-network; ``fields``: where it runs and the input gate."""
+        key = task_key(data, seed, threads, v=KEY_VERSION, protocol="openset", held_out=held_out, family=family,
+                       train=index_digest(train), test=index_digest(test), topology=topology.layers,
+                       background=settings.background,
+                       settings={k: v for k, v in vars(settings).items() if k not in ("methods",)})
+        return cls(held_out=held_out, family=family, key=key, seed=seed, labels=data.labels, train_index=train,
+                   test_index=test, settings=settings, threads=threads,
+                   label_text=f"{family} without {data.class_names[held_out]}", **fields)
 
     @property
     def label(self) -> str:
