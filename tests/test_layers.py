@@ -149,3 +149,42 @@ def test_no_protocol_switches_on_a_task_type():
     switches = [f"{path.relative_to(PACKAGE)}:{n}" for path in (PACKAGE / "protocols").rglob("*.py")
                 for n, line in enumerate(path.read_text().splitlines(), 1) if re.search(r"isinstance\(.*Task", line)]
     assert not switches, switches
+
+
+def _name_tests(tree: ast.Module, names: set[str]) -> list[int]:
+    """Lines of ``tree`` that compare a value with one of ``names`` (==, !=, in, not in): a string
+    constant, or a module-level tuple, list, set or dict (its keys) that holds one (a module constant
+    that merely equals a name, like the open-set protocol's own "cnn" family, is not one)."""
+    def constants(node) -> set[str]:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return {node.value}
+        elements = node.keys if isinstance(node, ast.Dict) else getattr(node, "elts", [])
+        return {e.value for e in elements if isinstance(e, ast.Constant) and isinstance(e.value, str)}
+
+    collections = {target.id for node in tree.body if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value
+                   for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+                   if isinstance(target, ast.Name) and not isinstance(node.value, ast.Constant)
+                   and constants(node.value) & names}
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare) and all(isinstance(op, (ast.Eq, ast.NotEq, ast.In, ast.NotIn))
+                                                 for op in node.ops):
+            operands = [node.left, *node.comparators]
+            if any(constants(o) & names or (isinstance(o, ast.Name) and o.id in collections) for o in operands):
+                lines.append(node.lineno)
+    return lines
+
+
+def test_no_protocol_tests_a_loss_or_matcher_by_its_name():
+    """Losses and matchers declare what protocols need of them (``default_sampler``, ``predicts_class``,
+    ``built_on``, ...): a protocol module that compares a value with a registered name fails."""
+    from dissim.eval.matchers import MATCHERS
+    from dissim.train.losses import LOSSES
+
+    names = {name.lower() for name in [*LOSSES.names(), *MATCHERS.names()]}
+    sample = ('a = loss == "bce"\nb = "siamese" != m\nc = k in CHOICES\nd = k == "other"\ne = k in {"lmnn": 1}\n'
+              'CHOICES = ("cnn",)')
+    assert sorted(_name_tests(ast.parse(sample), names)) == [1, 2, 3, 5]
+    found = {f"{path.relative_to(PACKAGE)}:{line}" for path in (PACKAGE / "protocols").rglob("*.py")
+             for line in _name_tests(ast.parse(path.read_text()), names)}
+    assert not found, sorted(found)

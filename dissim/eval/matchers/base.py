@@ -23,6 +23,10 @@ class Matcher(TransformerMixin, BaseEstimator):
     # parameter -> the recipe setting (of a one-shot recipe's [settings]) that gives its value ...
     recipe_settings: dict[str, str] = {}
     trains_network = False  # ... and whether fitting trains a network (it then takes the training settings)
+    is_siamese = False  # a Siamese network: its rows face the baselines, its features and training are drawn
+    predicts_class = False  # a classifier of the training classes: predict() answers, it has no similarities to fuse
+    built_on: str | None = None  # the matcher whose trained networks it learns on (one training serves both)
+    fuses = False  # joins other matchers' similarities: a recipe names it by the methods it joins
 
     def similarity(self, queries, references) -> np.ndarray:
         """How alike each query is to each reference, (queries, references); higher is more alike."""

@@ -36,6 +36,8 @@ class CNNClassifierMatcher(SiameseMatcher):
                          random_state=random_state, verbose=verbose)
 
     early_stops = False  # see the class docstring
+    is_siamese = False
+    predicts_class = True
     recipe_settings = {"epochs": "epochs", "networks": "networks"}
 
     def _loss_options(self, y: np.ndarray) -> dict:

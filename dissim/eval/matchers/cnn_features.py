@@ -34,6 +34,7 @@ class CNNFeaturesMatcher(SiameseMatcher):
                          random_state=random_state, verbose=verbose)
 
     early_stops = False
+    is_siamese = False
     recipe_settings = {"epochs": "cnn_epochs", "networks": "cnn_networks"}
 
     def _loss_options(self, y: np.ndarray) -> dict:

@@ -84,6 +84,7 @@ class SiameseMatcher(TwinTraining, Matcher):
     early_stops = True  # on validation classes; False: every epoch, validation ignored
     state_kind = "siamese"
     trains_network = True
+    is_siamese = True
     recipe_settings = {"epochs": "epochs", "networks": "networks", "activation": "features",
                        "early_stopping": "early_stopping", "loss": "loss"}
 

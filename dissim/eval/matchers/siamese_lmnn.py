@@ -27,6 +27,7 @@ class EmbeddingLMNNMatcher(Matcher):
     """
 
     recipe_settings = LMNNMatcher.recipe_settings
+    built_on = "siamese"
     _parameter_constraints = {**LMNNMatcher._parameter_constraints, "embedding": [HasMethods(["fit", "transform"]), None],
                               "prefit": ["boolean"]}
 

@@ -52,6 +52,7 @@ class SumRuleMatcher(Matcher):
         self.members = members
 
     _parameter_constraints = {"members": [list, tuple, None]}
+    fuses = True
 
     def fit(self, X, y, validation=None) -> "SumRuleMatcher":
         self._validate_params()

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..._version import __version__
 from ...data import ImageSet
-from ...data.preprocess import HASC_BORDER, PREPROCESS_VERSION, check_preprocess_fits, preprocess_to_cache
+from ...data.preprocess import HASC_BORDER, check_preprocess_fits, preprocess_to_cache
 from ...errors import UserError
 from ...hardware import resolve_precision
 from ...eval.inner import INNER_FOLDS
@@ -24,7 +23,7 @@ from ...nets import Topology, get_topology
 from ...nets.pretrained import pretrained_info, resolve_weights
 from ...nets.table import pretrained_topology
 from ...space.prototypes import check_k_per_class
-from ...storage import file_digest, stable_hash
+from ...storage import file_digest
 from ...train import get_loss
 from ...train.budget import check_training_fits
 from ...train.throughput import Workload
@@ -32,11 +31,8 @@ from ..base import DEFAULT_THREADS, PROTOCOLS, RECIPE_FLAGS, Protocol, RunOption
 from . import recipe as ensemble_recipe
 from .baselines import (
     BASELINES,
-    FROZEN_C,
     FROZEN_NETWORK,
     FROZEN_PRECISION,
-    TUNED_C,
-    TUNED_GAMMA_FACTORS,
     BaselineTask,
     FrozenBaselineTask,
     frozen_baseline_name,
@@ -48,7 +44,6 @@ from .members import (
     EnsemblePlan,
     UnitTask,
     baseline_size,
-    index_digest,
     keyed_profile,
     plan_members,
     plan_units,
@@ -269,24 +264,18 @@ def unit_tasks(recipe: EnsembleRecipe, dataset, options: RunOptions, units, fold
     tasks = []
     for unit in units:
         topology = topologies[unit.topology]
-        for fold in folds:
-            train, test = dataset.folds[fold - 1]
-            key = stable_hash({
-                "dissim": __version__, "dataset": dataset.name, "data": dataset.fingerprint, "fold": fold,
-                "train": index_digest(train), "test": index_digest(test),
-                "preprocess": {"size": sizes[unit.topology], "version": PREPROCESS_VERSION},
-                "topology": {"layers": topology.layers, "dims": topology.dims, "deeper": topology.deeper},
-                "method": {"loss": unit.method.loss, "optimizer": unit.method.optimizer,
-                           "options": unit.method.options},
-                "ks": unit.ks, "profile": keyed_profile(recipe.profile, unit), "seed": options.seed,
-                "weights": weight_digests[unit.topology], "inner_cv": INNER_FOLDS,
-                "threads": threads})
-            tasks.append(UnitTask(
-                unit=unit, fold=fold, key=key, seed=task_seed(options.seed, unit.name, fold), topology=topology,
-                input_size=sizes[unit.topology], labels=dataset.labels, train_index=train, test_index=test,
-                profile=recipe.profile, spaces=("fully", "deeper") if topology.deeper else ("fully",),
-                device=options.device, threads=threads,
-                progress=options.progress and options.jobs == 1))
+        keyed = {"dataset": dataset.name,
+                 "topology": {"layers": topology.layers, "dims": topology.dims, "deeper": topology.deeper},
+                 "method": {"loss": unit.method.loss, "optimizer": unit.method.optimizer,
+                            "options": unit.method.options},
+                 "ks": unit.ks, "profile": keyed_profile(recipe.profile, unit),
+                 "weights": weight_digests[unit.topology], "inner_cv": INNER_FOLDS}
+        spaces = ("fully", "deeper") if topology.deeper else ("fully",)
+        tasks += [UnitTask.on_fold(dataset, fold, options.seed, threads, sizes[unit.topology], keyed,
+                                   unit=unit, seed=task_seed(options.seed, unit.name, fold), topology=topology,
+                                   profile=recipe.profile, spaces=spaces, device=options.device,
+                                   progress=options.progress and options.jobs == 1)
+                  for fold in folds]
     return tasks
 
 
@@ -300,58 +289,29 @@ def cnn_tasks(recipe: EnsembleRecipe, dataset, options: RunOptions, folds, sizes
         precision = resolve_precision(options.asked_precision, options.device, pretrained=True, size=size,
                                       require=not options.dry_run)
         weights = resolve_weights(network, cnn.weights_for(network), cnn.init)
-        for fold in folds:
-            train, test = dataset.folds[fold - 1]
-            key = stable_hash({
-                "dissim": __version__, "dataset": dataset.name, "data": dataset.fingerprint, "fold": fold,
-                "train": index_digest(train), "test": index_digest(test), "ecnn": network,
-                "weights": file_digest(weights) if weights else "random",
-                "preprocess": {"size": size, "version": PREPROCESS_VERSION},
-                "settings": {k: v for k, v in asdict(cnn).items() if k not in ("networks", "weights")},
-                "precision": precision, "seed": options.seed, "threads": threads, "inner_cv": INNER_FOLDS})
-            tasks.append(CnnTask(
-                network=network, fold=fold, key=key, seed=task_seed(options.seed, f"ecnn-{network}", fold),
-                settings=cnn, input_size=size, labels=dataset.labels, train_index=train, test_index=test,
-                precision=precision, device=options.device, threads=threads,
-                progress=options.progress and options.jobs == 1))
+        keyed = {"dataset": dataset.name, "ecnn": network, "weights": file_digest(weights) if weights else "random",
+                 "settings": {k: v for k, v in asdict(cnn).items() if k not in ("networks", "weights")},
+                 "precision": precision, "inner_cv": INNER_FOLDS}
+        tasks += [CnnTask.on_fold(dataset, fold, options.seed, threads, size, keyed, network=network,
+                                  seed=task_seed(options.seed, f"ecnn-{network}", fold), settings=cnn,
+                                  precision=precision, device=options.device,
+                                  progress=options.progress and options.jobs == 1)
+                  for fold in folds]
     return tasks
 
 
 def pixel_baseline_tasks(dataset, options: RunOptions, folds, baselines_at: int, threads: int) -> list:
     """The raw-pixel baselines of every fold, at side ``baselines_at``."""
-    tasks = []
-    for fold in folds:
-        train, test = dataset.folds[fold - 1]
-        key = stable_hash({"dissim": __version__, "baselines": BASELINES, "grid": [TUNED_C, TUNED_GAMMA_FACTORS],
-                           "seed": options.seed, "data": dataset.fingerprint,
-                           "fold": fold, "train": index_digest(train), "test": index_digest(test),
-                           "preprocess": {"size": baselines_at, "version": PREPROCESS_VERSION},
-                           "threads": threads})
-        tasks.append(BaselineTask(fold=fold, key=key, input_size=baselines_at, labels=dataset.labels,
-                                  train_index=train, test_index=test, threads=threads,
-                                  seed=task_seed(options.seed, "baselines", fold)))
-    return tasks
+    return [BaselineTask.planned(dataset, fold, options.seed, baselines_at, threads) for fold in folds]
 
 
 def frozen_baseline_tasks(recipe: EnsembleRecipe, dataset, options: RunOptions, folds, threads: int) -> list:
     """The frozen-feature baseline of every fold where its weights exist (none otherwise)."""
-    tasks = []
     frozen = frozen_baseline_weights(recipe.ecnn)
     if frozen is None:
-        return tasks
+        return []
     frozen_at = pretrained_info(FROZEN_NETWORK).native_size  # its strongest input, whatever the eCNN's
-    for fold in folds:
-        train, test = dataset.folds[fold - 1]
-        key = stable_hash({"dissim": __version__, "baseline": frozen_baseline_name(), "grid": FROZEN_C,
-                           "weights": file_digest(frozen), "seed": options.seed, "data": dataset.fingerprint,
-                           "fold": fold, "train": index_digest(train), "test": index_digest(test),
-                           "preprocess": {"size": frozen_at, "version": PREPROCESS_VERSION},
-                           "precision": FROZEN_PRECISION, "threads": threads})
-        tasks.append(FrozenBaselineTask(network=FROZEN_NETWORK, weights=str(frozen), fold=fold, key=key,
-                                        input_size=frozen_at, labels=dataset.labels, train_index=train,
-                                        test_index=test, threads=threads,
-                                        seed=task_seed(options.seed, frozen_baseline_name(), fold)))
-    return tasks
+    return [FrozenBaselineTask.planned(dataset, fold, options.seed, frozen, frozen_at, threads) for fold in folds]
 
 
 PROTOCOLS.register("ensemble", EnsembleProtocol(), summary="Siamese dissimilarity-space members on folds, "

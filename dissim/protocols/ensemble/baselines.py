@@ -28,7 +28,7 @@ from ...storage import (
     save_cached_array,
     stable_hash,
 )
-from ..base import torch_threads
+from ..base import task_seed, torch_threads
 from .fold_task import FoldTask
 
 # On the members' preprocessed pixels scaled to [0, 1]: scikit-learn's SVC(), an RBF SVC with C and
@@ -73,6 +73,13 @@ class BaselineTask(FoldTask):
 
     names = BASELINES
     tuned = ("raw-svm-tuned",)
+
+    @classmethod
+    def planned(cls, dataset: ImageSet, fold: int, run_seed: int, input_size: int, threads: int) -> "BaselineTask":
+        """The baselines of ``fold`` on the pixels at side ``input_size``."""
+        return cls.on_fold(dataset, fold, run_seed, threads, input_size,
+                           {"baselines": BASELINES, "grid": [TUNED_C, TUNED_GAMMA_FACTORS]},
+                           seed=task_seed(run_seed, "baselines", fold))
 
     @property
     def label(self) -> str:
@@ -143,6 +150,17 @@ class FrozenBaselineTask(FoldTask):
         return (frozen_baseline_name(self.network),)
 
     tuned = names
+
+    @classmethod
+    def planned(cls, dataset: ImageSet, fold: int, run_seed: int, weights, input_size: int, threads: int,
+                network: str = FROZEN_NETWORK) -> "FrozenBaselineTask":
+        """The frozen-feature baseline of ``fold``: the features of ``network`` with ``weights`` at side
+        ``input_size``, always computed in :data:`FROZEN_PRECISION`."""
+        name = frozen_baseline_name(network)
+        return cls.on_fold(dataset, fold, run_seed, threads, input_size,
+                           {"baseline": name, "grid": FROZEN_C, "weights": file_digest(weights),
+                            "precision": FROZEN_PRECISION},
+                           network=network, weights=str(weights), seed=task_seed(run_seed, name, fold))
 
     @property
     def label(self) -> str:

@@ -9,39 +9,22 @@ suffix ``-als`` runs on baseline-corrected spectra. Each (partition, method) is 
 
 from __future__ import annotations
 
-import inspect
 import json
 from dataclasses import dataclass, replace
 
-from ..._version import __version__
 from ...data.spectra import SpectraSet
 from ...data.splits import Partition, make_partitions, make_seen_partitions
 from ...errors import UserError
-from ...eval.matchers import MATCHERS
 from ...eval.report import count
 from ...nets import get_topology
-from ...storage import stable_hash
-from ...train import augmentation_recipe, get_loss
 from ...train.budget import check_training_fits
-from ...train.samplers import SAMPLERS
-from ..base import PROTOCOLS, Protocol, RunOptions, task_seed
+from ..base import PROTOCOLS, Protocol, RunOptions
 from ..settings_recipe import SettingsProtocol, SettingsRecipe
 from . import settings as oneshot_settings
+from .params import recipe_values
 from .report import build_report
-from .settings import (
-    FIGURE_PARTITION,
-    FUSION,
-    OneShotSettings,
-    fusion_members,
-    is_augmented,
-    network_method,
-    parse_method,
-    preprocessings,
-    trains_network,
-)
+from .settings import FUSION, batch_unit, fusion_members, network_method, parse_method, preprocessings
 from .task import MatchTask
-
-CACHE_VERSION = 4
 
 
 @dataclass
@@ -53,91 +36,6 @@ class OneShotPlan:
     tasks: list[MatchTask]
     device: str
     threads: int
-
-
-def matcher_params(matcher: str, s: OneShotSettings, seed: int, device: str, progress: bool,
-                   augment: bool = False, small_classes: bool = False) -> dict:
-    """The recipe settings each matcher takes (the protocol splits classes itself: no validation_fraction);
-    ``augment``: whether a network trains with the recipe's augmentation; ``small_classes``: whether it
-    also trains on the spectra of classes too small to split. What a matcher reads from the settings it
-    declares (``recipe_settings``, ``trains_network``); a loss, its options and sampler."""
-    cls = MATCHERS.get(matcher)
-    params = {}
-    if cls.trains_network:
-        params = {"topology": s.topology, "batch_size": s.batch_size, "lr": s.lr,
-                  "lr_halving_epochs": s.lr_halving_epochs, "patience": s.patience,
-                  "augment": list(augmentation_recipe(s.augment)) if augment else False, "activation": "none",
-                  "validation_fraction": 0.0, "device": device, "precision": s.precision, "random_state": seed,
-                  "verbose": progress}
-    params.update(recipe_values(matcher, s))
-    if not cls.trains_network and "random_state" in cls().get_params():
-        params["random_state"] = seed % 2**31
-    if "loss" in params:
-        params.update(loss_params(cls, s, small_classes))
-    return params
-
-
-def recipe_values(matcher: str, s: OneShotSettings) -> dict:
-    """The matcher's parameters that the recipe's settings give, as the matcher declares them."""
-    return {param: getattr(s, setting) for param, setting in MATCHERS.get(matcher).recipe_settings.items()}
-
-
-def loss_params(cls, s: OneShotSettings, small_classes: bool) -> dict:
-    """The sampler and loss options of a matcher that trains with the recipe's loss: the matcher's own
-    sampler where its groups fit the loss (Liu's bootstrap pairs for pair losses), else the loss's
-    default sampler; the loss's options from the settings it names; where the sampler can, classes
-    of one spectrum (small classes) give two views of it."""
-    loss = get_loss(s.loss)
-    own = cls().sampler
-    sampler = own if SAMPLERS.get(own).arity == loss.arity else loss.default_sampler
-    params = {"sampler": sampler}
-    options = {option: getattr(s, setting) for option, setting in loss.profile_options.items()}
-    if options:
-        params["loss_options"] = options
-    if small_classes and "single_views" in inspect.signature(SAMPLERS.get(sampler)).parameters:
-        params["sampler_options"] = {"single_views": True}
-    return params
-
-
-def trains_on_small_classes(method: str, s: OneShotSettings) -> bool:
-    """Whether ``method``'s matcher also learns from the spectra of the classes too small to split."""
-    return s.small_classes == "all" or (s.small_classes == "networks" and trains_network(parse_method(method)[0]))
-
-
-def _cache_key(data: SpectraSet, partition: Partition, method: str, s: OneShotSettings, seed: int, threads: int,
-               rows: tuple[str, ...] = (), keep_similarities: bool = False) -> str:
-    base, als = parse_method(method)
-    payload = {"v": CACHE_VERSION, "dissim": __version__, "data": data.fingerprint, "method": method, "seed": seed,
-               "classes": s.classes,
-               "threads": threads,
-               "partition": partition.number,
-               "index": stable_hash([partition.train_index.tolist(), partition.val_index.tolist(),
-                                     partition.reference_index.tolist(), partition.query_index.tolist()]),
-               "rows": list(rows), "similarities": keep_similarities}
-    if trains_on_small_classes(method, s) or any(trains_on_small_classes(r, s) for r in rows):
-        payload["small_classes"] = [s.small_classes, partition.small_class_index.tolist()]
-    if als:
-        payload["als"] = [s.als_lam, s.als_p]
-    cls = MATCHERS.get(base)
-    metrics = [values for m in (method, *rows) if not trains_network(parse_method(m)[0])
-               and (values := recipe_values(parse_method(m)[0], s))]  # the metrics learned (LMNN's settings)
-    if metrics:
-        payload["lmnn"] = list(metrics[0].values())
-    values = recipe_values(base, s)
-    if cls.trains_network:
-        payload["network"] = {"layers": get_topology(s.topology).layers,
-                              "epochs": values["epochs"], "batch": s.batch_size,
-                              "lr": s.lr, "halving": s.lr_halving_epochs,
-                              "patience": s.patience if cls.early_stops else None,  # the CNNs never stop early
-                              "augment": list(augmentation_recipe(s.augment)) if is_augmented(method, s) else [],
-                              "features": values.get("activation", "none"),
-                              "networks": values["networks"],
-                              "precision": s.precision,
-                              "figure": partition.number == FIGURE_PARTITION}
-    if "loss" in values:
-        payload["siamese"] = {"early_stopping": s.early_stopping, "loss": s.loss,
-                              "triplet_margin": s.triplet_margin if get_loss(s.loss).profile_options else None}
-    return stable_hash(payload)
 
 
 def trained_methods(methods) -> dict[str, list[str]]:
@@ -177,27 +75,11 @@ class OneShotProtocol(SettingsProtocol, Protocol, name="oneshot", default_datase
         check_training_fits(topology, 1, data.length, batch_size=s.batch_size, arity=2,
                             steps=max(1, len(data) // s.batch_size), epochs=s.epochs, items=len(data), item_bytes=4,
                             device=options.device, what=f"training {topology.name} on {data.name}")
-        device = options.device
-        threads = options.threads or s.threads
-        tasks = []
+        device, threads = options.device, options.threads or s.threads
         fused = {m for row in s.methods for m in fusion_members(row)}
-        for partition in partitions:
-            for method, rows in trained_methods(s.methods).items():
-                base, als = parse_method(method)
-                seed = task_seed(options.seed, partition.number, method)
-                small = trains_on_small_classes(method, s)
-                built_on = {row: (parse_method(row)[0], matcher_params(parse_method(row)[0], s, seed, device, False))
-                            for row in rows if row != method}
-                keep_similarities = bool(fused & set(rows))
-                tasks.append(MatchTask(
-                    method=method, matcher=base, als=als, partition=partition, rows=tuple(rows),
-                    key=_cache_key(data, partition, method, s, options.seed, threads, tuple(rows), keep_similarities),
-                    params=matcher_params(base, s, seed, device, options.progress and options.jobs == 1,
-                                          augment=is_augmented(method, s), small_classes=small),
-                    built_on=built_on, labels=data.labels, threads=threads, small_classes=small,
-                    built_on_small_classes=s.small_classes == "all", keep_similarities=keep_similarities,
-                    keep_embeddings=base == "siamese" and partition.number == FIGURE_PARTITION
-                    and s.classes == "unseen"))
+        tasks = [MatchTask.planned(data, partition, method, tuple(rows), s, options.seed, threads, device,
+                                   options.progress and options.jobs == 1, keep_similarities=bool(fused & set(rows)))
+                 for partition in partitions for method, rows in trained_methods(s.methods).items()]
         return OneShotPlan(recipe, data, options, partitions, tasks, device, threads)
 
     def prepare(self, plan: OneShotPlan, tasks: list[MatchTask]) -> list[MatchTask]:
@@ -216,7 +98,7 @@ class OneShotProtocol(SettingsProtocol, Protocol, name="oneshot", default_datase
             f"{first['test_classes']} test classes, {first['references']} references, ~{first['queries']} queries",
             f"methods: {', '.join(s.methods)}",
             f"Siamese: {s.topology}, {s.loss} loss, features {s.features}, {s.epochs} epochs, batch {s.batch_size} "
-            f"{ {1: 'spectra', 2: 'pairs', 3: 'triplets'}[get_loss(s.loss).arity]}, lr {s.lr:g} "
+            f"{batch_unit(s.loss)}, lr {s.lr:g} "
             f"halved every {s.lr_halving_epochs}, patience {s.patience}"
             f"{f', {s.networks} networks each' if s.networks > 1 else ''}; LMNN on {s.lmnn_pca} PCA components",
             f"trainings: {len(plan.partitions) * trainings}"])

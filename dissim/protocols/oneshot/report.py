@@ -9,17 +9,21 @@ import numpy as np
 
 from ..._version import __version__
 from ...eval.report import Figure, Report, Row, RowTable, Section
-from ...train import augmentation_recipe
+from ...train import augmentation_recipe, get_loss
+from ...train.samplers import SAMPLERS
 from ...eval.metrics import accuracy_and_macro_f1
 from ...eval.matchers.sum_rule import fuse_similarities
 from .settings import (
-    CLASSIFIERS,
     FIGURE_PARTITION,
+    batch_unit,
     fusion_members,
+    gives_single_views,
     is_augmented,
     is_network,
+    matcher_of,
     parse_method,
     preprocessings,
+    training_sampler,
 )
 from .task import row_outcome
 
@@ -30,7 +34,7 @@ def paired_comparison(rows: list[Row]) -> list[str]:
     and standard deviation, a paired t-test and a two-sided sign test."""
     from scipy.stats import binomtest, ttest_rel
 
-    siamese = [r for r in rows if is_network(r.name) and parse_method(r.name)[0] not in CLASSIFIERS]
+    siamese = [r for r in rows if is_network(r.name) and not matcher_of(r.name).predicts_class]
     baselines = [r for r in rows if r not in siamese]
     if not siamese or not baselines:
         return []
@@ -103,7 +107,7 @@ def comparison_lines(rows: list[Row]) -> list[str]:
     by_name = {row.name: row for row in rows}
     lines = []
     for row in rows:
-        if parse_method(row.name)[0] != "siamese":
+        if not matcher_of(row.name).is_siamese:
             continue
         suffix = "-als" if parse_method(row.name)[1] else ""
         for other in (f"nn-l2{suffix}", f"nn-cosine{suffix}", f"lmnn{suffix}", f"cnn{suffix}", f"cnn-aug{suffix}"):
@@ -153,7 +157,7 @@ def _header(plan) -> list[str]:
             "triplet": f"triplet loss (margin {s.triplet_margin:g}, Euclidean), class-balanced triplets",
             "batch-hard": f"batch-hard triplet loss (margin {s.triplet_margin:g}, Euclidean; hardest positive and "
                           "negative of each item in batches of 2 spectra per class)"}[s.loss]
-    unit = {"bce": "pairs", "triplet": "triplets", "batch-hard": "spectra"}[s.loss]
+    unit = batch_unit(s.loss)
     recipe = augmentation_recipe(s.augment)
     augmented = [m for m in s.methods if is_augmented(m, s)]
     augment = (f" Augmentation of {', '.join(augmented)} (training only; every spectrum of a batch, both sides of a pair, drawn on its own): "
@@ -162,18 +166,19 @@ def _header(plan) -> list[str]:
     cnn = (" CNN: the same layers (flattened output, no feature activation) with a softmax layer over the training "
            "classes, cross-entropy on single spectra, the same optimiser and learning-rate schedule, all the epochs "
            "(no early stopping: the validation classes are not among its classes)."
-           if any(parse_method(m)[0] == "cnn" for m in s.methods) else "")
+           if any(matcher_of(m).predicts_class for m in s.methods) else "")
     cnn += _combined_notes(s)
     stopping = (f"{s.epochs} epochs of batch {s.batch_size} {unit}, no early stopping (the last epoch is kept)"
                 if s.early_stopping == "none" else
                 f"at most {s.epochs} epochs of batch {s.batch_size} {unit}, early stopping on validation "
-                f"{'pairs' if s.loss == 'bce' else 'classes'} "
+                f"{'pairs' if hasattr(get_loss(s.loss), 'pair_logits') else 'classes'} "
                 f"({'nearest-neighbour accuracy' if s.early_stopping == 'ranking' else 'BCE'}, patience {s.patience})")
     small = ""
     if s.small_classes != "none" and s.classes == "unseen":
         learners = "every learned matcher" if s.small_classes == "all" else "the networks"
-        twice = (" (batch-hard: such a spectrum comes twice in its batch"
-                 + (", as two augmented views)" if augmented else ")") if s.loss == "batch-hard" else "")
+        twice = (f" ({s.loss}: such a spectrum comes twice in its batch"
+                 + (", as two augmented views)" if augmented else ")")
+                 if gives_single_views(get_loss(s.loss).default_sampler) else "")
         small = (f" The {len(partitions[0].small_class_index)} spectra of the classes with fewer than "
                  f"{s.min_spectra_per_class} spectra (never a validation or test class) train {learners} too{twice}.")
     return [
@@ -192,27 +197,31 @@ def _header(plan) -> list[str]:
     ]
 
 
+# The header's sentence on each matcher built on or beside the Siamese network (text only), in header order
+NOTES = {
+    "cnn-features": lambda s: (
+        f" cnn-features: the same layers with a softmax layer over the classes it trains on, cross-entropy "
+        f"on single spectra, {s.cnn_epochs} epochs (the last kept)"
+        + (f", {s.cnn_networks} networks (similarities averaged)" if s.cnn_networks > 1 else "")
+        + ", then frozen: its features (before the softmax layer) are compared by the cosine similarity."),
+    "siamese-lmnn": lambda s: (
+        " siamese-lmnn: LMNN (as below) learned on the features that the siamese row's networks give the "
+        "training classes' spectra, then the Euclidean distance in its space."),
+    "sum-rule": lambda s: (
+        " a+b: the sum rule: each member's query-reference similarities z-scored with the mean and standard "
+        "deviation of its similarities between distinct references, then summed."),
+}
+
+
 def _combined_notes(s) -> str:
     """What the header says of the matchers built on or beside the Siamese network."""
-    bases, notes = {parse_method(m)[0] for m in s.methods}, ""
-    if "cnn-features" in bases:
-        notes += (f" cnn-features: the same layers with a softmax layer over the classes it trains on, cross-entropy "
-                  f"on single spectra, {s.cnn_epochs} epochs (the last kept)"
-                  + (f", {s.cnn_networks} networks (similarities averaged)" if s.cnn_networks > 1 else "")
-                  + ", then frozen: its features (before the "
-                  "softmax layer) are compared by the cosine similarity.")
-    if "siamese-lmnn" in bases:
-        notes += (" siamese-lmnn: LMNN (as below) learned on the features that the siamese row's networks give the "
-                  "training classes' spectra, then the Euclidean distance in its space.")
-    if "sum-rule" in bases:
-        notes += (" a+b: the sum rule: each member's query-reference similarities z-scored with the mean and standard "
-                  "deviation of its similarities between distinct references, then summed.")
-    return notes
+    bases = {parse_method(m)[0] for m in s.methods}
+    return "".join(note(s) for matcher, note in NOTES.items() if matcher in bases)
 
 
 def _figures(plan, outcomes: dict) -> list[Figure]:
     s, data = plan.recipe.settings, plan.dataset
-    siamese = [m for m in s.methods if parse_method(m)[0] == "siamese"]
+    siamese = [m for m in s.methods if matcher_of(m).is_siamese]
     partition = next((p for p in plan.partitions if p.number == FIGURE_PARTITION), None)
     if not siamese or partition is None:
         return []
@@ -234,7 +243,7 @@ def _figures(plan, outcomes: dict) -> list[Figure]:
             "title": f"{data.name}: unseen test classes of partition {partition.number} with >= {s.tsne_min_spectra} "
                      f"spectra ({n_classes} classes, {int(keep.sum())} spectra)"}))
     curves, marks = [], []
-    unit = "pairs" if s.loss == "bce" else "spectra" if s.loss == "batch-hard" else "triplets"
+    unit = batch_unit(s.loss)
     for i, m in enumerate(siamese):
         outcome = outcomes[m][plan.partitions.index(partition)]
         if "history" not in outcome:
@@ -249,8 +258,9 @@ def _figures(plan, outcomes: dict) -> list[Figure]:
             marks.append({"x": history["best_epoch"], "color": f"C{i}"})
     if curves:
         figures.append(Figure(f"training-partition{partition.number}.png", "curves", {
-            "curves": curves, "vlines": marks, "xlabel": "epoch (bootstrap iteration)" if s.loss == "bce" else "epoch",
-            "ylabel": "binary cross-entropy" if s.loss == "bce" else "loss",
+            "curves": curves, "vlines": marks,
+            "xlabel": getattr(SAMPLERS.get(training_sampler(parse_method(method)[0], s.loss)), "epoch_label", "epoch"),
+            "ylabel": getattr(get_loss(s.loss), "curve_label", "loss"),
             "title": f"Siamese training, partition {partition.number} (vertical line: epoch kept)", "size": (6.5, 4)}))
     return figures
 
@@ -320,7 +330,7 @@ def build_report(plan, results: dict) -> Report:
                            if not fusion_members(m) else {"fusion_of": fusion_members(m)})} for m in s.methods},
         "siamese_training": {m: [{k: v for k, v in json.loads(str(o["history"])).items() if k != "lr"}
                                  for o in outcomes[m] if "history" in o]
-                             for m in s.methods if parse_method(m)[0] == "siamese"},
+                             for m in s.methods if matcher_of(m).is_siamese},
         "figures": [f.name for f in figures],
     }
     return Report(title=f"{data.name} · {plan.recipe.name}", header=[h for h in _header(plan) if h],

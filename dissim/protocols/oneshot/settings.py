@@ -49,6 +49,7 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -59,7 +60,8 @@ from ...errors import UserError
 from ...eval.matchers import MATCHERS
 from ...hardware import PRECISIONS
 from ...settings import setting
-from ...train import augmentation_recipe
+from ...train import augmentation_recipe, get_loss
+from ...train.samplers import SAMPLERS
 from ...train.validation import EARLY_STOPPING
 from ..settings_recipe import SettingsRecipes
 
@@ -67,10 +69,9 @@ ALS_SUFFIX = "-als"
 AUG_SUFFIX = "-aug"
 FUSION = "+"  # "siamese+lmnn": the sum rule of the z-scored similarities of the methods it joins
 LOSSES = ("bce", "triplet", "batch-hard")  # the losses a one-shot Siamese row can train with
-CLASSIFIERS = ("cnn",)  # methods that predict a training class instead of matching references
-BUILT_ON = {"siamese-lmnn": "siamese"}  # matchers learned on another method's trained networks (one training)
 SMALL_CLASSES = ("none", "networks", "all")
 FIGURE_PARTITION = 1  # the partition whose Siamese features the t-SNE figure shows
+BATCH_UNITS = {1: "spectra", 2: "pairs", 3: "triplets"}  # what a training batch holds, by the loss's arity
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,33 @@ def trains_network(base: str) -> bool:
     return base in MATCHERS and MATCHERS.get(base).trains_network
 
 
+def matcher_of(row: str):
+    """The matcher class that answers a recipe row (a fused row: the matcher that fuses)."""
+    return MATCHERS.get(parse_method(row)[0])
+
+
+def fusing_matcher() -> str:
+    """The registered matcher that joins other methods' similarities (the sum rule)."""
+    return next(name for name in MATCHERS.names() if MATCHERS.get(name).fuses)
+
+
+def batch_unit(loss: str) -> str:
+    """What a training batch of ``loss`` holds: spectra, pairs or triplets."""
+    return BATCH_UNITS[get_loss(loss).arity]
+
+
+def training_sampler(matcher: str, loss: str) -> str:
+    """The sampler ``matcher`` trains ``loss`` on: its own where its groups fit the loss (Liu's
+    bootstrap pairs for pair losses), else the loss's default sampler."""
+    own, cls = MATCHERS.get(matcher)().sampler, get_loss(loss)
+    return own if SAMPLERS.get(own).arity == cls.arity else cls.default_sampler
+
+
+def gives_single_views(sampler: str) -> bool:
+    """Whether ``sampler`` can draw a class of one spectrum (giving it twice, as two views)."""
+    return "single_views" in inspect.signature(SAMPLERS.get(sampler)).parameters
+
+
 def fusion_members(name: str) -> list[str]:
     """The methods a fused row joins ('siamese+lmnn' -> ['siamese', 'lmnn']); [] for any other row."""
     return name.split(FUSION) if FUSION in name else []
@@ -125,7 +153,7 @@ def parse_method(name: str) -> tuple[str, bool]:
     if FUSION in name:
         for member in fusion_members(name):
             parse_method(member)
-        return "sum-rule", False
+        return fusing_matcher(), False
     base, als = (name[:-len(ALS_SUFFIX)], True) if name.endswith(ALS_SUFFIX) else (name, False)
     if base.endswith(AUG_SUFFIX) and trains_network(base[:-len(AUG_SUFFIX)]):
         base = base[:-len(AUG_SUFFIX)]
@@ -134,7 +162,7 @@ def parse_method(name: str) -> tuple[str, bool]:
                         f"the suffix {ALS_SUFFIX} (baseline-corrected spectra); {', '.join(filter(trains_network, MATCHERS.names()))} also with "
                         f"{AUG_SUFFIX} before it (trained with the augment recipe); methods joined by {FUSION} "
                         "are fused by the sum rule")
-    if base == "sum-rule":
+    if MATCHERS.get(base).fuses:
         raise UserError(f"one-shot method {name!r}: name a fusion by the methods it joins, e.g. siamese{FUSION}lmnn")
     return base, als
 
@@ -143,9 +171,10 @@ def network_method(name: str) -> str:
     """The method whose training a row uses: 'siamese-lmnn-als' -> 'siamese-als' (LMNN learns on the
     siamese-als networks' features); any other row is its own."""
     base, als = parse_method(name)
-    if base not in BUILT_ON:
+    built_on = MATCHERS.get(base).built_on
+    if built_on is None:
         return name
-    return BUILT_ON[base] + (ALS_SUFFIX if als else "")
+    return built_on + (ALS_SUFFIX if als else "")
 
 
 def is_network(name: str) -> bool:
@@ -180,7 +209,7 @@ def check(settings: OneShotSettings, where: str) -> OneShotSettings:
         missing = [m for m in members if m not in settings.methods]
         if missing:
             raise UserError(f"{where}: fusion {fused!r} joins {missing[0]!r}, which is not in methods: add it")
-        classifiers = [m for m in members if parse_method(m)[0] in CLASSIFIERS]
+        classifiers = [m for m in members if matcher_of(m).predicts_class]
         if classifiers:
             raise UserError(f"{where}: fusion {fused!r}: {classifiers[0]} predicts classes, it has no similarities "
                             "to fuse")
@@ -197,7 +226,7 @@ def check(settings: OneShotSettings, where: str) -> OneShotSettings:
         raise UserError(f"{where}: methods named {AUG_SUFFIX} train with the augment recipe, but augment = false; "
                         "set augment = true (the default recipe) or a list of transforms")
     if settings.classes == "unseen":
-        classifiers = [m for m in settings.methods if parse_method(m)[0] in CLASSIFIERS]
+        classifiers = [m for m in settings.methods if matcher_of(m).predicts_class]
         if classifiers:
             raise UserError(f"{where}: {classifiers[0]} classifies into the training classes, so it needs "
                             'classes = "seen"; remove it for unseen classes')

@@ -15,9 +15,17 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ...data.splits import Partition
-from ...eval.matchers import create_matcher
+from ...eval.matchers import MATCHERS, create_matcher
 from ...eval.metrics import accuracy_and_macro_f1
-from ..base import torch_threads
+from ...nets import get_topology
+from ...storage import stable_hash
+from ...train import augmentation_recipe, get_loss
+from ..base import task_seed, torch_threads
+from ..keys import task_key
+from .params import matcher_params, recipe_values, trains_on_small_classes
+from .settings import FIGURE_PARTITION, OneShotSettings, is_augmented, parse_method, trains_network
+
+KEY_VERSION = 4  # raised when a task's result changes for the same key fields
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,25 @@ class MatchTask:
     keep_similarities: bool = False  # rows store their similarities (members of a fused row)
     keep_embeddings: bool = False  # the figure partition keeps the test spectra's features
     inputs: np.ndarray | None = None  # the preprocessed spectra of the whole data set (set by prepare)
+
+    @classmethod
+    def planned(cls, data, partition: Partition, method: str, rows: tuple[str, ...], s: OneShotSettings,
+                run_seed: int, threads: int, device: str, progress: bool, keep_similarities: bool) -> "MatchTask":
+        """``method`` trained on ``partition`` of ``data``, answering ``rows`` (it and the rows built on
+        its training), with the matchers' parameters from the recipe's settings ``s``."""
+        base, als = parse_method(method)
+        seed = task_seed(run_seed, partition.number, method)
+        small = trains_on_small_classes(method, s)
+        built_on = {row: (parse_method(row)[0], matcher_params(parse_method(row)[0], s, seed, device, False))
+                    for row in rows if row != method}
+        key = task_key(data, run_seed, threads, **_key_fields(partition, method, s, rows, keep_similarities))
+        return cls(method=method, matcher=base, als=als, partition=partition, rows=tuple(rows), key=key,
+                   params=matcher_params(base, s, seed, device, progress, augment=is_augmented(method, s),
+                                         small_classes=small),
+                   built_on=built_on, labels=data.labels, threads=threads, small_classes=small,
+                   built_on_small_classes=s.small_classes == "all", keep_similarities=keep_similarities,
+                   keep_embeddings=MATCHERS.get(base).is_siamese and partition.number == FIGURE_PARTITION
+                   and s.classes == "unseen")
 
     @property
     def label(self) -> str:
@@ -100,6 +127,40 @@ class MatchTask:
         accuracy, macro_f1 = accuracy_and_macro_f1(y[p.query_index], predicted)
         out[f"{row}:accuracy"], out[f"{row}:macro_f1"] = np.float64(accuracy), np.float64(macro_f1)
         return out
+
+
+def _key_fields(partition: Partition, method: str, s: OneShotSettings, rows: tuple[str, ...],
+                keep_similarities: bool) -> dict:
+    """What determines a task's result besides the fields every key holds."""
+    base, als = parse_method(method)
+    fields = {"v": KEY_VERSION, "method": method, "classes": s.classes, "partition": partition.number,
+              "index": stable_hash([partition.train_index.tolist(), partition.val_index.tolist(),
+                                    partition.reference_index.tolist(), partition.query_index.tolist()]),
+              "rows": list(rows), "similarities": keep_similarities}
+    if trains_on_small_classes(method, s) or any(trains_on_small_classes(r, s) for r in rows):
+        fields["small_classes"] = [s.small_classes, partition.small_class_index.tolist()]
+    if als:
+        fields["als"] = [s.als_lam, s.als_p]
+    cls = MATCHERS.get(base)
+    metrics = [values for m in (method, *rows) if not trains_network(parse_method(m)[0])
+               and (values := recipe_values(parse_method(m)[0], s))]  # the metrics learned (LMNN's settings)
+    if metrics:
+        fields["lmnn"] = list(metrics[0].values())
+    values = recipe_values(base, s)
+    if cls.trains_network:
+        fields["network"] = {"layers": get_topology(s.topology).layers,
+                             "epochs": values["epochs"], "batch": s.batch_size,
+                             "lr": s.lr, "halving": s.lr_halving_epochs,
+                             "patience": s.patience if cls.early_stops else None,  # the CNNs never stop early
+                             "augment": list(augmentation_recipe(s.augment)) if is_augmented(method, s) else [],
+                             "features": values.get("activation", "none"),
+                             "networks": values["networks"],
+                             "precision": s.precision,
+                             "figure": partition.number == FIGURE_PARTITION}
+    if "loss" in values:
+        fields["siamese"] = {"early_stopping": s.early_stopping, "loss": s.loss,
+                             "triplet_margin": s.triplet_margin if get_loss(s.loss).profile_options else None}
+    return fields
 
 
 def row_outcome(result: dict, row: str) -> dict:

@@ -16,21 +16,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ..._version import __version__
 from ...data.spectra import SpectraSet
 from ...data.spectral import SpectralPreprocessing
 from ...errors import UserError
 from ...nets import get_topology
-from ...storage import stable_hash
 from ...train.budget import check_training_fits
 from ..base import DEFAULT_THREADS, PROTOCOLS, Protocol, RunOptions, task_seed
 from ..settings_recipe import SettingsProtocol, SettingsRecipe
 from . import settings as openset_settings
 from .report import build_report
-from .task import OpenSetTask
+from .task import CLOSED_SET, OpenSetTask
 
 FAMILIES = {"siamese-contrastive-ce": "siamese-contrastive-ce", "siamese-contrastive": "siamese-contrastive",
-            "closed-set-cnn": "cnn", "closed-set-cnn-max-softmax": "cnn", "closed-set-cnn-energy": "cnn"}
+            "closed-set-cnn": CLOSED_SET, "closed-set-cnn-max-softmax": CLOSED_SET, "closed-set-cnn-energy": CLOSED_SET}
 
 
 @dataclass
@@ -94,17 +92,11 @@ class OpenSetProtocol(SettingsProtocol, Protocol, name="openset", default_datase
             train = np.sort(np.concatenate([rng.permutation(np.flatnonzero(data.labels == c))[:s.train_per_class]
                                             for c in classes if c != held]))
             test = np.setdiff1d(np.flatnonzero(np.isin(data.labels, classes)), train)
-            for family in families:
-                seed = task_seed(options.seed, data.class_names[held], family)
-                key = stable_hash({"v": 3, "dissim": __version__, "protocol": "openset", "data": data.fingerprint,
-                                   "held_out": int(held), "family": family, "seed": seed, "threads": threads,
-                                   "train": stable_hash(train.tolist()), "test": stable_hash(test.tolist()),
-                                   "topology": topology.layers, "background": s.background,
-                                   "settings": {k: v for k, v in vars(s).items() if k not in ("methods",)}})
-                tasks.append(OpenSetTask(held_out=int(held), family=family, key=key, seed=seed, labels=data.labels,
-                                         train_index=train, test_index=test, settings=s, device=device,
-                                         threads=threads, progress=options.progress and options.jobs == 1,
-                                         label_text=f"{family} without {data.class_names[held]}", gate=gate))
+            tasks += [OpenSetTask.planned(data, int(held), family,
+                                          task_seed(options.seed, data.class_names[held], family), train, test, s,
+                                          topology, threads, device=device, gate=gate,
+                                          progress=options.progress and options.jobs == 1)
+                      for family in families]
         return OpenSetPlan(recipe, data, options, classes, tasks, device, s.background)
 
     def prepare(self, plan: OpenSetPlan, tasks: list[OpenSetTask]) -> list[OpenSetTask]:

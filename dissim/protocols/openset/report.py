@@ -9,13 +9,13 @@ import numpy as np
 
 from ..._version import __version__
 from ...eval.report import Figure, MetricRow, MetricTable, Report, Section
-from .task import UNKNOWN
+from .task import CLOSED_SET, UNKNOWN
 
 KINDS = {"siamese-contrastive-ce": "member", "siamese-contrastive": "member", "closed-set-cnn": "baseline",
          "closed-set-cnn-max-softmax": "baseline", "closed-set-cnn-energy": "baseline"}
 
 LOSS_NAMES = {"siamese-contrastive-ce": "contrastive + cross-entropy loss", "siamese-contrastive": "contrastive loss",
-              "cnn": "cross-entropy loss"}
+              CLOSED_SET: "cross-entropy loss"}
 
 
 def method_values(plan, results: dict, method: str) -> dict:

@@ -15,14 +15,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from ..._version import __version__
 from ...data import ImageSet
-from ...data.preprocess import PREPROCESS_VERSION, check_preprocess_fits, preprocess_to_cache
+from ...data.preprocess import check_preprocess_fits, preprocess_to_cache
 from ...errors import UserError
 from ...eval.metrics import pair_accuracy_jaccard
 from ...eval.report import count
 from ...nets import get_topology
-from ...storage import stable_hash
 from ...train.budget import check_training_fits
 from ..base import DEFAULT_THREADS, PROTOCOLS, Protocol, RunOptions, task_seed
 from ..settings_recipe import SettingsProtocol, SettingsRecipe
@@ -77,17 +75,9 @@ class VerifyProtocol(SettingsProtocol, Protocol, name="verify", default_dataset=
         tasks = []
         for repeat in range(1, s.repeats + 1):
             seed = task_seed(options.seed, "verify", repeat)
-            train, val, test = split(dataset.labels, s.fractions, seed % 2**31)
-            key = stable_hash({"dissim": __version__, "protocol": "verify", "data": dataset.fingerprint,
-                               "split": [stable_hash(i.tolist()) for i in (train, val, test)], "seed": seed,
-                               "preprocess": {"size": size, "version": PREPROCESS_VERSION},
-                               "topology": {"layers": topology.layers, "dims": topology.dims},
-                               "settings": {k: v for k, v in vars(s).items() if k not in ("repeats", "topology")},
-                               "threads": threads, "saliency": repeat == 1})
-            tasks.append(VerifyTask(repeat=repeat, key=key, seed=seed, labels=dataset.labels, train_index=train,
-                                    val_index=val, test_index=test, settings=s, input_size=size, device=device,
-                                    threads=threads, progress=options.progress and options.jobs == 1,
-                                    keep_saliency=repeat == 1))
+            tasks.append(VerifyTask.planned(dataset, repeat, seed, split(dataset.labels, s.fractions, seed % 2**31), s,
+                                            topology, size, threads, device=device,
+                                            progress=options.progress and options.jobs == 1))
         return VerifyPlan(recipe, dataset, options, tasks, size, device)
 
     def prepare(self, plan: VerifyPlan, tasks: list[VerifyTask]) -> list[VerifyTask]:

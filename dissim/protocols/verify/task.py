@@ -12,6 +12,7 @@ from ...eval.metrics import best_f1_threshold
 from ...eval.verifier import PairVerifier
 from ...train.samplers import partner_pairs
 from ..base import SplitTask, torch_threads
+from ..keys import index_digest, preprocess_fields, task_key
 from .settings import VerifySettings
 
 
@@ -33,6 +34,20 @@ class VerifyTask(SplitTask):
     input_size: int
     keep_saliency: bool = False
     images_path: str = ""  # the preprocessed (N, C, S, S) uint8 array, memory-mapped
+
+    @classmethod
+    def planned(cls, dataset, repeat: int, seed: int, split: tuple, settings: VerifySettings, topology,
+                input_size: int, threads: int, **fields) -> "VerifyTask":
+        """Split ``repeat`` of ``dataset``: its seed, its (train, validation, test) items, the twin
+        ``topology`` at side ``input_size``; the first keeps a saliency map. ``fields``: where it runs."""
+        train, val, test = split
+        key = task_key(dataset, seed, threads, protocol="verify", split=[index_digest(i) for i in split],
+                       **preprocess_fields(input_size), topology={"layers": topology.layers, "dims": topology.dims},
+                       settings={k: v for k, v in vars(settings).items() if k not in ("repeats", "topology")},
+                       saliency=repeat == 1)
+        return cls(repeat=repeat, key=key, seed=seed, labels=dataset.labels, train_index=train, val_index=val,
+                   test_index=test, settings=settings, input_size=input_size, threads=threads,
+                   keep_saliency=repeat == 1, **fields)
 
     @property
     def label(self) -> str:

@@ -22,6 +22,7 @@ class BCEPairLoss(nn.Module):
     arity = 2
     default_sampler = "class-balanced-pairs"
     profile_options: dict[str, str] = {}
+    curve_label = "binary cross-entropy"  # what its training curves plot (other losses: "loss")
 
     def __init__(self, embedding_dim: int, head_init: str = "narrow-normal"):
         super().__init__()
