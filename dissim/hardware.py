@@ -227,7 +227,7 @@ class RunCompute:
     """A run's compute settings, resolved once at its start (:meth:`resolve`) and handed to every task:
     the device, the precision asked for and what it resolves to for each kind of network (image twins,
     spectrum twins, ImageNet networks below and from ``PRETRAINED_BF16_MIN_SIZE``), the tasks run at
-    once (``jobs``) and the torch threads per task (``threads``; None: the protocol's default).
+    once (``jobs``) and the torch threads each task computes with (``threads``).
     Channels-last follows from device and precision (:func:`uses_channels_last`)."""
 
     device: str
@@ -237,10 +237,10 @@ class RunCompute:
     pretrained_small: str
     pretrained_large: str
     jobs: int
-    threads: int | None = None
+    threads: int = 1
 
     @classmethod
-    def resolve(cls, device: str, precision: str, *, jobs: int, threads: int | None = None,
+    def resolve(cls, device: str, precision: str, *, jobs: int, threads: int = 1,
                 require: bool = True) -> "RunCompute":
         """``require=False`` (a dry run) plans for a CUDA device this machine may lack."""
         device = resolve_device(device, require=require)

@@ -41,9 +41,10 @@ def paper_table2_workloads(root: Path):
 
     protocol = PROTOCOLS.get("ensemble")
     recipe = load_recipe("paper-table2")
-    recipe = recipe.with_compute(RunCompute.resolve("cpu", "auto", jobs=2))
+    compute = RunCompute.resolve("cpu", "auto", jobs=2, threads=1)
+    recipe = recipe.with_compute(compute)
     data = load_dataset("InfLar", root, 1)
-    plan = protocol.plan(recipe, data, RunOptions(device="cpu", jobs=2, threads=1, progress=False))
+    plan = protocol.plan(recipe, data, RunOptions(device="cpu", jobs=2, threads=1, progress=False, compute=compute))
     return plan, protocol.workloads(plan)
 
 

@@ -34,6 +34,7 @@ from dissim.data import load_dataset  # noqa: E402
 from dissim.eval.matchers.sum_rule import fuse_similarities  # noqa: E402
 from dissim.experiment.cache import ResultCache  # noqa: E402
 from dissim.experiment.recipe import load_recipe  # noqa: E402
+from dissim.hardware import RunCompute  # noqa: E402
 from dissim.protocols import PROTOCOLS, RunOptions  # noqa: E402
 from dissim.protocols.oneshot.settings import RECIPES, fusion_members  # noqa: E402
 from dissim.protocols.oneshot.task import row_outcome  # noqa: E402
@@ -87,7 +88,8 @@ def main() -> None:
     recipe = replace(recipe, settings=settings)
     protocol = PROTOCOLS.get("oneshot")
     data = load_dataset("rruff-ir")
-    plan = protocol.plan(recipe, data, RunOptions(seed=args.seed, device="cpu", progress=False, jobs=1))
+    compute = RunCompute.resolve("cpu", settings.precision, jobs=1, threads=protocol.threads_per_task(recipe))
+    plan = protocol.plan(recipe, data, RunOptions(seed=args.seed, device="cpu", progress=False, jobs=1, compute=compute))
     tasks = protocol.prepare(plan, [on_validation(t) for t in plan.tasks])
     cache = ResultCache(cache_root() / "oneshot-validation")
     start = time.perf_counter()

@@ -34,10 +34,10 @@ def run_experiment(recipe, options: RunOptions, on_task_done=None) -> Path:
     exports = check_exports(options.export, protocol)
     choice = options.precision or recipe.precision
     device = resolve_device(options.device, require=not options.dry_run)
-    compute = RunCompute.resolve(device, choice, jobs=resolve_jobs(options.jobs, device),
-                                 threads=options.threads, require=not options.dry_run)
+    compute = RunCompute.resolve(device, choice, jobs=resolve_jobs(options.jobs, device), require=not options.dry_run,
+                                 threads=options.threads or protocol.threads_per_task(recipe))
     precision = compute.precision(dims=protocol.data_kind.dims)
-    options = replace(options, device=compute.device, precision=precision, asked_precision=choice,
+    options = replace(options, device=compute.device, precision=precision,
                       jobs=compute.jobs, compute=compute)
     # a results folder belongs to the command as asked (precision "auto" included), so the same command on
     # another machine replaces its own earlier results instead of being refused
@@ -131,9 +131,8 @@ def print_plan(protocol, plan, options: RunOptions, folder: ResultsFolder) -> No
     if workloads is None:
         print(f"time: not estimated for {protocol.name} recipes")
     else:
-        threads = plan.tasks[0].threads if plan.tasks and getattr(plan.tasks[0], "threads", None) else 1
         for line in time_estimate(works, device=compute.device, precision_choice=compute.asked, jobs=options.jobs,
-                                  threads=threads, log=options.log):
+                                  threads=compute.threads, log=options.log):
             print(line)
     try:
         folder.check(options.overwrite)

@@ -73,7 +73,6 @@ class RunOptions:
     seed: int = 1
     device: str = "auto"
     precision: str | None = None  # None: the recipe's (auto by default); the resolved one once the run starts
-    asked_precision: str = "auto"  # what --precision (or the recipe) asked for, before it was resolved
     compute: RunCompute | None = None  # the run's compute settings, resolved once when it starts
     jobs: int | None = None  # tasks at once; None: resolve_jobs picks
     threads: int | None = None  # torch/BLAS threads per task; None: the protocol's default (results depend on it)
@@ -149,6 +148,10 @@ class Protocol:
 
     def report(self, plan, results: dict):
         return self.build_report(plan, results)
+
+    def threads_per_task(self, recipe) -> int:
+        """The torch threads a task computes with unless --threads says otherwise (results depend on it)."""
+        return DEFAULT_THREADS
 
     @staticmethod
     def timing(seconds, cached: bool) -> str:

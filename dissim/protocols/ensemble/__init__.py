@@ -8,7 +8,7 @@ recipe's table layout, score files and figures (:mod:`.report`).
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +16,6 @@ import numpy as np
 from ...data import ImageSet
 from ...data.preprocess import HASC_BORDER, check_preprocess_fits, preprocess_to_cache
 from ...errors import UserError
-from ...hardware import resolve_precision
-from ...eval.inner import INNER_FOLDS
 from ...eval.report import count
 from ...nets import Topology, get_topology
 from ...nets.pretrained import pretrained_info, resolve_weights
@@ -27,7 +25,7 @@ from ...storage import file_digest
 from ...train import get_loss
 from ...train.budget import check_training_fits
 from ...train.throughput import Workload
-from ..base import DEFAULT_THREADS, PROTOCOLS, RECIPE_FLAGS, Protocol, RunOptions, task_seed
+from ..base import PROTOCOLS, RECIPE_FLAGS, Protocol, RunOptions
 from . import recipe as ensemble_recipe
 from .baselines import (
     BASELINES,
@@ -44,7 +42,6 @@ from .members import (
     EnsemblePlan,
     UnitTask,
     baseline_size,
-    keyed_profile,
     plan_members,
     plan_units,
     unit_of,
@@ -70,7 +67,7 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
         """Members, units, folds and the (unit, fold) tasks with their cache keys; checks before any work."""
         folds = checked_folds(recipe, dataset)
         topologies, weight_digests, sizes = checked_topologies(recipe, dataset)
-        threads = options.threads or DEFAULT_THREADS
+        threads = options.compute.threads
         units = plan_units(recipe)
         check_resources(recipe, dataset, topologies, sizes, units, folds, options.device)
         trainings = unit_tasks(recipe, dataset, options, units, folds, topologies, weight_digests, sizes, threads)
@@ -261,42 +258,16 @@ def checked_topologies(recipe: EnsembleRecipe, dataset) -> tuple[dict, dict, dic
 def unit_tasks(recipe: EnsembleRecipe, dataset, options: RunOptions, units, folds, topologies, weight_digests,
                sizes, threads: int) -> list:
     """One task per (unit, fold): a twin trained and its members scored."""
-    tasks = []
-    for unit in units:
-        topology = topologies[unit.topology]
-        keyed = {"dataset": dataset.name,
-                 "topology": {"layers": topology.layers, "dims": topology.dims, "deeper": topology.deeper},
-                 "method": {"loss": unit.method.loss, "optimizer": unit.method.optimizer,
-                            "options": unit.method.options},
-                 "ks": unit.ks, "profile": keyed_profile(recipe.profile, unit),
-                 "weights": weight_digests[unit.topology], "inner_cv": INNER_FOLDS}
-        spaces = ("fully", "deeper") if topology.deeper else ("fully",)
-        tasks += [UnitTask.on_fold(dataset, fold, options.seed, threads, sizes[unit.topology], keyed,
-                                   unit=unit, seed=task_seed(options.seed, unit.name, fold), topology=topology,
-                                   profile=recipe.profile, spaces=spaces, device=options.device,
-                                   progress=options.progress and options.jobs == 1)
-                  for fold in folds]
-    return tasks
+    return [UnitTask.planned(recipe, dataset, fold, unit, topologies[unit.topology], weight_digests[unit.topology],
+                             sizes[unit.topology], options, threads) for unit in units for fold in folds]
 
 
 def cnn_tasks(recipe: EnsembleRecipe, dataset, options: RunOptions, folds, sizes, threads: int) -> list:
     """One task per (eCNN network, fold); records each network's input size in ``sizes``."""
     tasks = []
-    cnn = recipe.ecnn
-    for network in cnn.networks:
-        size = max(cnn.input_size, pretrained_info(network).min_size)
-        sizes[f"ecnn-{network}"] = size
-        precision = resolve_precision(options.asked_precision, options.device, pretrained=True, size=size,
-                                      require=not options.dry_run)
-        weights = resolve_weights(network, cnn.weights_for(network), cnn.init)
-        keyed = {"dataset": dataset.name, "ecnn": network, "weights": file_digest(weights) if weights else "random",
-                 "settings": {k: v for k, v in asdict(cnn).items() if k not in ("networks", "weights")},
-                 "precision": precision, "inner_cv": INNER_FOLDS}
-        tasks += [CnnTask.on_fold(dataset, fold, options.seed, threads, size, keyed, network=network,
-                                  seed=task_seed(options.seed, f"ecnn-{network}", fold), settings=cnn,
-                                  precision=precision, device=options.device,
-                                  progress=options.progress and options.jobs == 1)
-                  for fold in folds]
+    for network in recipe.ecnn.networks:
+        size = sizes[f"ecnn-{network}"] = max(recipe.ecnn.input_size, pretrained_info(network).min_size)
+        tasks += [CnnTask.planned(recipe.ecnn, dataset, fold, network, size, options, threads) for fold in folds]
     return tasks
 
 

@@ -17,9 +17,8 @@ from sklearn.svm import SVC
 
 from ...data import ImageSet
 from ...data.preprocess import PREPROCESS_VERSION
-from ...errors import UserError
 from ...eval import cnn
-from ...eval.inner import INNER_FOLDS, inner_folds
+from ...eval.inner import inner_folds
 from ...eval.metrics import accuracy_and_macro_f1
 from ...storage import (
     cache_root,

@@ -11,7 +11,7 @@ test fold.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -22,13 +22,14 @@ from sklearn.svm import SVC
 from ...data import ImageSet
 from ...eval.cnn import FineTunedCNN
 from ...eval.fusion import class_scores
-from ...eval.inner import inner_folds, out_of_fold_scores
+from ...eval.inner import INNER_FOLDS, inner_folds, out_of_fold_scores
 from ...eval.metrics import accuracy
 from ...nets import Topology
+from ...nets.pretrained import resolve_weights
 from ...space import SiameseDissimilarity
-from ...storage import stable_hash
+from ...storage import file_digest
 from ...train import get_loss
-from ..base import RunOptions, torch_threads
+from ..base import RunOptions, task_seed, torch_threads
 from .baselines import BaselineTask, FrozenBaselineTask
 from .fold_task import FoldTask
 from .recipe import ECNN_METHOD, CnnSettings, EnsembleRecipe, Method, Profile
@@ -103,6 +104,22 @@ class UnitTask(FoldTask):
     spaces: tuple[str, ...]
     device: str = "cpu"
     progress: bool = False
+
+    @classmethod
+    def planned(cls, recipe: EnsembleRecipe, dataset, fold: int, unit: TrainingUnit, topology: Topology,
+                weights_digest: str, input_size: int, options: RunOptions, threads: int) -> "UnitTask":
+        """``unit`` on ``fold``, keyed by what its result depends on: the layers, the method, the k
+        values, the profile settings it reads and the pretrained weights' digest."""
+        keyed = {"dataset": dataset.name,
+                 "topology": {"layers": topology.layers, "dims": topology.dims, "deeper": topology.deeper},
+                 "method": {"loss": unit.method.loss, "optimizer": unit.method.optimizer,
+                            "options": unit.method.options},
+                 "ks": unit.ks, "profile": keyed_profile(recipe.profile, unit), "weights": weights_digest,
+                 "inner_cv": INNER_FOLDS}
+        return cls.on_fold(dataset, fold, options.seed, threads, input_size, keyed, unit=unit,
+                           seed=task_seed(options.seed, unit.name, fold), topology=topology, profile=recipe.profile,
+                           spaces=("fully", "deeper") if topology.deeper else ("fully",), device=options.device,
+                           progress=options.progress and options.jobs == 1)
 
     @property
     def hasc(self) -> bool:
@@ -183,6 +200,20 @@ class CnnTask(FoldTask):
     precision: str = "fp32"
     device: str = "cpu"
     progress: bool = False
+
+    @classmethod
+    def planned(cls, cnn: CnnSettings, dataset, fold: int, network: str, input_size: int, options: RunOptions,
+                threads: int) -> "CnnTask":
+        """``network`` fine-tuned on ``fold`` at side ``input_size``, in the precision the run resolved for
+        an ImageNet network of that size; keyed by its weights' digest and the eCNN settings."""
+        precision = options.compute.precision(pretrained=True, size=input_size)
+        weights = resolve_weights(network, cnn.weights_for(network), cnn.init)
+        keyed = {"dataset": dataset.name, "ecnn": network, "weights": file_digest(weights) if weights else "random",
+                 "settings": {k: v for k, v in asdict(cnn).items() if k not in ("networks", "weights")},
+                 "precision": precision, "inner_cv": INNER_FOLDS}
+        return cls.on_fold(dataset, fold, options.seed, threads, input_size, keyed, network=network,
+                           seed=task_seed(options.seed, f"ecnn-{network}", fold), settings=cnn, precision=precision,
+                           device=options.device, progress=options.progress and options.jobs == 1)
 
     @property
     def label(self) -> str:
@@ -310,6 +341,3 @@ def keyed_profile(profile: Profile, unit: TrainingUnit) -> dict:
     keyed.update({key: getattr(profile, key) for key in get_loss(unit.method.loss).profile_options.values()})
     return keyed
 
-
-def index_digest(index: np.ndarray) -> str:
-    return stable_hash(np.asarray(index).tolist())

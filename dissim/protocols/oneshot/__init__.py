@@ -52,6 +52,8 @@ class OneShotProtocol(SettingsProtocol, Protocol, name="oneshot", default_datase
                       recipes=oneshot_settings.RECIPES, build_report=build_report):
     """Matchers learned on training classes, tested on unseen classes with one reference each."""
 
+    def threads_per_task(self, recipe: SettingsRecipe) -> int:
+        return recipe.settings.threads
 
     def plan(self, recipe: SettingsRecipe, data, options: RunOptions) -> OneShotPlan:
         s = recipe.settings
@@ -75,7 +77,7 @@ class OneShotProtocol(SettingsProtocol, Protocol, name="oneshot", default_datase
         check_training_fits(topology, 1, data.length, batch_size=s.batch_size, arity=2,
                             steps=max(1, len(data) // s.batch_size), epochs=s.epochs, items=len(data), item_bytes=4,
                             device=options.device, what=f"training {topology.name} on {data.name}")
-        device, threads = options.device, options.threads or s.threads
+        device, threads = options.device, options.compute.threads
         fused = {m for row in s.methods for m in fusion_members(row)}
         tasks = [MatchTask.planned(data, partition, method, tuple(rows), s, options.seed, threads, device,
                                    options.progress and options.jobs == 1, keep_similarities=bool(fused & set(rows)))

@@ -21,7 +21,7 @@ from ...data.spectral import SpectralPreprocessing
 from ...errors import UserError
 from ...nets import get_topology
 from ...train.budget import check_training_fits
-from ..base import DEFAULT_THREADS, PROTOCOLS, Protocol, RunOptions, task_seed
+from ..base import PROTOCOLS, Protocol, RunOptions, task_seed
 from ..settings_recipe import SettingsProtocol, SettingsRecipe
 from . import settings as openset_settings
 from .report import build_report
@@ -84,7 +84,7 @@ class OpenSetProtocol(SettingsProtocol, Protocol, name="openset", default_datase
         if len(classes) < 3:
             raise UserError(f"open-set identification on {data.name} needs at least 3 classes with >= "
                             f"{s.min_per_class} spectra (two known, one unknown); it has {len(classes)}")
-        device, threads = options.device, options.threads or DEFAULT_THREADS
+        device, threads = options.device, options.compute.threads
         families = list(dict.fromkeys(FAMILIES[m] for m in s.methods))
         tasks = []
         for held in classes:

@@ -22,7 +22,7 @@ from ...eval.metrics import pair_accuracy_jaccard
 from ...eval.report import count
 from ...nets import get_topology
 from ...train.budget import check_training_fits
-from ..base import DEFAULT_THREADS, PROTOCOLS, Protocol, RunOptions, task_seed
+from ..base import PROTOCOLS, Protocol, RunOptions, task_seed
 from ..settings_recipe import SettingsProtocol, SettingsRecipe
 from . import settings as verify_settings
 from .report import build_report
@@ -71,7 +71,7 @@ class VerifyProtocol(SettingsProtocol, Protocol, name="verify", default_dataset=
                             steps=-(-len(dataset) * s.partners // s.batch_size), epochs=s.epochs, items=len(dataset),
                             device=options.device, what=f"training {topology.name} at {size}x{size}")
         device = options.device
-        threads = options.threads or DEFAULT_THREADS
+        threads = options.compute.threads
         tasks = []
         for repeat in range(1, s.repeats + 1):
             seed = task_seed(options.seed, "verify", repeat)
