@@ -75,7 +75,7 @@ def run_experiment(recipe, options: RunOptions, on_task_done=None) -> Path:
         pending = protocol.prepare(plan, pending)
 
     def done(task, result, from_cache: bool) -> None:
-        options.log(protocol.task_line(task, result, from_cache))
+        options.log(task.log_line(result, from_cache))
         if on_task_done:
             on_task_done(task, result, from_cache)
 

@@ -6,11 +6,11 @@ A protocol is an object with
   ``default_dataset`` and ``flags`` (the command-line overrides that apply to it);
 - ``parse(doc, path, profile)`` -> its recipe; ``apply_flags(recipe, flags)`` -> the recipe changed
   by the command line (validated like the file);
-- ``plan(recipe, dataset, options)`` -> a plan whose ``tasks`` each have ``key``, ``label`` and
-  ``run() -> dict of arrays`` (picklable: they run in joblib workers and are cached by key);
+- ``plan(recipe, dataset, options)`` -> a plan whose ``tasks`` each have ``key`` (computed by the
+  task, :mod:`.keys`), ``label``, ``run() -> dict of arrays`` (picklable: they run in joblib workers
+  and are cached by key) and ``log_line(result, cached)`` (one log line);
 - ``describe(plan)`` (the dry run), ``prepare(plan, tasks)`` (inputs for the tasks to compute),
-  ``task_line(task, result, cached)`` (one log line) and ``report(plan, results)`` -> a
-  :class:`~dissim.eval.report.Report`;
+  and ``report(plan, results)`` -> a :class:`~dissim.eval.report.Report`;
 - optionally ``results_from_folder(plan, folder, tasks)`` -> (results by key, tasks not found): the
   results of tasks rebuilt from a results folder's own score files (``--fuse-only`` without the cache).
 """
@@ -122,6 +122,11 @@ def torch_threads(threads: int | None):
         torch.set_num_threads(previous)
 
 
+def timing(seconds, cached: bool) -> str:
+    """How a task's result came, for its log line: "cached" or its seconds."""
+    return "cached" if cached else f"{float(seconds):.0f} s"
+
+
 class Protocol:
     """What the protocols share. A protocol declares itself in its class line:
     ``class P(Protocol, name=..., default_dataset=..., data_kind=..., data_needed=..., build_report=...)``
@@ -153,6 +158,3 @@ class Protocol:
         """The torch threads a task computes with unless --threads says otherwise (results depend on it)."""
         return DEFAULT_THREADS
 
-    @staticmethod
-    def timing(seconds, cached: bool) -> str:
-        return "cached" if cached else f"{float(seconds):.0f} s"

@@ -28,6 +28,12 @@ class Matcher(TransformerMixin, BaseEstimator):
     built_on: str | None = None  # the matcher whose trained networks it learns on (one training serves both)
     fuses = False  # joins other matchers' similarities: a recipe names it by the methods it joins
 
+    @classmethod
+    def recipe_note(cls, settings) -> str:
+        """The sentence a one-shot table's header says of this matcher, from the recipe's ``settings``
+        (empty where the header describes it elsewhere)."""
+        return ""
+
     def similarity(self, queries, references) -> np.ndarray:
         """How alike each query is to each reference, (queries, references); higher is more alike."""
         return self.compare(self.transform(queries), self.transform(references))

@@ -37,6 +37,14 @@ class CNNFeaturesMatcher(SiameseMatcher):
     is_siamese = False
     recipe_settings = {"epochs": "cnn_epochs", "networks": "cnn_networks"}
 
+    @classmethod
+    def recipe_note(cls, settings) -> str:
+        s = settings
+        return (f" cnn-features: the same layers with a softmax layer over the classes it trains on, cross-entropy "
+                f"on single spectra, {s.cnn_epochs} epochs (the last kept)"
+                + (f", {s.cnn_networks} networks (similarities averaged)" if s.cnn_networks > 1 else "")
+                + ", then frozen: its features (before the softmax layer) are compared by the cosine similarity.")
+
     def _loss_options(self, y: np.ndarray) -> dict:
         self.classes_ = np.unique(y)
         return {**(self.loss_options or {}), "n_classes": len(self.classes_)}

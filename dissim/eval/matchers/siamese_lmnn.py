@@ -28,6 +28,11 @@ class EmbeddingLMNNMatcher(Matcher):
 
     recipe_settings = LMNNMatcher.recipe_settings
     built_on = "siamese"
+
+    @classmethod
+    def recipe_note(cls, settings) -> str:
+        return (" siamese-lmnn: LMNN (as below) learned on the features that the siamese row's networks give the "
+                "training classes' spectra, then the Euclidean distance in its space.")
     _parameter_constraints = {**LMNNMatcher._parameter_constraints, "embedding": [HasMethods(["fit", "transform"]), None],
                               "prefit": ["boolean"]}
 

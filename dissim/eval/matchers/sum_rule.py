@@ -54,6 +54,11 @@ class SumRuleMatcher(Matcher):
     _parameter_constraints = {"members": [list, tuple, None]}
     fuses = True
 
+    @classmethod
+    def recipe_note(cls, settings) -> str:
+        return (" a+b: the sum rule: each member's query-reference similarities z-scored with the mean and standard "
+                "deviation of its similarities between distinct references, then summed.")
+
     def fit(self, X, y, validation=None) -> "SumRuleMatcher":
         self._validate_params()
         if y is None:

@@ -160,8 +160,6 @@ class EnsembleProtocol(Protocol, name="ensemble", default_dataset="digits", cach
                      "the members it serves")
         return "\n".join(lines)
 
-    def task_line(self, task, result: dict, cached: bool) -> str:
-        return f"{task.label}: {task.summary(result)} ({self.timing(result['seconds'][1], cached)})"
 
 
 def check_resources(recipe: EnsembleRecipe, dataset, topologies: dict, sizes: dict, units, folds, device: str) -> None:

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..base import timing
 from ..keys import fold_fields, preprocess_fields, task_key
 
 
@@ -37,6 +38,10 @@ class FoldTask:
                        **key_fields)
         return cls(fold=fold, key=key, input_size=input_size, labels=dataset.labels, train_index=train,
                    test_index=test, threads=threads, **fields)
+
+    def log_line(self, result: dict, cached: bool) -> str:
+        """The task's log line: its label, :meth:`summary` of its result and how long training took."""
+        return f"{self.label}: {self.summary(result)} ({timing(result['seconds'][1], cached)})"
 
     def prepared(self, images_path: str, frozen_features) -> "FoldTask":
         """The task with its inputs' cache paths (``frozen_features(task)``: the path of the frozen

@@ -9,7 +9,6 @@ suffix ``-als`` runs on baseline-corrected spectra. Each (partition, method) is 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 
 from ...data.spectra import SpectraSet
@@ -105,14 +104,6 @@ class OneShotProtocol(SettingsProtocol, Protocol, name="oneshot", default_datase
             f"{f', {s.networks} networks each' if s.networks > 1 else ''}; LMNN on {s.lmnn_pca} PCA components",
             f"trainings: {len(plan.partitions) * trainings}"])
 
-    def task_line(self, task: MatchTask, result: dict, cached: bool) -> str:
-        extra = ""
-        if "history" in result:
-            h = json.loads(str(result["history"]))
-            extra = f", {len(h['train_loss'])} epochs, best {h['best_epoch']}"
-        timing = self.timing(result["seconds"], cached)
-        return "\n".join(f"partition {task.partition.number} {row:<14} accuracy {float(result[row + ':accuracy']):6.2f}%  "
-                         f"macro-F1 {float(result[row + ':macro_f1']):6.2f}%  ({timing}{extra})" for row in task.rows)
 
 
 PROTOCOLS.register("oneshot", OneShotProtocol(), summary="one-shot matching of classes never seen in training "

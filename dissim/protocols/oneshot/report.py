@@ -12,6 +12,7 @@ from ...eval.report import Figure, Report, Row, RowTable, Section
 from ...train import augmentation_recipe, get_loss
 from ...train.samplers import SAMPLERS
 from ...eval.metrics import accuracy_and_macro_f1
+from ...eval.matchers import MATCHERS
 from ...eval.matchers.sum_rule import fuse_similarities
 from .settings import (
     FIGURE_PARTITION,
@@ -153,10 +154,9 @@ def _header(plan) -> list[str]:
     s, data, partitions = plan.recipe.settings, plan.dataset, plan.partitions
     split, test = _split_and_test(plan)
     features = {"sigmoid": "σ(CNN(x))", "none": "CNN(x)", "l2": "CNN(x)/‖CNN(x)‖"}[s.features]
-    loss = {"bce": "weighted L1 + sigmoid head, BCE, balanced bootstrap pairs",
-            "triplet": f"triplet loss (margin {s.triplet_margin:g}, Euclidean), class-balanced triplets",
-            "batch-hard": f"batch-hard triplet loss (margin {s.triplet_margin:g}, Euclidean; hardest positive and "
-                          "negative of each item in batches of 2 spectra per class)"}[s.loss]
+    loss_class, sampler = get_loss(s.loss), SAMPLERS.get(training_sampler("siamese", s.loss))
+    loss = loss_class.summary.format(**{arg: getattr(s, setting) for arg, setting in loss_class.profile_options.items()})
+    loss += f", {sampler.summary}" if sampler.summary else ""
     unit = batch_unit(s.loss)
     recipe = augmentation_recipe(s.augment)
     augmented = [m for m in s.methods if is_augmented(m, s)]
@@ -197,26 +197,10 @@ def _header(plan) -> list[str]:
     ]
 
 
-# The header's sentence on each matcher built on or beside the Siamese network (text only), in header order
-NOTES = {
-    "cnn-features": lambda s: (
-        f" cnn-features: the same layers with a softmax layer over the classes it trains on, cross-entropy "
-        f"on single spectra, {s.cnn_epochs} epochs (the last kept)"
-        + (f", {s.cnn_networks} networks (similarities averaged)" if s.cnn_networks > 1 else "")
-        + ", then frozen: its features (before the softmax layer) are compared by the cosine similarity."),
-    "siamese-lmnn": lambda s: (
-        " siamese-lmnn: LMNN (as below) learned on the features that the siamese row's networks give the "
-        "training classes' spectra, then the Euclidean distance in its space."),
-    "sum-rule": lambda s: (
-        " a+b: the sum rule: each member's query-reference similarities z-scored with the mean and standard "
-        "deviation of its similarities between distinct references, then summed."),
-}
-
-
 def _combined_notes(s) -> str:
     """What the header says of the matchers built on or beside the Siamese network."""
     bases = {parse_method(m)[0] for m in s.methods}
-    return "".join(note(s) for matcher, note in NOTES.items() if matcher in bases)
+    return "".join(MATCHERS.get(name).recipe_note(s) for name in MATCHERS.names() if name in bases)
 
 
 def _figures(plan, outcomes: dict) -> list[Figure]:

@@ -20,7 +20,7 @@ from ...eval.metrics import accuracy_and_macro_f1
 from ...nets import get_topology
 from ...storage import stable_hash
 from ...train import augmentation_recipe, get_loss
-from ..base import task_seed, torch_threads
+from ..base import task_seed, timing, torch_threads
 from ..keys import task_key
 from .params import matcher_params, recipe_values, trains_on_small_classes
 from .settings import FIGURE_PARTITION, OneShotSettings, is_augmented, parse_method, trains_network
@@ -80,6 +80,16 @@ class MatchTask:
         """The items a matcher learns from: the training classes' (and the small classes')."""
         p = self.partition
         return np.concatenate([p.train_index, p.small_class_index]) if small_classes else p.train_index
+
+    def log_line(self, result: dict, cached: bool) -> str:
+        """One log line per row: accuracy and macro-F1, and the network's epochs where it trained one."""
+        extra = ""
+        if "history" in result:
+            h = json.loads(str(result["history"]))
+            extra = f", {len(h['train_loss'])} epochs, best {h['best_epoch']}"
+        took = timing(result["seconds"], cached)
+        return "\n".join(f"partition {self.partition.number} {row:<14} accuracy {float(result[row + ':accuracy']):6.2f}%  "
+                         f"macro-F1 {float(result[row + ':macro_f1']):6.2f}%  ({took}{extra})" for row in self.rows)
 
     def run(self) -> dict[str, np.ndarray]:
         p, x, y = self.partition, self.inputs, self.labels

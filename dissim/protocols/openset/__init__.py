@@ -111,16 +111,6 @@ class OpenSetProtocol(SettingsProtocol, Protocol, name="openset", default_datase
             f"turn; {s.train_per_class} training spectra per known class; {len(plan.tasks)} trainings on {plan.device}",
             f"methods: {', '.join(s.methods)}; {s.topology}, {s.epochs} epochs of batch {s.batch_size}, Adam lr {s.lr:g}"])
 
-    def task_line(self, task: OpenSetTask, result: dict, cached: bool) -> str:
-        y = np.asarray(task.labels)[task.test_index]
-        parts = []
-        for key in (k for k in result if k.startswith("pred_")):
-            predicted = result[key]
-            known = y != task.held_out
-            parts.append(f"{key[5:]} known {100 * np.mean(predicted[known] == y[known]):.1f}% unknown "
-                         f"{100 * np.mean(predicted[~known] == -1):.1f}%")
-        timing = self.timing(result["seconds"], cached)
-        return f"{task.label}: {'; '.join(parts)} ({timing})"
 
 
 

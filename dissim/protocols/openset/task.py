@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...eval.openset import OpenSetCNN, OpenSetSiamese
-from ..base import SplitTask, torch_threads
+from ..base import SplitTask, timing, torch_threads
 from ..keys import index_digest, task_key
 from .settings import OpenSetSettings
 
@@ -69,6 +69,18 @@ class OpenSetTask(SplitTask):
     @staticmethod
     def _codes(model, predicted) -> np.ndarray:
         return np.array([UNKNOWN if p == model.unknown_label else int(p) for p in predicted])
+
+    def log_line(self, result: dict, cached: bool) -> str:
+        """Each model's known-class accuracy and unknown detection on the test items."""
+        y = np.asarray(self.labels)[self.test_index]
+        parts = []
+        for key in (k for k in result if k.startswith("pred_")):
+            predicted = result[key]
+            known = y != self.held_out
+            parts.append(f"{key[5:]} known {100 * np.mean(predicted[known] == y[known]):.1f}% unknown "
+                         f"{100 * np.mean(predicted[~known] == -1):.1f}%")
+        took = timing(result["seconds"], cached)
+        return f"{self.label}: {'; '.join(parts)} ({took})"
 
     def run(self) -> dict[str, np.ndarray]:
         x, y = self.inputs, np.asarray(self.labels)

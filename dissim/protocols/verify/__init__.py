@@ -18,7 +18,6 @@ from sklearn.model_selection import train_test_split
 from ...data import ImageSet
 from ...data.preprocess import check_preprocess_fits, preprocess_to_cache
 from ...errors import UserError
-from ...eval.metrics import pair_accuracy_jaccard
 from ...eval.report import count
 from ...nets import get_topology
 from ...train.budget import check_training_fits
@@ -96,14 +95,6 @@ class VerifyProtocol(SettingsProtocol, Protocol, name="verify", default_dataset=
             f"twin {s.topology} at {plan.input_size}x{plan.input_size}, {s.epochs} epochs of batch {s.batch_size} "
             f"pairs, Adam lr {s.lr:g} (x{s.lr_gamma:g} per epoch), weight decay {s.weight_decay:g}"])
 
-    def task_line(self, task: VerifyTask, result: dict, cached: bool) -> str:
-        acc, jac = pair_accuracy_jaccard(result["siamese_test"], result["test_targets"],
-                                         float(result["siamese_threshold"]))
-        base, _ = pair_accuracy_jaccard(result["baseline_test"], result["test_targets"],
-                                        float(result["baseline_threshold"]))
-        return (f"{task.label}: verifier accuracy {acc:.2f}% Jaccard {jac:.2f}% (threshold "
-                f"{float(result['siamese_threshold']):.3f}); raw-pixel cosine accuracy {base:.2f}% "
-                f"({'cached' if cached else 'computed'})")
 
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...eval.metrics import best_f1_threshold
+from ...eval.metrics import best_f1_threshold, pair_accuracy_jaccard
 from ...eval.verifier import PairVerifier
 from ...train.samplers import partner_pairs
 from ..base import SplitTask, torch_threads
@@ -59,6 +59,16 @@ class VerifyTask(SplitTask):
         rng = np.random.default_rng([self.seed, 1])
         pairs = partner_pairs(len(self.test_index), self.settings.partners, rng)
         return pairs, partner_pairs(len(self.test_index), self.settings.test_partners, rng)
+
+    def log_line(self, result: dict, cached: bool) -> str:
+        """The verifier's accuracy, Jaccard index and threshold, and the raw-pixel baseline's accuracy."""
+        acc, jac = pair_accuracy_jaccard(result["siamese_test"], result["test_targets"],
+                                         float(result["siamese_threshold"]))
+        base, _ = pair_accuracy_jaccard(result["baseline_test"], result["test_targets"],
+                                        float(result["baseline_threshold"]))
+        return (f"{self.label}: verifier accuracy {acc:.2f}% Jaccard {jac:.2f}% (threshold "
+                f"{float(result['siamese_threshold']):.3f}); raw-pixel cosine accuracy {base:.2f}% "
+                f"({'cached' if cached else 'computed'})")
 
     def run(self) -> dict[str, np.ndarray]:
         s, y = self.settings, np.asarray(self.labels)

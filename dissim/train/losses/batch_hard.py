@@ -21,6 +21,8 @@ class BatchHardTripletLoss(nn.Module):
     arity = 1
     default_sampler = "class-pairs"
     profile_options = {"margin": "triplet_margin"}
+    summary = ("batch-hard triplet loss (margin {margin:g}, Euclidean; hardest positive and negative of each item "
+               "in batches of 2 spectra per class)")
 
     def __init__(self, embedding_dim: int, margin: float = 0.2):
         super().__init__()

@@ -22,6 +22,7 @@ class BCEPairLoss(nn.Module):
     arity = 2
     default_sampler = "class-balanced-pairs"
     profile_options: dict[str, str] = {}
+    summary = "weighted L1 + sigmoid head, BCE"  # for tables; {option} fields come from profile_options
     curve_label = "binary cross-entropy"  # what its training curves plot (other losses: "loss")
 
     def __init__(self, embedding_dim: int, head_init: str = "narrow-normal"):

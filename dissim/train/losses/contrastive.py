@@ -43,6 +43,7 @@ class ContrastiveLoss(nn.Module):
     arity = 2
     default_sampler = "labelled-pairs"
     profile_options: dict[str, str] = {}
+    summary = "contrastive loss (margin η, Euclidean)"
 
     def __init__(self, embedding_dim: int, margin: float | None = None, n_classes: int | None = None):
         super().__init__()

@@ -24,6 +24,8 @@ class ContrastiveCELoss(ContrastiveLoss):
     """Eq. (22): α1·L_SM + α2·(cross-entropy difference term), plus ``ce_weight`` times the mean
     cross-entropy of both items (see the module docstring); a softmax classifier over ``n_classes``."""
 
+    summary = "contrastive loss (margin η, Euclidean) with cross-entropy terms of a softmax over the known classes"
+
     def __init__(self, embedding_dim: int, n_classes: int, margin: float | None = None, alpha1: float = 1.0,
                  alpha2: float = 1.0, ce_margin: float = 2.5, ce_weight: float = 1.0):
         super().__init__(embedding_dim, margin)

@@ -17,6 +17,7 @@ class CrossEntropyLoss(nn.Module):
     arity = 1
     default_sampler = "items"
     profile_options: dict[str, str] = {}
+    summary = "cross-entropy of a softmax layer over the training classes"
 
     def __init__(self, embedding_dim: int, n_classes: int):
         super().__init__()

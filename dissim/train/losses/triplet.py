@@ -22,6 +22,7 @@ class TripletLoss(nn.Module):
     arity = 3
     default_sampler = "class-balanced-triplets"
     profile_options = {"margin": "triplet_margin"}
+    summary = "triplet loss (margin {margin:g}, Euclidean)"
 
     def __init__(self, embedding_dim: int, margin: float = 1.0):
         super().__init__()

@@ -22,6 +22,7 @@ class BalancedBootstrapPairSampler:
     """
 
     arity = 2
+    summary = "balanced bootstrap pairs"  # how tables describe its batches (None: the loss's summary does)
     epoch_label = "epoch (bootstrap iteration)"  # what its epoch is on a training curve (other samplers: "epoch")
 
     def __init__(self, labels: np.ndarray, rng: np.random.Generator):

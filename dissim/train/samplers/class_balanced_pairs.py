@@ -19,6 +19,7 @@ class ClassBalancedPairSampler:
     """
 
     arity = 2
+    summary = "class-balanced pairs"
 
     def __init__(self, labels: np.ndarray, rng: np.random.Generator):
         self.index = ClassIndex(labels)

@@ -17,6 +17,7 @@ class ClassBalancedTripletSampler:
     """
 
     arity = 3
+    summary = "class-balanced triplets"
 
     def __init__(self, labels: np.ndarray, rng: np.random.Generator):
         self.index = ClassIndex(labels)

@@ -21,6 +21,7 @@ class ClassPairItemSampler:
     pre-training), and either way it is a negative for every other class of the batch."""
 
     arity = 1
+    summary = None  # the loss that trains on it (batch-hard) says what its batches hold
 
     def __init__(self, labels: np.ndarray, rng: np.random.Generator, single_views: bool = False):
         self.index = ClassIndex(labels)

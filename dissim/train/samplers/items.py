@@ -12,6 +12,7 @@ class ItemSampler:
     """Single items in shuffled epochs, target = class index among the sorted labels (classifiers)."""
 
     arity = 1
+    summary = None  # single items
 
     def __init__(self, labels: np.ndarray, rng: np.random.Generator):
         self.classes, self.codes = np.unique(np.asarray(labels), return_inverse=True)

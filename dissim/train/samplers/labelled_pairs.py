@@ -16,6 +16,7 @@ class LabelledPairSampler:
     first item, class of the second), classes as their index among the sorted labels."""
 
     arity = 2
+    summary = "labelled pairs"
 
     def __init__(self, labels: np.ndarray, rng: np.random.Generator, negatives_per_positive: int = 3):
         labels = np.asarray(labels)

@@ -27,6 +27,7 @@ class PartnerPairSampler:
     agree), shuffled at every epoch and served in batches (the last batch of an epoch may be short)."""
 
     arity = 2
+    summary = "partner pairs"
 
     def __init__(self, labels: np.ndarray, rng: np.random.Generator, partners: int = 5):
         self.labels = np.asarray(labels)
