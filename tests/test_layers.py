@@ -154,7 +154,8 @@ def test_no_protocol_switches_on_a_task_type():
 def _name_tests(tree: ast.Module, names: set[str]) -> list[int]:
     """Lines of ``tree`` that compare a value with one of ``names`` (==, !=, in, not in): a string
     constant, or a module-level tuple, list, set or dict (its keys) that holds one (a module constant
-    that merely equals a name, like the open-set protocol's own "cnn" family, is not one)."""
+    that merely equals a name, like the open-set protocol's own "cnn" family, is not one); and lines
+    that look a value up in a dict literal keyed by one (``{"bce": ...}[loss]``)."""
     def constants(node) -> set[str]:
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             return {node.value}
@@ -172,19 +173,23 @@ def _name_tests(tree: ast.Module, names: set[str]) -> list[int]:
             operands = [node.left, *node.comparators]
             if any(constants(o) & names or (isinstance(o, ast.Name) and o.id in collections) for o in operands):
                 lines.append(node.lineno)
+        elif isinstance(node, ast.Subscript) and isinstance(node.value, ast.Dict) and constants(node.value) & names:
+            lines.append(node.lineno)
     return lines
 
 
-def test_no_protocol_tests_a_loss_or_matcher_by_its_name():
-    """Losses and matchers declare what protocols need of them (``default_sampler``, ``predicts_class``,
-    ``built_on``, ...): a protocol module that compares a value with a registered name fails."""
+def test_no_module_tests_a_loss_matcher_or_protocol_by_its_name():
+    """Losses, samplers, matchers and protocols declare what generic code needs of them
+    (``default_sampler``, ``summary``, ``predicts_class``, ``built_on``, ``threads_per_task``, ...): a
+    module that compares a value with a registered name, or looks one up in a table keyed by them, fails."""
     from dissim.eval.matchers import MATCHERS
+    from dissim.protocols import PROTOCOLS
     from dissim.train.losses import LOSSES
 
-    names = {name.lower() for name in [*LOSSES.names(), *MATCHERS.names()]}
+    names = {name.lower() for name in [*LOSSES.names(), *MATCHERS.names(), *PROTOCOLS.names()]}
     sample = ('a = loss == "bce"\nb = "siamese" != m\nc = k in CHOICES\nd = k == "other"\ne = k in {"lmnn": 1}\n'
-              'CHOICES = ("cnn",)')
-    assert sorted(_name_tests(ast.parse(sample), names)) == [1, 2, 3, 5]
-    found = {f"{path.relative_to(PACKAGE)}:{line}" for path in (PACKAGE / "protocols").rglob("*.py")
+              'f = {"triplet": "t", "x": "y"}[loss]\nCHOICES = ("cnn",)')
+    assert sorted(_name_tests(ast.parse(sample), names)) == [1, 2, 3, 5, 6]
+    found = {f"{path.relative_to(PACKAGE)}:{line}" for path in PACKAGE.rglob("*.py")
              for line in _name_tests(ast.parse(path.read_text()), names)}
     assert not found, sorted(found)
