@@ -8,6 +8,7 @@ what generic code needs, so that nothing outside it tests a loss's name:
 - ``profile_options``: constructor argument -> recipe profile setting (e.g. the triplet margin); these
   settings become part of a trained member's cache key;
 - ``summary``: how a table's header describes it, ``{argument}`` fields filled from those settings;
+- ``curve_label`` (optional): what its training curves plot (default "loss");
 - ``forward(*features, target=None)``: the batch loss;
 - ``fully(fx, fp)``: the FULLY dissimilarity feature between every image and prototype embedding;
 - ``similarity(fx, fr)``: how alike queries and references are (higher = more alike), for matching;
