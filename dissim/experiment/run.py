@@ -36,9 +36,7 @@ def run_experiment(recipe, options: RunOptions, on_task_done=None) -> Path:
     device = resolve_device(options.device, require=not options.dry_run)
     compute = RunCompute.resolve(device, choice, jobs=resolve_jobs(options.jobs, device), require=not options.dry_run,
                                  threads=options.threads or protocol.threads_per_task(recipe))
-    precision = compute.precision(dims=protocol.data_kind.dims)
-    options = replace(options, device=compute.device, precision=precision,
-                      jobs=compute.jobs, compute=compute)
+    options = replace(options, device=compute.device, jobs=compute.jobs, compute=compute)
     # a results folder belongs to the command as asked (precision "auto" included), so the same command on
     # another machine replaces its own earlier results instead of being refused
     asked = recipe.with_precision(choice)
@@ -99,7 +97,7 @@ def _write_results(out: Path, folder, report, exports, recipe, dataset, dataset_
         "dataset": {**dataset_config, **({"notes": list(dataset.notes)} if dataset.notes else {}),
                     **report.config.pop("dataset", {})},
         **report.config,
-        "seed": options.seed, "device": device, "device_name": device_name(device), "precision": options.precision,
+        "seed": options.seed, "device": device, "device_name": device_name(device), "precision": recipe.precision,
         "compute": options.compute.to_dict(), "cpu_bf16": cpu_bf16_support(), "jobs": options.jobs,
         "backend": options.backend, "figures": [p.name for p in figures], "versions": versions(),
         "dissim": __version__, "git": source_commit(), "machine": machine(), "command": options.command,
@@ -112,7 +110,7 @@ def _write_results(out: Path, folder, report, exports, recipe, dataset, dataset_
 
 def print_plan(protocol, plan, options: RunOptions, folder: ResultsFolder) -> None:
     """The dry run: the protocol's plan, the device, the estimated time (:mod:`.planning`), where results go."""
-    compute, precision = options.compute, options.precision
+    compute, precision = options.compute, plan.recipe.precision  # the plan's recipe holds the resolved precision
     if compute.device.startswith("cuda") and not torch.cuda.is_available():
         options.log(f"warning: --device {compute.device}: this machine has no CUDA device; planning for one that is "
                     "elsewhere (its time below is estimated, not measured)")

@@ -72,7 +72,7 @@ class RunOptions:
     data_root: str | None = None
     seed: int = 1
     device: str = "auto"
-    precision: str | None = None  # None: the recipe's (auto by default); the resolved one once the run starts
+    precision: str | None = None  # as asked (None: the recipe's, auto by default); resolved in ``compute``
     compute: RunCompute | None = None  # the run's compute settings, resolved once when it starts
     jobs: int | None = None  # tasks at once; None: resolve_jobs picks
     threads: int | None = None  # torch/BLAS threads per task; None: the protocol's default (results depend on it)
